@@ -1,0 +1,3 @@
+//! Who is calling: admin passwords (and, with the identity issue, sessions and Entra tokens).
+
+pub mod password;

@@ -1,0 +1,214 @@
+//! `crm-bridge`: the command line. Parses flags, loads the configuration and hands over to the
+//! library.
+//!
+//! Run with `crm-bridge serve` (SQLite in `./data`, <http://127.0.0.1:8080>).
+
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use figment::providers::Serialized;
+use server::{
+    config::{self, Config},
+    identity::password,
+    store::{self, NewEmployee},
+};
+
+#[derive(Parser)]
+#[command(
+    name = "crm-bridge",
+    version,
+    about = "Raynet CRM ↔ Outlook add-in server"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// TOML configuration file (see server/config.example.toml).
+    #[arg(long, global = true, env = "CRM_BRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database, keys and certificates [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    bind: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted), or the documented example.
+    PrintConfig {
+        /// Print the documented example file instead.
+        #[arg(long)]
+        example: bool,
+    },
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a development certificate for localhost (created in the data dir).
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from standard input when it is not a
+    /// terminal; otherwise (or when the input is empty) one is generated and printed once.
+    Create {
+        /// Sign-in e-mail of the admin.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
+    let mut figment = Config::figment(global.config.as_deref());
+    if let Some(dir) = &global.data_dir {
+        figment = figment.merge(Serialized::default("server.data_dir", dir));
+    }
+    if let Some(bind) = &global.bind {
+        figment = figment.merge(Serialized::default("server.bind", bind.to_string()));
+    }
+    if let Some(serve) = serve {
+        if let (Some(cert), Some(key)) = (&serve.tls_cert, &serve.tls_key) {
+            figment = figment
+                .merge(Serialized::default("tls.cert", cert))
+                .merge(Serialized::default("tls.key", key));
+        }
+        if serve.tls_self_signed {
+            figment = figment.merge(Serialized::default("tls.self_signed", true));
+        }
+    }
+    Ok(Config::from_figment(figment)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    let config = load_config(&cli.global, serve_args)?;
+    server::telemetry::init(&config.log);
+    for name in config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %name, "unknown configuration variable ignored; is it misspelled? see `crm-bridge print-config`");
+    }
+    match cli.command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            let url = config.database_url();
+            store::connect_and_migrate(&url, config.database.max_connections)
+                .await
+                .with_context(|| format!("while migrating {}", url.redacted()))?;
+            println!("migrations applied to {}", url.redacted());
+            Ok(())
+        }
+        Command::PrintConfig { example } => {
+            if example {
+                print!("{}", config::EXAMPLE);
+            } else {
+                print!("{}", config.to_redacted_toml());
+            }
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email },
+        } => create_admin(config, &email).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.server.bind;
+    let scheme = if config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = server::build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+        format!("cannot listen on {bind}; set --bind or CRM_BRIDGE_SERVER__BIND")
+    })?;
+    let local = listener.local_addr()?;
+    tracing::info!(url = %format!("{scheme}://{local}"), backend = ?state.store.backend(), "listening");
+    server::serve(state, listener, server::shutdown::signal()).await
+}
+
+async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let email = email.trim();
+    if !email.contains('@') {
+        anyhow::bail!("`{email}` is not an e-mail address");
+    }
+    let typed = if std::io::stdin().is_terminal() {
+        String::new()
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("while reading the password")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let generated = typed.is_empty();
+    let secret = if generated {
+        password::generate()
+    } else {
+        typed
+    };
+    let hash = password::hash(&secret)?;
+    let state = server::build_state(config).await?;
+    let admin = state
+        .store
+        .create_employee(NewEmployee {
+            identifier: email.to_owned(),
+            login_email: email.to_owned(),
+            password_hash: Some(hash),
+            admin: true,
+            o365_email: email.to_owned(),
+            ..NewEmployee::default()
+        })
+        .await?;
+    println!("admin {} created", admin.login_email);
+    if generated {
+        println!("password: {secret}");
+        println!("(shown once; change it after signing in)");
+    }
+    Ok(())
+}

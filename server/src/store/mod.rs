@@ -1,0 +1,122 @@
+//! Persistence: the [`Store`] trait and its SQLite and PostgreSQL implementations.
+//!
+//! This module is the only code that writes SQL. Each concern has its own trait and file
+//! (`settings`, `employees`, …); the SQL that both dialects share is written once in that file and
+//! implemented for both backends by a small macro, and what differs lives in `sqlite`/`postgres`.
+//! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
+
+mod employees;
+mod postgres;
+mod settings;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
+pub use postgres::PgStore;
+pub use settings::SettingsStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseUrl;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated; the text says which thing already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which SQL dialect a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server (several instances may share it).
+    Postgres,
+}
+
+/// Everything the server persists; one object shared through `AppState`.
+#[async_trait]
+pub trait Store: SettingsStore + EmployeeStore + Send + Sync + 'static {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+}
+
+/// Connects to the database named by `url` (the scheme picks the backend) without migrating.
+pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.expose().starts_with("postgres") {
+        Ok(Arc::new(
+            PgStore::connect(url.expose(), max_connections).await?,
+        ))
+    } else {
+        Ok(Arc::new(
+            SqliteStore::connect(url.expose(), max_connections).await?,
+        ))
+    }
+}
+
+/// Connects and applies pending migrations.
+pub async fn connect_and_migrate(
+    url: &DatabaseUrl,
+    max_connections: u32,
+) -> StoreResult<Arc<dyn Store>> {
+    let store = connect(url, max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Now as Unix milliseconds, the timestamp format of every table.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `what` as the message.
+pub(crate) fn on_unique(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_owned())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// Implements a trait for both backends from one body; `$store` names the backend type inside.
+macro_rules! for_both_backends {
+    ($($body:tt)*) => {
+        mod __sqlite_impl {
+            #[allow(unused_imports)]
+            use super::*;
+            type Db = $crate::store::SqliteStore;
+            $($body)*
+        }
+        mod __postgres_impl {
+            #[allow(unused_imports)]
+            use super::*;
+            type Db = $crate::store::PgStore;
+            $($body)*
+        }
+    };
+}
+pub(crate) use for_both_backends;

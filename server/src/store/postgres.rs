@@ -1,0 +1,59 @@
+//! PostgreSQL backend: one sized pool; several server instances may share the database.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::{PgPool, postgres::PgPoolOptions};
+
+use super::{Backend, Store, StoreResult};
+
+/// Store on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url`.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(if max_connections == 0 {
+                16
+            } else {
+                max_connections
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for writes.
+    pub fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The pool, for reads (the same pool as [`Self::writer`]).
+    pub fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
