@@ -260,3 +260,61 @@ pub fn no_store(mut response: Response<Body>) -> Response<Body> {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::Request, routing::post};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn echo(AppJson(value): AppJson<serde_json::Value>) -> AppJson<serde_json::Value> {
+        AppJson(value)
+    }
+
+    async fn call(body: &'static str, content_type: &str) -> (StatusCode, serde_json::Value) {
+        let app = Router::new().route("/", post(echo));
+        let request = Request::post("/")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn malformed_json_gets_400_in_the_error_shape() {
+        let (status, body) = call("{\"a\": ", "application/json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("parse"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_gets_415_in_the_error_shape() {
+        let (status, body) = call("{}", "text/plain").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(body["error"]["code"], "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn valid_json_passes_through() {
+        let (status, body) = call("{\"a\": 1}", "application/json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["a"], 1);
+    }
+
+    #[test]
+    fn internal_errors_never_show_their_cause() {
+        let response = AppError::Internal(anyhow::anyhow!("password=hunter2")).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.extensions().get::<Arc<AppError>>().is_some());
+    }
+}

@@ -3,6 +3,7 @@
 //! we cannot reach (Raynet, Microsoft Entra ID).
 
 pub mod db;
+pub mod process;
 pub mod server;
 
 pub use db::{TestDb, all_backends};

@@ -1,0 +1,167 @@
+//! The `crm-bridge` binary: zero-configuration start, signals, TLS and the admin commands.
+
+use std::process::Stdio;
+
+use tests::process::{ServerProcess, command, insecure_client};
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test]
+async fn serve_with_no_configuration_starts_on_sqlite_and_answers_every_probe() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(cwd.path(), &[], &[], false).await;
+    let client = insecure_client();
+    for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.json"] {
+        let response = client
+            .get(format!("{}{path}", server.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    assert!(
+        cwd.path().join("data/crm-bridge.db").exists(),
+        "the SQLite file is in ./data"
+    );
+    let status = server.terminate().await;
+    assert!(
+        status.success(),
+        "graceful shutdown on SIGTERM exits 0, got {status}"
+    );
+}
+
+#[tokio::test]
+async fn tls_self_signed_serves_https_with_a_localhost_certificate() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(cwd.path(), &[], &["--tls-self-signed"], true).await;
+    let response = insecure_client()
+        .get(format!("{}/healthz", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert!(cwd.path().join("data/tls/localhost-cert.pem").exists());
+    let key = cwd.path().join("data/tls/localhost-key.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is readable by its owner only");
+    }
+    server.terminate().await;
+}
+
+#[tokio::test]
+async fn admin_create_reads_the_password_from_standard_input() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = command(cwd.path())
+        .args(["admin", "create", "--email", "Admin@Firma.cz"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"a long enough password\n").await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("admin@firma.cz"), "{stdout}");
+    assert!(
+        !stdout.contains("password:"),
+        "a typed password is not printed: {stdout}"
+    );
+
+    let config = server::config::Config {
+        server: server::config::ServerConfig {
+            data_dir: cwd.path().join("data"),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let store = server::store::connect(&config.database_url(), 1)
+        .await
+        .unwrap();
+    let admin = store
+        .employee_by_login_email("admin@firma.cz")
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = admin.password_hash.unwrap();
+    assert!(server::identity::password::verify(
+        "a long enough password",
+        &hash
+    ));
+}
+
+#[tokio::test]
+async fn admin_create_without_input_generates_and_prints_a_password_once() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = command(cwd.path())
+        .args(["admin", "create", "--email", "boss@firma.cz"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("no generated password in {stdout}"));
+    assert_eq!(password.len(), 20);
+}
+
+#[tokio::test]
+async fn print_config_redacts_secrets_and_misspelled_variables_are_warned_about() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = command(cwd.path())
+        .arg("print-config")
+        .env(
+            "CRM_BRIDGE_DATABASE__URL",
+            "postgres://bridge:hunter2@db.internal/crm",
+        )
+        .env(
+            "CRM_BRIDGE_MASTER_KEY",
+            "c3VwZXItc2VjcmV0LW1hc3Rlci1rZXktdmFsdWUhISE=",
+        )
+        .env("CRM_BRIDGE_SERVR__BIND", "127.0.0.1:1")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("postgres://bridge:***@db.internal/crm"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("hunter2") && !stdout.contains("c3VwZXIt"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("CRM_BRIDGE_SERVR__BIND"),
+        "a warning names the variable: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_tls_key_fails_with_the_key_and_variable_named() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = command(cwd.path())
+        .arg("serve")
+        .env("CRM_BRIDGE_TLS__CERT", "/nonexistent/cert.pem")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("tls.key") && stderr.contains("CRM_BRIDGE_TLS__KEY"),
+        "{stderr}"
+    );
+}

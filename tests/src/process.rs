@@ -1,0 +1,128 @@
+//! The real `crm-bridge` binary as a child process, for tests that need a process boundary
+//! (command line, signals, SIGKILL and restart).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use tokio::process::{Child, Command};
+
+/// Path of the `crm-bridge` binary, built once per test binary (a no-op when up to date).
+pub fn server_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "--quiet", "-p", "server", "--bin", "crm-bridge"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building crm-bridge failed");
+            // target/debug/deps/<test> → target/debug/crm-bridge
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+            dir.join("crm-bridge")
+        })
+        .clone()
+}
+
+/// A command for `crm-bridge` with a clean `CRM_BRIDGE_*` environment, run in `cwd`.
+pub fn command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(server_binary());
+    cmd.current_dir(cwd).kill_on_drop(true);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CRM_BRIDGE_") || name == "RUST_LOG" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// A running `crm-bridge serve`.
+pub struct ServerProcess {
+    /// The child.
+    pub child: Child,
+    /// Base URL it answers on.
+    pub base_url: String,
+}
+
+impl ServerProcess {
+    /// Starts `crm-bridge [args] serve [serve_args]` on a free loopback port and waits until
+    /// `/healthz` answers (at most 30 s).
+    pub async fn start(cwd: &Path, args: &[&str], serve_args: &[&str], https: bool) -> Self {
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let child = command(cwd)
+            .args(args)
+            .args(["--bind", &bind, "serve"])
+            .args(serve_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("crm-bridge starts");
+        let scheme = if https { "https" } else { "http" };
+        let base_url = format!("{scheme}://{bind}");
+        let server = Self { child, base_url };
+        server.wait_healthy(Duration::from_secs(30)).await;
+        server
+    }
+
+    async fn wait_healthy(&self, within: Duration) {
+        let client = insecure_client();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(r) = client
+                .get(format!("{}/healthz", self.base_url))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "crm-bridge did not answer /healthz at {} within {within:?}",
+            self.base_url
+        );
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the server stops within 20 s of SIGTERM")
+            .expect("an exit status")
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// An HTTP client that accepts the development certificate.
+pub fn insecure_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
