@@ -74,14 +74,11 @@ impl ServerProcess {
         let client = insecure_client();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if let Ok(r) = client
-                .get(format!("{}/healthz", self.base_url))
-                .send()
-                .await
+            let url = format!("{}/healthz", self.base_url);
+            if let Ok(r) = client.get(url).send().await
+                && r.status().is_success()
             {
-                if r.status().is_success() {
-                    return;
-                }
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
