@@ -100,3 +100,123 @@ async fn migrating_twice_is_harmless_on_every_backend() {
         assert!(again.is_ok(), "{}: {:?}", db.backend, again.err());
     }
 }
+
+fn item(kind: server::items::ItemKind, id: i64, name: &str) -> server::items::Item {
+    server::items::Item {
+        kind,
+        id,
+        name: name.into(),
+        subtitle: format!("sub {id}"),
+        emails: vec![format!("x{id}@firma.cz"), format!("y{id}@firma.cz")],
+        company_id: (id > 1).then_some(1),
+        open: id % 2 == 0,
+        updated_at: Some(1_700_000_000_000 + id),
+    }
+}
+
+#[tokio::test]
+async fn items_round_trip_in_batches_and_stream_back_on_every_backend() {
+    use futures::TryStreamExt;
+    use server::items::ItemKind;
+    for db in all_backends().await {
+        let store = store::connect_and_migrate(&db.url, 2).await.unwrap();
+        // More than one INSERT batch, with diacritics.
+        let items: Vec<_> = (1..=1203)
+            .map(|i| item(ItemKind::Company, i, &format!("Firma Žluťoučká {i}")))
+            .collect();
+        store.upsert_items(&items, Some("run-1")).await.unwrap();
+        assert_eq!(
+            store.count_items(ItemKind::Company).await.unwrap(),
+            1203,
+            "{}",
+            db.backend
+        );
+
+        let mut changed = items[6].clone();
+        changed.name = "Vítkovice a.s.".into();
+        store
+            .upsert_items(std::slice::from_ref(&changed), None)
+            .await
+            .unwrap();
+        let read = store
+            .items_by_keys(&[(ItemKind::Company, 7), (ItemKind::Person, 7)])
+            .await
+            .unwrap();
+        assert_eq!(read, vec![changed.clone()], "{}", db.backend);
+
+        let mut streamed: Vec<_> = store.stream_items().try_collect().await.unwrap();
+        streamed.sort_by_key(|i| i.id);
+        assert_eq!(streamed.len(), 1203);
+        assert_eq!(streamed[6], changed);
+        assert_eq!(streamed[0], items[0]);
+
+        let deleted = store
+            .delete_items(&[(ItemKind::Company, 1), (ItemKind::Company, 99_999)])
+            .await;
+        assert_eq!(deleted.unwrap(), 1, "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_removes_what_an_import_did_not_see_but_keeps_newer_changes_on_every_backend() {
+    use server::items::ItemKind;
+    for db in all_backends().await {
+        let store = store::connect_and_migrate(&db.url, 2).await.unwrap();
+        store
+            .upsert_items(
+                &[
+                    item(ItemKind::Person, 1, "Stará"),
+                    item(ItemKind::Person, 2, "Zůstane"),
+                ],
+                Some("run-1"),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let run2_started = server::store::now_ms();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store
+            .upsert_items(&[item(ItemKind::Person, 2, "Zůstane")], Some("run-2"))
+            .await
+            .unwrap();
+        // A webhook adds a person while run 2 is going.
+        store
+            .upsert_items(&[item(ItemKind::Person, 3, "Z webhooku")], None)
+            .await
+            .unwrap();
+        let swept = store
+            .sweep_items(ItemKind::Person, "run-2", run2_started)
+            .await
+            .unwrap();
+        assert_eq!(swept, vec![(ItemKind::Person, 1)], "{}", db.backend);
+        assert_eq!(store.count_items(ItemKind::Person).await.unwrap(), 2);
+    }
+}
+
+#[tokio::test]
+async fn recent_picks_come_back_most_recent_first_on_every_backend() {
+    use server::items::ItemKind;
+    for db in all_backends().await {
+        let store = store::connect_and_migrate(&db.url, 2).await.unwrap();
+        for id in [5, 6, 7] {
+            store
+                .record_pick("emp-1", ItemKind::Company, id)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        store
+            .record_pick("emp-1", ItemKind::Company, 5)
+            .await
+            .unwrap();
+        store
+            .record_pick("emp-2", ItemKind::Company, 9)
+            .await
+            .unwrap();
+        let picks = store
+            .recent_picks("emp-1", ItemKind::Company, 10)
+            .await
+            .unwrap();
+        assert_eq!(picks, vec![5, 7, 6], "{}", db.backend);
+    }
+}

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod identity;
+pub mod items;
 pub mod metrics;
 pub mod ops;
 pub mod shutdown;

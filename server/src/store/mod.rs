@@ -6,6 +6,7 @@
 //! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
 
 mod employees;
+mod items;
 mod postgres;
 mod settings;
 mod sqlite;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
+pub use items::ItemStore;
 pub use postgres::PgStore;
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
@@ -55,7 +57,7 @@ pub enum Backend {
 
 /// Everything the server persists; one object shared through `AppState`.
 #[async_trait]
-pub trait Store: SettingsStore + EmployeeStore + Send + Sync + 'static {
+pub trait Store: SettingsStore + EmployeeStore + ItemStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
@@ -109,12 +111,16 @@ macro_rules! for_both_backends {
             #[allow(unused_imports)]
             use super::*;
             type Db = $crate::store::SqliteStore;
+            #[allow(dead_code)]
+            type Dialect = sqlx::Sqlite;
             $($body)*
         }
         mod __postgres_impl {
             #[allow(unused_imports)]
             use super::*;
             type Db = $crate::store::PgStore;
+            #[allow(dead_code)]
+            type Dialect = sqlx::Postgres;
             $($body)*
         }
     };

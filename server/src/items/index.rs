@@ -1,0 +1,911 @@
+//! The in-memory search index: an immutable, compact [`Segment`] built in bulk (arenas of text
+//! and sorted arrays, a few dozen bytes per item) plus a small overlay of live changes that
+//! shadows it until the next rebuild. Lookups rank in Rust: the employee's recent picks, then
+//! exact name, then name prefix, then word prefix.
+
+use std::{
+    collections::{HashMap, HashSet},
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{Arc, RwLock},
+};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    Item, ItemKind,
+    fold::{email_domain, fold, is_free_mail_domain, words},
+};
+
+/// Upper bound of entries one stage of a lookup scans, so no query costs more than a few ms.
+const SCAN_CAP: usize = 20_000;
+
+/// A change to apply to the index.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// The item is new or changed.
+    Upsert(Item),
+    /// The item no longer exists.
+    Delete(ItemKind, i64),
+}
+
+/// What a picker shows for one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ItemView {
+    /// Kind of record.
+    pub kind: ItemKind,
+    /// The CRM's id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Second line (IČO, firm, code).
+    pub subtitle: String,
+    /// First e-mail address, if any.
+    pub email: Option<String>,
+    /// The firm it belongs to.
+    pub company_id: Option<i64>,
+    /// Open / valid.
+    pub open: bool,
+}
+
+/// How well an item matches a query; lower is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    Exact,
+    NamePrefix,
+    WordPrefix,
+}
+
+/// A parsed query.
+struct Query {
+    joined: String,
+    tokens: Vec<String>,
+}
+
+impl Query {
+    fn new(text: &str) -> Self {
+        let joined = fold(text);
+        let tokens = words(&joined).map(str::to_owned).collect();
+        Self { joined, tokens }
+    }
+
+    fn classify(&self, folded_name: &str) -> Option<Class> {
+        if self.tokens.is_empty() {
+            return Some(Class::NamePrefix);
+        }
+        if folded_name == self.joined {
+            Some(Class::Exact)
+        } else if folded_name.starts_with(&self.joined) {
+            Some(Class::NamePrefix)
+        } else if self
+            .tokens
+            .iter()
+            .all(|t| words(folded_name).any(|w| w.starts_with(t.as_str())))
+        {
+            Some(Class::WordPrefix)
+        } else {
+            None
+        }
+    }
+}
+
+/// Parameters of a lookup.
+#[derive(Debug, Clone)]
+pub struct Lookup<'a> {
+    /// Which kind of record.
+    pub kind: ItemKind,
+    /// What the user typed.
+    pub text: &'a str,
+    /// Only records of this firm.
+    pub company_id: Option<i64>,
+    /// Only open projects/cases and valid firms/persons.
+    pub open_only: bool,
+    /// Most results to return.
+    pub limit: usize,
+    /// The employee's recent picks of this kind, most recent first.
+    pub recent: &'a [i64],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment: the immutable bulk part.
+
+/// One item inside a segment; text lives in the segment's arenas.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: i64,
+    company_id: i64,
+    text_off: u32,
+    fold_off: u32,
+    name_len: u16,
+    subtitle_len: u16,
+    emails_len: u16,
+    fold_len: u16,
+    open: bool,
+}
+
+/// All items of one kind, sorted by id, with sorted arrays for prefix search.
+#[derive(Debug, Default)]
+struct KindSegment {
+    entries: Vec<Entry>,
+    text: String,
+    folded: String,
+    /// Entry indexes sorted by folded name.
+    by_name: Vec<u32>,
+    /// (entry, byte offset of a word after the first) sorted by the folded name from there on.
+    words: Vec<(u32, u16)>,
+    /// (firm id, entry) sorted.
+    by_company: Vec<(i64, u32)>,
+    /// (hash of an e-mail address, entry) sorted.
+    emails: Vec<(u64, u32)>,
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+impl KindSegment {
+    fn push(&mut self, item: &Item) {
+        let name = clip(&item.name, 1000);
+        let subtitle = clip(&item.subtitle, 1000);
+        let emails_joined = item.emails.join(" ");
+        let emails = clip(&emails_joined, 4000);
+        let folded = fold(name);
+        let folded = clip(&folded, 1000);
+        let (Ok(text_off), Ok(fold_off)) = (
+            u32::try_from(self.text.len()),
+            u32::try_from(self.folded.len()),
+        ) else {
+            // Beyond 4 GiB of text; such an item stays searchable after the next rebuild only
+            // if the data shrinks. Unreachable for realistic CRMs.
+            return;
+        };
+        self.text.push_str(name);
+        self.text.push_str(subtitle);
+        self.text.push_str(emails);
+        self.folded.push_str(folded);
+        self.entries.push(Entry {
+            id: item.id,
+            company_id: item.company_id.unwrap_or(0),
+            text_off,
+            fold_off,
+            name_len: name.len() as u16,
+            subtitle_len: subtitle.len() as u16,
+            emails_len: emails.len() as u16,
+            fold_len: folded.len() as u16,
+            open: item.open,
+        });
+    }
+
+    fn finish(&mut self) {
+        self.entries.sort_unstable_by_key(|e| e.id);
+        self.entries.dedup_by_key(|e| e.id);
+        let n = self.entries.len() as u32;
+        let mut by_name: Vec<u32> = (0..n).collect();
+        by_name.sort_unstable_by(|a, b| self.folded_at(*a).cmp(self.folded_at(*b)));
+        let mut words_idx = Vec::new();
+        let mut by_company = Vec::new();
+        let mut emails = Vec::new();
+        for i in 0..n {
+            let folded = self.folded_at(i);
+            for (pos, _) in folded.match_indices(' ') {
+                words_idx.push((i, (pos + 1) as u16));
+            }
+            let e = self.entries[i as usize];
+            if e.company_id != 0 {
+                by_company.push((e.company_id, i));
+            }
+            for email in self.emails_at(i).split(' ').filter(|s| !s.is_empty()) {
+                emails.push((hash_str(email), i));
+            }
+        }
+        words_idx.sort_unstable_by(|a, b| self.word_at(*a).cmp(self.word_at(*b)));
+        by_company.sort_unstable();
+        emails.sort_unstable();
+        self.by_name = by_name;
+        self.words = words_idx;
+        self.by_company = by_company;
+        self.emails = emails;
+        self.text.shrink_to_fit();
+        self.folded.shrink_to_fit();
+        self.entries.shrink_to_fit();
+    }
+
+    fn folded_at(&self, i: u32) -> &str {
+        let e = &self.entries[i as usize];
+        &self.folded[e.fold_off as usize..e.fold_off as usize + e.fold_len as usize]
+    }
+
+    fn word_at(&self, (i, off): (u32, u16)) -> &str {
+        &self.folded_at(i)[off as usize..]
+    }
+
+    fn emails_at(&self, i: u32) -> &str {
+        let e = &self.entries[i as usize];
+        let start = e.text_off as usize + e.name_len as usize + e.subtitle_len as usize;
+        &self.text[start..start + e.emails_len as usize]
+    }
+
+    fn position(&self, id: i64) -> Option<u32> {
+        self.entries
+            .binary_search_by_key(&id, |e| e.id)
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    fn view(&self, kind: ItemKind, i: u32) -> ItemView {
+        let e = &self.entries[i as usize];
+        let t = e.text_off as usize;
+        let name_end = t + e.name_len as usize;
+        let sub_end = name_end + e.subtitle_len as usize;
+        ItemView {
+            kind,
+            id: e.id,
+            name: self.text[t..name_end].to_owned(),
+            subtitle: self.text[name_end..sub_end].to_owned(),
+            email: self
+                .emails_at(i)
+                .split(' ')
+                .find(|s| !s.is_empty())
+                .map(str::to_owned),
+            company_id: (e.company_id != 0).then_some(e.company_id),
+            open: e.open,
+        }
+    }
+
+    /// Entries whose folded name starts with `prefix`, in name order.
+    fn name_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let start = self
+            .by_name
+            .partition_point(|i| self.folded_at(*i) < prefix);
+        self.by_name[start..]
+            .iter()
+            .copied()
+            .take_while(move |i| self.folded_at(*i).starts_with(prefix))
+    }
+
+    /// Entries with a later word that starts with `prefix`.
+    fn word_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let start = self.words.partition_point(|w| self.word_at(*w) < prefix);
+        self.words[start..]
+            .iter()
+            .copied()
+            .take_while(move |w| self.word_at(*w).starts_with(prefix))
+            .map(|(i, _)| i)
+    }
+
+    fn of_company(&self, company_id: i64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.by_company.partition_point(|(c, _)| *c < company_id);
+        self.by_company[start..]
+            .iter()
+            .take_while(move |(c, _)| *c == company_id)
+            .map(|(_, i)| *i)
+    }
+
+    fn with_email<'a>(&'a self, email: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let h = hash_str(email);
+        let start = self.emails.partition_point(|(x, _)| *x < h);
+        self.emails[start..]
+            .iter()
+            .take_while(move |(x, _)| *x == h)
+            .map(|(_, i)| *i)
+            .filter(move |i| self.emails_at(*i).split(' ').any(|e| e == email))
+    }
+}
+
+/// The immutable bulk part of the index.
+#[derive(Debug, Default)]
+pub struct Segment {
+    kinds: [KindSegment; 4],
+    /// (hash of a company e-mail domain, firm id) sorted; free-mail domains left out.
+    domains: Vec<(u64, i64)>,
+}
+
+/// Builds a [`Segment`] from a stream of items without holding them all as `Item`s.
+#[derive(Debug, Default)]
+pub struct SegmentBuilder {
+    segment: Segment,
+}
+
+impl SegmentBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one item (a later item with the same kind and id replaces nothing: ids are unique).
+    pub fn push(&mut self, item: &Item) {
+        self.segment.kinds[item.kind.code() as usize].push(item);
+        let company = match item.kind {
+            ItemKind::Company => Some(item.id),
+            ItemKind::Person => item.company_id,
+            _ => None,
+        };
+        if let Some(company) = company {
+            for email in &item.emails {
+                if let Some(domain) = email_domain(email).filter(|d| !is_free_mail_domain(d)) {
+                    self.segment.domains.push((hash_str(domain), company));
+                }
+            }
+        }
+    }
+
+    /// Sorts everything; CPU-heavy for large inputs (run it on a blocking thread).
+    pub fn finish(mut self) -> Segment {
+        for kind in &mut self.segment.kinds {
+            kind.finish();
+        }
+        self.segment.domains.sort_unstable();
+        self.segment.domains.dedup();
+        self.segment.domains.shrink_to_fit();
+        self.segment
+    }
+}
+
+impl Segment {
+    /// A segment of `items`.
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a Item>) -> Self {
+        let mut builder = SegmentBuilder::new();
+        for item in items {
+            builder.push(item);
+        }
+        builder.finish()
+    }
+
+    fn kind(&self, kind: ItemKind) -> &KindSegment {
+        &self.kinds[kind.code() as usize]
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.kinds.iter().map(|k| k.entries.len()).sum()
+    }
+
+    /// Whether the segment holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The index: segment + overlay.
+
+#[derive(Debug, Clone)]
+struct Overlay {
+    item: Option<Arc<Item>>,
+    /// The folded name, computed once per change instead of once per lookup.
+    folded: String,
+    version: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    base: Arc<Segment>,
+    overlay: HashMap<(ItemKind, i64), Overlay>,
+    version: u64,
+}
+
+/// Index statistics, for metrics and the health page.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct IndexStats {
+    /// Items in the bulk segment.
+    pub base: usize,
+    /// Changes applied since the last rebuild.
+    pub overlay: usize,
+}
+
+/// The searchable cache, shared by all requests.
+#[derive(Debug, Default)]
+pub struct ItemIndex {
+    state: RwLock<State>,
+}
+
+struct Hit {
+    recent: usize,
+    class: Class,
+    folded: String,
+    view: ItemView,
+}
+
+impl ItemIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-written: every write
+        // replaces whole values. So a poisoned lock is still safe to use.
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies changes at once; returns the new version.
+    pub fn apply(&self, changes: impl IntoIterator<Item = Change>) -> u64 {
+        let mut state = self.write();
+        for change in changes {
+            state.version += 1;
+            let version = state.version;
+            let (key, item, folded) = match change {
+                Change::Upsert(item) => {
+                    let folded = fold(&item.name);
+                    ((item.kind, item.id), Some(Arc::new(item)), folded)
+                }
+                Change::Delete(kind, id) => ((kind, id), None, String::new()),
+            };
+            state.overlay.insert(
+                key,
+                Overlay {
+                    item,
+                    folded,
+                    version,
+                },
+            );
+        }
+        state.version
+    }
+
+    /// The version a rebuild starts from: changes up to it are in the database it reads.
+    pub fn version(&self) -> u64 {
+        self.read().version
+    }
+
+    /// Installs a rebuilt segment that contains every change up to `version`.
+    pub fn install(&self, segment: Segment, version: u64) {
+        let mut state = self.write();
+        state.base = Arc::new(segment);
+        state.overlay.retain(|_, o| o.version > version);
+    }
+
+    /// Sizes of the segment and the overlay.
+    pub fn stats(&self) -> IndexStats {
+        let state = self.read();
+        IndexStats {
+            base: state.base.len(),
+            overlay: state.overlay.len(),
+        }
+    }
+
+    /// The item with this kind and id.
+    pub fn get(&self, kind: ItemKind, id: i64) -> Option<ItemView> {
+        let state = self.read();
+        if let Some(o) = state.overlay.get(&(kind, id)) {
+            return o.item.as_deref().map(view_of);
+        }
+        let seg = state.base.kind(kind);
+        seg.position(id).map(|i| seg.view(kind, i))
+    }
+
+    /// Searches one kind; see the module documentation for the ranking.
+    pub fn lookup(&self, lookup: &Lookup<'_>) -> Vec<ItemView> {
+        let query = Query::new(lookup.text);
+        let state = self.read();
+        let seg = state.base.kind(lookup.kind);
+        let shadowed = |id: i64| state.overlay.contains_key(&(lookup.kind, id));
+        let recent_rank = |id: i64| {
+            lookup
+                .recent
+                .iter()
+                .position(|r| *r == id)
+                .unwrap_or(usize::MAX)
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::new();
+        let limit = lookup.limit.max(1);
+
+        let mut consider = |hits: &mut Vec<Hit>, folded: &str, view: ItemView| {
+            if lookup.open_only && !view.open {
+                return;
+            }
+            if lookup
+                .company_id
+                .is_some_and(|c| view.company_id != Some(c))
+            {
+                return;
+            }
+            if !seen.insert(view.id) {
+                return;
+            }
+            if let Some(class) = query.classify(folded) {
+                hits.push(Hit {
+                    recent: recent_rank(view.id),
+                    class,
+                    folded: folded.into(),
+                    view,
+                });
+            }
+        };
+
+        // Live changes first: they shadow the segment.
+        for ((kind, _), o) in &state.overlay {
+            if *kind == lookup.kind
+                && let Some(item) = &o.item
+            {
+                consider(&mut hits, &o.folded, view_of(item));
+            }
+        }
+        let base_hit = |hits: &mut Vec<Hit>,
+                        consider: &mut dyn FnMut(&mut Vec<Hit>, &str, ItemView),
+                        i: u32| {
+            let view = seg.view(lookup.kind, i);
+            if !shadowed(view.id) {
+                consider(hits, seg.folded_at(i), view);
+            }
+        };
+
+        // The employee's recent picks of this kind.
+        for id in lookup.recent {
+            if let Some(i) = seg.position(*id) {
+                base_hit(&mut hits, &mut consider, i);
+            }
+        }
+
+        if let Some(company) = lookup.company_id {
+            for i in seg.of_company(company).take(SCAN_CAP) {
+                base_hit(&mut hits, &mut consider, i);
+            }
+        } else if query.tokens.is_empty() {
+            // No text and no firm: only the recent picks.
+        } else {
+            let enough =
+                |hits: &Vec<Hit>| hits.iter().filter(|h| h.recent == usize::MAX).count() >= limit;
+            for i in seg.name_prefix(&query.joined).take(SCAN_CAP) {
+                if enough(&hits) {
+                    break;
+                }
+                base_hit(&mut hits, &mut consider, i);
+            }
+            if !enough(&hits) {
+                for i in seg.word_prefix(&query.joined).take(SCAN_CAP) {
+                    if enough(&hits) {
+                        break;
+                    }
+                    base_hit(&mut hits, &mut consider, i);
+                }
+            }
+            if !enough(&hits) && query.tokens.len() > 1 {
+                // Words in another order ("novak jiri" for "Jiří Novák"): scan the items of the
+                // most selective (longest) word and check the others.
+                let longest = query
+                    .tokens
+                    .iter()
+                    .max_by_key(|t| t.len())
+                    .map_or("", |t| t.as_str());
+                let candidates = seg.name_prefix(longest).chain(seg.word_prefix(longest));
+                for i in candidates.take(SCAN_CAP) {
+                    if enough(&hits) {
+                        break;
+                    }
+                    base_hit(&mut hits, &mut consider, i);
+                }
+            }
+        }
+
+        hits.sort_by(|a, b| {
+            (a.recent, a.class, &a.folded, a.view.id)
+                .cmp(&(b.recent, b.class, &b.folded, b.view.id))
+        });
+        hits.truncate(limit);
+        hits.into_iter().map(|h| h.view).collect()
+    }
+
+    /// Persons and firms having exactly this e-mail address (normalised).
+    pub fn with_email(&self, email: &str) -> Vec<ItemView> {
+        let state = self.read();
+        let mut out = Vec::new();
+        for kind in [ItemKind::Person, ItemKind::Company] {
+            let seg = state.base.kind(kind);
+            for i in seg.with_email(email) {
+                let view = seg.view(kind, i);
+                if !state.overlay.contains_key(&(kind, view.id)) {
+                    out.push(view);
+                }
+            }
+        }
+        for o in state.overlay.values() {
+            if let Some(item) = &o.item
+                && matches!(item.kind, ItemKind::Person | ItemKind::Company)
+                && item.emails.iter().any(|e| e == email)
+            {
+                out.push(view_of(item));
+            }
+        }
+        out
+    }
+
+    /// Firms whose (or whose persons') e-mail addresses use `domain`; free-mail domains give
+    /// nothing.
+    pub fn companies_with_domain(&self, domain: &str) -> Vec<i64> {
+        if is_free_mail_domain(domain) {
+            return Vec::new();
+        }
+        let state = self.read();
+        let h = hash_str(domain);
+        let domains = &state.base.domains;
+        let start = domains.partition_point(|(x, _)| *x < h);
+        let mut out: Vec<i64> = domains[start..]
+            .iter()
+            .take_while(|(x, _)| *x == h)
+            .map(|(_, c)| *c)
+            .collect();
+        for o in state.overlay.values() {
+            if let Some(item) = &o.item {
+                let company = match item.kind {
+                    ItemKind::Company => Some(item.id),
+                    ItemKind::Person => item.company_id,
+                    _ => None,
+                };
+                if let Some(c) = company
+                    && item.emails.iter().any(|e| email_domain(e) == Some(domain))
+                {
+                    out.push(c);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        // A hash collision could name a firm of another domain; the firm still exists, and the
+        // caller shows it only as a suggestion, so no check against the text is needed.
+        out.retain(|c| self_get_exists(&state, *c));
+        out
+    }
+}
+
+fn self_get_exists(state: &State, company: i64) -> bool {
+    match state.overlay.get(&(ItemKind::Company, company)) {
+        Some(o) => o.item.is_some(),
+        None => state
+            .base
+            .kind(ItemKind::Company)
+            .position(company)
+            .is_some(),
+    }
+}
+
+fn view_of(item: &Item) -> ItemView {
+    ItemView {
+        kind: item.kind,
+        id: item.id,
+        name: item.name.clone(),
+        subtitle: item.subtitle.clone(),
+        email: item.emails.first().cloned(),
+        company_id: item.company_id,
+        open: item.open,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(kind: ItemKind, id: i64, name: &str) -> Item {
+        Item {
+            kind,
+            id,
+            name: name.into(),
+            subtitle: String::new(),
+            emails: Vec::new(),
+            company_id: None,
+            open: true,
+            updated_at: None,
+        }
+    }
+
+    fn names(hits: &[ItemView]) -> Vec<&str> {
+        hits.iter().map(|h| h.name.as_str()).collect()
+    }
+
+    fn find(index: &ItemIndex, kind: ItemKind, text: &str) -> Vec<ItemView> {
+        index.lookup(&Lookup {
+            kind,
+            text,
+            company_id: None,
+            open_only: false,
+            limit: 10,
+            recent: &[],
+        })
+    }
+
+    fn sample() -> ItemIndex {
+        let items = [
+            item(ItemKind::Company, 1, "Vítkovice Steel a.s."),
+            item(ItemKind::Company, 2, "Nová Huť Vítkovice"),
+            item(ItemKind::Company, 3, "Vitk"),
+            item(ItemKind::Company, 4, "Alfa spol. s r.o."),
+            item(ItemKind::Person, 10, "Jiří Novák"),
+            item(ItemKind::Person, 11, "Petra Nováková"),
+        ];
+        let index = ItemIndex::new();
+        index.install(Segment::from_items(&items), 0);
+        index
+    }
+
+    #[test]
+    fn typing_without_diacritics_finds_the_name_with_them() {
+        let hits = find(&sample(), ItemKind::Company, "vitk");
+        assert_eq!(
+            names(&hits),
+            vec!["Vitk", "Vítkovice Steel a.s.", "Nová Huť Vítkovice"]
+        );
+    }
+
+    #[test]
+    fn exact_beats_name_prefix_beats_word_prefix() {
+        let hits = find(&sample(), ItemKind::Company, "VITK");
+        assert_eq!(hits[0].id, 3, "exact");
+        assert_eq!(hits[1].id, 1, "name prefix");
+        assert_eq!(hits[2].id, 2, "word prefix");
+    }
+
+    #[test]
+    fn words_in_any_order_match() {
+        let index = sample();
+        assert_eq!(
+            names(&find(&index, ItemKind::Person, "novak jiri")),
+            vec!["Jiří Novák"]
+        );
+        assert_eq!(
+            names(&find(&index, ItemKind::Person, "jiri nov")),
+            vec!["Jiří Novák"]
+        );
+        assert!(find(&index, ItemKind::Person, "jiri x").is_empty());
+    }
+
+    #[test]
+    fn kinds_do_not_mix() {
+        assert!(find(&sample(), ItemKind::Project, "vitk").is_empty());
+        assert_eq!(names(&find(&sample(), ItemKind::Person, "nov")).len(), 2);
+    }
+
+    #[test]
+    fn recent_picks_come_first_and_an_empty_query_shows_only_them() {
+        let index = sample();
+        let recent = [2];
+        let lookup = Lookup {
+            kind: ItemKind::Company,
+            text: "vitk",
+            company_id: None,
+            open_only: false,
+            limit: 10,
+            recent: &recent,
+        };
+        assert_eq!(index.lookup(&lookup)[0].id, 2);
+        let empty = Lookup { text: "", ..lookup };
+        assert_eq!(names(&index.lookup(&empty)), vec!["Nová Huť Vítkovice"]);
+    }
+
+    #[test]
+    fn changes_shadow_the_segment_until_a_rebuild_and_survive_it() {
+        let index = sample();
+        let v = index.apply([
+            Change::Upsert(item(ItemKind::Company, 1, "Ostravské Vítkovice")),
+            Change::Delete(ItemKind::Company, 3),
+            Change::Upsert(item(ItemKind::Company, 5, "Vitkov Trading")),
+        ]);
+        let hits = find(&index, ItemKind::Company, "vitk");
+        assert_eq!(
+            names(&hits),
+            vec![
+                "Vitkov Trading",
+                "Nová Huť Vítkovice",
+                "Ostravské Vítkovice"
+            ]
+        );
+        assert!(index.get(ItemKind::Company, 3).is_none());
+        assert_eq!(index.stats().overlay, 3);
+
+        // A rebuild that saw the changes drops them from the overlay.
+        let rebuilt = [
+            item(ItemKind::Company, 1, "Ostravské Vítkovice"),
+            item(ItemKind::Company, 2, "Nová Huť Vítkovice"),
+            item(ItemKind::Company, 5, "Vitkov Trading"),
+        ];
+        index.install(Segment::from_items(&rebuilt), v);
+        assert_eq!(index.stats().overlay, 0);
+        assert_eq!(
+            names(&find(&index, ItemKind::Company, "vitk")),
+            names(&hits)
+        );
+    }
+
+    #[test]
+    fn a_firm_filter_and_open_only_narrow_the_results() {
+        let mut a = item(ItemKind::Project, 20, "Rekonstrukce haly");
+        a.company_id = Some(1);
+        let mut b = item(ItemKind::Project, 21, "Rekonstrukce kotelny");
+        b.company_id = Some(2);
+        let mut c = item(ItemKind::Project, 22, "Rekonstrukce střechy");
+        c.company_id = Some(1);
+        c.open = false;
+        let index = ItemIndex::new();
+        index.install(Segment::from_items(&[a, b, c]), 0);
+        let lookup = Lookup {
+            kind: ItemKind::Project,
+            text: "rek",
+            company_id: Some(1),
+            open_only: false,
+            limit: 10,
+            recent: &[],
+        };
+        assert_eq!(
+            names(&index.lookup(&lookup)),
+            vec!["Rekonstrukce haly", "Rekonstrukce střechy"]
+        );
+        let open = Lookup {
+            open_only: true,
+            ..lookup.clone()
+        };
+        assert_eq!(names(&index.lookup(&open)), vec!["Rekonstrukce haly"]);
+        let all_of_firm = Lookup {
+            text: "",
+            open_only: true,
+            ..lookup
+        };
+        assert_eq!(
+            names(&index.lookup(&all_of_firm)),
+            vec!["Rekonstrukce haly"]
+        );
+    }
+
+    #[test]
+    fn e_mails_and_domains_find_persons_and_firms_but_free_mail_does_not() {
+        let mut firm = item(ItemKind::Company, 1, "Vítkovice Steel a.s.");
+        firm.emails = vec!["info@vitkovice.cz".into()];
+        let mut person = item(ItemKind::Person, 10, "Jiří Novák");
+        person.emails = vec![
+            "jiri.novak@vitkovice-steel.cz".into(),
+            "jnovak@gmail.com".into(),
+        ];
+        person.company_id = Some(1);
+        let index = ItemIndex::new();
+        index.install(Segment::from_items(&[firm, person]), 0);
+        assert_eq!(index.with_email("jiri.novak@vitkovice-steel.cz")[0].id, 10);
+        assert_eq!(index.with_email("jnovak@gmail.com")[0].id, 10);
+        assert!(index.with_email("other@vitkovice.cz").is_empty());
+        assert_eq!(index.companies_with_domain("vitkovice.cz"), vec![1]);
+        assert_eq!(index.companies_with_domain("vitkovice-steel.cz"), vec![1]);
+        assert!(index.companies_with_domain("gmail.com").is_empty());
+    }
+
+    #[test]
+    fn limits_cut_the_list_after_ranking() {
+        let items: Vec<Item> = (0..100)
+            .map(|i| item(ItemKind::Company, i, &format!("Firma {i:03}")))
+            .collect();
+        let index = ItemIndex::new();
+        index.install(Segment::from_items(&items), 0);
+        let lookup = Lookup {
+            kind: ItemKind::Company,
+            text: "firma 0",
+            company_id: None,
+            open_only: false,
+            limit: 5,
+            recent: &[],
+        };
+        assert_eq!(
+            names(&index.lookup(&lookup)),
+            vec![
+                "Firma 000",
+                "Firma 001",
+                "Firma 002",
+                "Firma 003",
+                "Firma 004"
+            ]
+        );
+    }
+}
