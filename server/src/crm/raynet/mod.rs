@@ -25,9 +25,9 @@ use url::Url;
 use crate::{
     config::CrmConfig,
     crm::{
-        ActivityKind, ActivityStatus, ActivityUpdate, ConnectionReport, Crm, CrmActivity, CrmError,
-        CrmIdentity, CrmRecord, CrmWebhook, MAX_PAGE, NewActivity, NewPerson, Page, PageRequest,
-        ParticipantSpec, Quota, RecordKind,
+        ActivityKind, ActivityParticipant, ActivityStatus, ActivityUpdate, ConnectionReport, Crm,
+        CrmActivity, CrmError, CrmIdentity, CrmRecord, CrmWebhook, MAX_PAGE, NewActivity,
+        NewPerson, Page, PageRequest, ParticipantSpec, Quota, RecordKind,
     },
 };
 
@@ -480,6 +480,15 @@ fn backoff(attempt: u32, max: Duration) -> Duration {
     half + jitter(u64::try_from(half.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A wanted participant is present when its person is (whatever company the CRM filled in), or,
+/// for a company alone, when that company is there without a person.
+fn same_participant(wanted: &ParticipantSpec, present: &ActivityParticipant) -> bool {
+    match wanted.person_id {
+        Some(person) => present.person_id == Some(person),
+        None => present.person_id.is_none() && present.company_id == wanted.company_id,
+    }
+}
+
 fn entity(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Company => "company",
@@ -653,12 +662,24 @@ impl Crm for RaynetClient {
                 .await?,
         )?
         .id;
-        // Participants, the place and the state are only accepted by an update.
+        // Participants, the place and the state are only accepted by an update. The contact
+        // person of the links stays a participant.
+        let mut participants = activity.participants.clone();
+        if let Some(person) = links.person_id
+            && !participants.iter().any(|p| p.person_id == Some(person))
+        {
+            participants.insert(
+                0,
+                ParticipantSpec {
+                    person_id: Some(person),
+                    company_id: None,
+                },
+            );
+        }
         let follow_up = ActivityUpdate {
             place: activity.place.clone(),
             status: activity.status,
-            participants: (!activity.participants.is_empty())
-                .then(|| activity.participants.clone()),
+            participants: (!activity.participants.is_empty()).then_some(participants),
             till: activity
                 .till
                 .filter(|_| activity.status == Some(ActivityStatus::Completed)),
@@ -714,20 +735,12 @@ impl Crm for RaynetClient {
             let mut diff: Vec<Value> = current
                 .iter()
                 .filter(|p| !p.owner)
-                .filter(|p| {
-                    !wanted
-                        .iter()
-                        .any(|w| w.person_id == p.person_id && w.company_id == p.company_id)
-                })
+                .filter(|p| !wanted.iter().any(|w| same_participant(w, p)))
                 .filter_map(|p| p.id.map(|id| json!({ "id": -id })))
                 .collect();
             let missing: Vec<ParticipantSpec> = wanted
                 .iter()
-                .filter(|w| {
-                    !current
-                        .iter()
-                        .any(|p| p.person_id == w.person_id && p.company_id == w.company_id)
-                })
+                .filter(|w| !current.iter().any(|p| same_participant(w, p)))
                 .cloned()
                 .collect();
             diff.extend(Self::participants_body(&missing));
