@@ -4,8 +4,10 @@
 //! the binary, the tests and the benchmarks run exactly the same server.
 
 pub mod config;
+pub mod crm;
 pub mod error;
 pub mod fsutil;
+pub mod http_client;
 pub mod identity;
 pub mod items;
 pub mod metrics;

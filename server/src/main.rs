@@ -57,6 +57,28 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Talk to the CRM.
+    Crm {
+        #[command(subcommand)]
+        command: CrmCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CrmCommand {
+    /// Check a Raynet API key: prints who it belongs to and the remaining daily quota. The API
+    /// key is read from standard input.
+    Test {
+        /// API address, e.g. https://app.raynet.cz/api/v2/ (also .sk, .com, eu.raynetcrm.com).
+        #[arg(long, default_value = server::crm::raynet::DEFAULT_BASE_URL)]
+        base_url: String,
+        /// Instance name (the first path segment of the CRM's web address).
+        #[arg(long)]
+        instance: String,
+        /// Login e-mail of the CRM user the key belongs to.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Args)]
@@ -153,6 +175,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::Create { email },
         } => create_admin(config, &email).await,
+        Command::Crm {
+            command:
+                CrmCommand::Test {
+                    base_url,
+                    instance,
+                    user,
+                },
+        } => crm_test(&config, base_url, instance, user).await,
     }
 }
 
@@ -210,5 +240,37 @@ async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
         println!("password: {secret}");
         println!("(shown once; change it after signing in)");
     }
+    Ok(())
+}
+
+async fn crm_test(
+    config: &Config,
+    base_url: String,
+    instance: String,
+    user: String,
+) -> anyhow::Result<()> {
+    use server::crm::{Crm, RaynetClient, RaynetConnection};
+
+    let mut key = String::new();
+    std::io::stdin()
+        .read_line(&mut key)
+        .context("while reading the API key from standard input")?;
+    let key = key.trim();
+    if key.is_empty() {
+        anyhow::bail!("no API key on standard input");
+    }
+    let http = server::http_client::for_crm(&config.crm)?;
+    let client = RaynetClient::new(
+        http,
+        RaynetConnection {
+            base_url,
+            instance,
+            user_email: user,
+            api_key: key.to_owned().into(),
+        },
+        &config.crm,
+    )?;
+    let report = client.test_connection().await?;
+    println!("{}", server::crm::describe_connection(&report));
     Ok(())
 }

@@ -1,9 +1,11 @@
+#![recursion_limit = "256"]
 //! Test support: a throw-away database (SQLite always, PostgreSQL when `TEST_DATABASE_URL` is
 //! set) and an in-process server on a real loopback socket, plus the simulators of the services
 //! we cannot reach (Raynet, Microsoft Entra ID).
 
 pub mod db;
 pub mod process;
+pub mod raynet_sim;
 pub mod server;
 
 pub use db::{TestDb, all_backends};

@@ -1,0 +1,489 @@
+//! The CRM as the rest of the server sees it: the [`Crm`] trait in our own terms (companies,
+//! persons, business cases, projects, activities, webhooks), its domain types and [`CrmError`].
+//! Only the implementations below this module (today [`raynet`]) know a CRM's wire format.
+
+pub mod raynet;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use raynet::{RaynetClient, RaynetConnection};
+
+/// Why a CRM call failed, in terms the caller can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrmError {
+    /// The user e-mail, API key or instance name was rejected. Never retried: the CRM blocks an
+    /// address after 20 bad logins.
+    #[error("the CRM rejected the credentials")]
+    BadCredentials,
+    /// The credentials are valid but the user may not do this.
+    #[error("the CRM user is not allowed to do this: {0}")]
+    AccessDenied(String),
+    /// The record does not exist (or is not visible to this user).
+    #[error("not found in the CRM")]
+    NotFound,
+    /// The CRM's limits were hit; try again after `until` (unknown when `None`).
+    #[error("the CRM's request limit is reached{}", until.map(|u| format!(" until {u}")).unwrap_or_default())]
+    RateLimited {
+        /// When the limit resets, if the CRM said so.
+        until: Option<DateTime<Utc>>,
+    },
+    /// The CRM failed: an error answer, malformed JSON, a timeout or no connection.
+    #[error("the CRM failed: {0}")]
+    Upstream(String),
+    /// The CRM refused the request as invalid (HTTP 400).
+    #[error("the CRM refused the request: {0}")]
+    Invalid(String),
+}
+
+impl CrmError {
+    /// Whether trying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Upstream(_))
+    }
+}
+
+/// The kinds of CRM records the item cache keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A client firm (or a natural person acting as a client).
+    Company,
+    /// A contact person.
+    Person,
+    /// A business case (deal).
+    BusinessCase,
+    /// A project.
+    Project,
+}
+
+impl RecordKind {
+    /// Every kind, in import order (companies first, so persons can name theirs).
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Company,
+        RecordKind::Person,
+        RecordKind::BusinessCase,
+        RecordKind::Project,
+    ];
+
+    /// A stable lowercase name for storage and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Company => "company",
+            Self::Person => "person",
+            Self::BusinessCase => "business_case",
+            Self::Project => "project",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One CRM record in the uniform shape the item cache stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmRecord {
+    /// What it is.
+    pub kind: RecordKind,
+    /// The CRM's id (unique per kind).
+    pub id: i64,
+    /// Display name: firm name, a person's full name, a case's or project's name.
+    pub name: String,
+    /// A second line for pickers: IČO of a company, company of a person, code of a case/project.
+    pub subtitle: Option<String>,
+    /// Every e-mail address of a company or person, lowercase, without duplicates.
+    pub emails: Vec<String>,
+    /// The company the record belongs to (a person's primary company, a case's client).
+    pub company_id: Option<i64>,
+    /// That company's name.
+    pub company_name: Option<String>,
+    /// A company's registration number (IČO).
+    pub reg_number: Option<String>,
+    /// Cases and projects: not closed (won, lost, done, cancelled); all kinds: not invalidated.
+    pub open: bool,
+    /// When the record last changed (creation time if never updated).
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Which page of a listing to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Index of the first record (0-based).
+    pub offset: u64,
+    /// Page size; the CRM allows at most [`MAX_PAGE`].
+    pub limit: u64,
+    /// Only records created or changed after this instant.
+    pub changed_since: Option<DateTime<Utc>>,
+}
+
+/// The largest page the CRM returns.
+pub const MAX_PAGE: u64 = 1000;
+
+impl PageRequest {
+    /// The first full page, optionally of changes since `since`.
+    pub fn first(changed_since: Option<DateTime<Utc>>) -> Self {
+        Self {
+            offset: 0,
+            limit: MAX_PAGE,
+            changed_since,
+        }
+    }
+
+    /// The page after this one.
+    pub fn next(self) -> Self {
+        Self {
+            offset: self.offset + self.limit,
+            ..self
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The records on this page.
+    pub items: Vec<T>,
+    /// How many records match in total (over all pages).
+    pub total: u64,
+}
+
+/// The activity types we write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ActivityKind {
+    /// An e-mail stored in the CRM (nothing is sent).
+    Email,
+    /// A meeting.
+    Meeting,
+}
+
+impl ActivityKind {
+    /// Every kind we know.
+    pub const ALL: [ActivityKind; 2] = [ActivityKind::Email, ActivityKind::Meeting];
+
+    /// A stable lowercase name for storage and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Meeting => "meeting",
+        }
+    }
+}
+
+impl fmt::Display for ActivityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An activity's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityStatus {
+    /// New, not planned.
+    New,
+    /// Planned.
+    Scheduled,
+    /// Done.
+    Completed,
+    /// Called off.
+    Cancelled,
+}
+
+/// A participant of an activity, as we ask for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantSpec {
+    /// A contact person.
+    pub person_id: Option<i64>,
+    /// A company (alone, or the person's company).
+    pub company_id: Option<i64>,
+}
+
+/// The CRM records an activity is linked to (its "context").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityLinks {
+    /// The client.
+    pub company_id: Option<i64>,
+    /// The main contact person (the CRM takes one here; more go to participants).
+    pub person_id: Option<i64>,
+    /// A business case.
+    pub business_case_id: Option<i64>,
+    /// A project.
+    pub project_id: Option<i64>,
+}
+
+/// An e-mail or meeting to create in the CRM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewActivity {
+    /// E-mail or meeting.
+    pub kind: ActivityKind,
+    /// Our id for it, stored as the CRM's external id so a retry finds it instead of duplicating.
+    pub ext_id: Option<String>,
+    /// The owner: the CRM person id of the employee (a person with a user account).
+    pub owner_id: i64,
+    /// Subject.
+    pub title: String,
+    /// Start (e-mail: when it was sent/received).
+    pub from: Option<DateTime<Utc>>,
+    /// End.
+    pub till: Option<DateTime<Utc>>,
+    /// Body (HTML or text).
+    pub description: String,
+    /// Meeting place (meetings only).
+    pub place: Option<String>,
+    /// Context links.
+    pub links: ActivityLinks,
+    /// Attendees (set by a follow-up update: the CRM ignores them on create).
+    pub participants: Vec<ParticipantSpec>,
+    /// State; the CRM's default when `None`.
+    pub status: Option<ActivityStatus>,
+}
+
+/// A partial update of an activity; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityUpdate {
+    /// New subject.
+    pub title: Option<String>,
+    /// New start.
+    pub from: Option<DateTime<Utc>>,
+    /// New end.
+    pub till: Option<DateTime<Utc>>,
+    /// New body.
+    pub description: Option<String>,
+    /// New place (meetings only).
+    pub place: Option<String>,
+    /// New context links (all four are written when given).
+    pub links: Option<ActivityLinks>,
+    /// New set of participants besides the owner (replaces the current set).
+    pub participants: Option<Vec<ParticipantSpec>>,
+    /// New state.
+    pub status: Option<ActivityStatus>,
+}
+
+/// A participant of an activity, as the CRM has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityParticipant {
+    /// The participant row's id.
+    pub id: Option<i64>,
+    /// Whether this is the owner.
+    pub owner: bool,
+    /// A contact person.
+    pub person_id: Option<i64>,
+    /// A company.
+    pub company_id: Option<i64>,
+    /// Display name.
+    pub name: Option<String>,
+    /// E-mail address (e-mails only).
+    pub email: Option<String>,
+}
+
+/// An activity as read back from the CRM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmActivity {
+    /// E-mail or meeting.
+    pub kind: ActivityKind,
+    /// The CRM's id.
+    pub id: i64,
+    /// Subject.
+    pub title: String,
+    /// Owner's person id.
+    pub owner_id: Option<i64>,
+    /// Start.
+    pub from: Option<DateTime<Utc>>,
+    /// End.
+    pub till: Option<DateTime<Utc>>,
+    /// Body.
+    pub description: Option<String>,
+    /// Meeting place.
+    pub place: Option<String>,
+    /// Context links.
+    pub links: ActivityLinks,
+    /// All participants, the owner included.
+    pub participants: Vec<ActivityParticipant>,
+    /// External ids.
+    pub ext_ids: Vec<String>,
+}
+
+/// A contact person to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPerson {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name (required by the CRM).
+    pub last_name: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// The company the person works for.
+    pub company_id: Option<i64>,
+    /// Owner (CRM person id of a user); the CRM's default when `None`.
+    pub owner_id: Option<i64>,
+}
+
+/// Change notifications a webhook can carry.
+pub const WEBHOOK_EVENTS: [&str; 3] = ["record.created", "record.updated", "record.deleted"];
+
+/// A webhook registered in the CRM.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmWebhook {
+    /// The CRM's id of the webhook.
+    pub id: String,
+    /// Where the CRM posts events.
+    pub url: String,
+    /// Events it carries.
+    pub events: Vec<String>,
+}
+
+impl fmt::Debug for CrmWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a secret in its path or query.
+        f.debug_struct("CrmWebhook")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmIdentity {
+    /// The user account's id (unknown when the user may not list accounts).
+    pub user_account_id: Option<i64>,
+    /// The login (e-mail).
+    pub username: String,
+    /// The user's person id (what activities take as `owner`).
+    pub person_id: Option<i64>,
+    /// The user's full name.
+    pub full_name: Option<String>,
+    /// The user's role, e.g. `ADMIN` or `READONLY`.
+    pub role: Option<String>,
+}
+
+/// The daily request budget, as last reported by the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Requests allowed in the current window.
+    pub limit: Option<u64>,
+    /// Requests left in the current window.
+    pub remaining: Option<u64>,
+    /// When the window resets.
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+/// The result of a connection test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// Who the key belongs to.
+    pub identity: CrmIdentity,
+    /// The quota after the test call.
+    pub quota: Option<Quota>,
+}
+
+/// A connection report in words, e.g. for `crm-bridge crm test` and the admin UI.
+pub fn describe_connection(report: &ConnectionReport) -> String {
+    let who = &report.identity;
+    let mut text = format!("The API key belongs to {}", who.username);
+    if let Some(name) = &who.full_name {
+        text.push_str(&format!(" ({name})"));
+    }
+    if let Some(person) = who.person_id {
+        text.push_str(&format!(", CRM person {person}"));
+    }
+    if let Some(role) = &who.role {
+        text.push_str(&format!(", role {role}"));
+    }
+    text.push('.');
+    match report.quota {
+        Some(Quota {
+            remaining: Some(remaining),
+            limit,
+            reset_at,
+        }) => {
+            text.push_str(&format!("\n{remaining} requests are left today"));
+            if let Some(limit) = limit {
+                text.push_str(&format!(" out of {limit}"));
+            }
+            if let Some(reset) = reset_at {
+                text.push_str(&format!(
+                    "; the quota resets at {}",
+                    reset.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            text.push('.');
+        }
+        _ => text.push_str("\nThe CRM did not report the remaining quota."),
+    }
+    text
+}
+
+/// The CRM, in our terms. Object safe: used as `Arc<dyn Crm>`.
+#[async_trait]
+pub trait Crm: Send + Sync {
+    /// Checks the credentials: who the key belongs to and the remaining quota.
+    async fn test_connection(&self) -> Result<ConnectionReport, CrmError>;
+
+    /// The quota as of the last answer, if any answer carried it.
+    fn quota(&self) -> Option<Quota>;
+
+    /// One page of records of `kind`, in id order.
+    async fn list(&self, kind: RecordKind, page: PageRequest) -> Result<Page<CrmRecord>, CrmError>;
+
+    /// The records of `kind` with these ids (missing ones are left out), in id order.
+    async fn get_many(&self, kind: RecordKind, ids: &[i64]) -> Result<Vec<CrmRecord>, CrmError>;
+
+    /// One record; [`CrmError::NotFound`] when it does not exist.
+    async fn get(&self, kind: RecordKind, id: i64) -> Result<CrmRecord, CrmError>;
+
+    /// Persons whose primary or secondary e-mail is `email`.
+    async fn find_persons_by_email(&self, email: &str) -> Result<Vec<CrmRecord>, CrmError>;
+
+    /// Creates a contact person; returns its id.
+    async fn create_person(&self, person: &NewPerson) -> Result<i64, CrmError>;
+
+    /// Creates an activity and then sets its participants and place; returns its id.
+    async fn create_activity(&self, activity: &NewActivity) -> Result<i64, CrmError>;
+
+    /// Changes an activity.
+    async fn update_activity(
+        &self,
+        kind: ActivityKind,
+        id: i64,
+        update: &ActivityUpdate,
+    ) -> Result<(), CrmError>;
+
+    /// Deletes an activity; deleting one that is gone is [`CrmError::NotFound`].
+    async fn delete_activity(&self, kind: ActivityKind, id: i64) -> Result<(), CrmError>;
+
+    /// Reads an activity.
+    async fn get_activity(&self, kind: ActivityKind, id: i64) -> Result<CrmActivity, CrmError>;
+
+    /// Finds an activity by one of its external ids.
+    async fn find_activity_by_ext_id(
+        &self,
+        kind: ActivityKind,
+        ext_id: &str,
+    ) -> Result<Option<CrmActivity>, CrmError>;
+
+    /// The address of the activity in the CRM's web app.
+    fn activity_link(&self, kind: ActivityKind, id: i64) -> String;
+
+    /// Registers a webhook for `events`; returns its id.
+    async fn create_webhook(
+        &self,
+        url: &str,
+        secret_token: &str,
+        events: &[&str],
+    ) -> Result<String, CrmError>;
+
+    /// The webhooks registered in the CRM.
+    async fn list_webhooks(&self) -> Result<Vec<CrmWebhook>, CrmError>;
+
+    /// Removes a webhook.
+    async fn delete_webhook(&self, id: &str) -> Result<(), CrmError>;
+}
