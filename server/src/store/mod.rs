@@ -5,8 +5,11 @@
 //! implemented for both backends by a small macro, and what differs lives in `sqlite`/`postgres`.
 //! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
 
+mod audit;
 mod employees;
+mod identity;
 mod postgres;
+mod sessions;
 mod settings;
 mod sqlite;
 
@@ -14,8 +17,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
+pub use identity::{EmployeeChanges, IdentityStore};
 pub use postgres::PgStore;
+pub use sessions::{AdminSessionRow, SessionStore};
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 
@@ -55,7 +61,9 @@ pub enum Backend {
 
 /// Everything the server persists; one object shared through `AppState`.
 #[async_trait]
-pub trait Store: SettingsStore + EmployeeStore + Send + Sync + 'static {
+pub trait Store:
+    SettingsStore + EmployeeStore + IdentityStore + SessionStore + AuditStore + Send + Sync + 'static
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).
