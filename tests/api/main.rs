@@ -1,4 +1,6 @@
 //! HTTP API tests against an in-process server on a loopback socket. One binary, one module per
 //! area.
 
+mod addin_tokens;
+mod admin_auth;
 mod http_basics;

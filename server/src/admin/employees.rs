@@ -246,7 +246,7 @@ pub struct ListQuery {
     pub q: Option<String>,
 }
 
-/// Lists employees (admins see everyone; an employee sees only themself).
+/// Lists employees, optionally filtered by `q` (admins only).
 #[utoipa::path(
     get,
     path = "/api/admin/employees",
@@ -256,12 +256,9 @@ pub struct ListQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    session: AdminSession,
+    RequireAdmin(_session): RequireAdmin,
     Query(query): Query<ListQuery>,
 ) -> Result<AppJson<Vec<EmployeeView>>, AppError> {
-    if !session.is_admin() {
-        return Ok(AppJson(vec![view(&state, session.employee)]));
-    }
     let needle = query.q.unwrap_or_default().trim().to_lowercase();
     if needle.len() > 200 {
         return Err(AppError::BadRequest(

@@ -17,8 +17,7 @@ use super::{
 use crate::{error::AppError, state::AppState, store::Employee};
 
 /// What the pane shows when a valid token belongs to nobody we know.
-pub const NOT_REGISTERED: &str = "You are not set up in CRM Bridge, or your access was turned off. Ask your CRM Bridge admin \
-     to add you.";
+pub const NOT_REGISTERED: &str = "You are not set up in CRM Bridge, or your access was turned off; ask your CRM Bridge admin to add you.";
 
 /// The employee behind a valid add-in access token.
 #[derive(Debug, Clone)]
