@@ -4,3 +4,4 @@
 mod addin_tokens;
 mod admin_auth;
 mod http_basics;
+mod secrets_at_rest;
