@@ -100,17 +100,29 @@ impl Write for Captured {
     }
 }
 
+/// Installs (once per test binary) a global subscriber that records every log line; a scoped
+/// default would miss events while other tests run in parallel.
+fn capture_logs() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let sink = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+                .with_ansi(false)
+                .with_writer(move || sink.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber (run without TEST_LOG=1)");
+            captured
+        })
+        .clone()
+}
+
 #[tokio::test]
 async fn secrets_never_appear_in_the_logs() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    // A current-thread test runtime: the server's tasks run on this thread and log here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = capture_logs();
     let app = spawn_app_with(TestDb::for_this_run().await, |_| {}).await;
     let id = store_secrets(&app).await;
     let admin = app.login_as_admin().await;
