@@ -50,6 +50,16 @@ pub enum AppError {
     /// 503: a dependency (database, CRM connection) is not available or not configured.
     #[error("{0}")]
     Unavailable(String),
+    /// Any 4xx with its own stable code (such as 403 `csrf` or 403 `not_registered`).
+    #[error("{message}")]
+    Coded {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The stable code in the error body.
+        code: &'static str,
+        /// Readable explanation.
+        message: String,
+    },
     /// 500: anything unexpected; the chain is logged, never returned.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -77,6 +87,7 @@ impl AppError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Coded { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -162,6 +173,16 @@ pub fn error_response(
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if let Self::Coded { code, message, .. } = &self {
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: (*code).to_owned(),
+                    message: message.clone(),
+                    fields: None,
+                },
+            };
+            return (status, Json(body)).into_response();
+        }
         let (message, fields) = match &self {
             Self::Invalid { message, fields } => (message.clone(), Some(fields.clone())),
             Self::Internal(_) => ("internal error".to_owned(), None),

@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the router for a state) and [`serve`] (listener + shutdown), so
 //! the binary, the tests and the benchmarks run exactly the same server.
 
+pub mod admin;
 pub mod config;
 pub mod crm;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod identity;
 pub mod items;
 pub mod metrics;
 pub mod ops;
+pub mod secrets;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -62,6 +64,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
+        .merge(identity::router())
+        .merge(admin::router())
         .split_for_parts()
 }
 
@@ -76,10 +80,15 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
         )
+        .merge(admin::html_router())
         .fallback(web::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record_http,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            identity::session::admin_guard,
         ));
 
     // Outermost last: each `layer` wraps everything added before it.
@@ -127,6 +136,7 @@ fn cors(config: &Config) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("x-csrf-token"),
         ])
         .max_age(Duration::from_secs(600))
 }
@@ -137,7 +147,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = store::connect_and_migrate(&url, config.database.max_connections)
         .await
         .with_context(|| format!("while opening the database {}", url.redacted()))?;
-    Ok(AppState::new(config, store))
+    let (master_key, _) = secrets::MasterKey::load(&config)?;
+    Ok(AppState::new(config, store, master_key))
 }
 
 /// Serves `state` on `listener` (HTTPS when configured) until `shutdown` resolves.

@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: CrmCommand,
     },
+    /// Manage secrets at rest.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,6 +84,13 @@ enum CrmCommand {
         #[arg(long)]
         user: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored secret under a new master key (one transaction), then replace the
+    /// key file, or print the new key when the key comes from the configuration/environment.
+    RotateKey,
 }
 
 #[derive(Args)]
@@ -183,6 +195,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     user,
                 },
         } => crm_test(&config, base_url, instance, user).await,
+        Command::Secrets {
+            command: SecretsCommand::RotateKey,
+        } => rotate_key(config).await,
     }
 }
 
@@ -199,6 +214,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     let local = listener.local_addr()?;
     tracing::info!(url = %format!("{scheme}://{local}"), backend = ?state.store.backend(), "listening");
+    if let Some(link) = server::admin::setup::issue_setup_link_if_needed(&state).await? {
+        // Printed, not logged: the link is a credential until it is used.
+        println!("No admin exists yet. Create the first admin within 24 hours at:\n  {link}");
+        tracing::info!("printed a one-time setup link for the first admin");
+    }
     server::serve(state, listener, server::shutdown::signal()).await
 }
 
@@ -272,5 +292,55 @@ async fn crm_test(
     )?;
     let report = client.test_connection().await?;
     println!("{}", server::crm::describe_connection(&report));
+    Ok(())
+}
+
+async fn rotate_key(config: Config) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    use server::secrets::{KeySource, MasterKey, rotate};
+    let url = config.database_url();
+    let store = store::connect_and_migrate(&url, config.database.max_connections)
+        .await
+        .with_context(|| format!("while opening the database {}", url.redacted()))?;
+    let (old, source) = MasterKey::load(&config)?;
+    let new = MasterKey::generate();
+    let staged = match &source {
+        KeySource::File(path) => {
+            // Written before the database changes, so the new key survives a crash in between.
+            let staged = path.with_extension("key.new");
+            server::fsutil::write_private(&staged, new.to_base64().expose_secret().as_bytes())?;
+            Some((staged, path.clone()))
+        }
+        KeySource::Config => None,
+    };
+    let rotated = match rotate(store.as_ref(), &old, &new).await {
+        Ok(rotated) => rotated,
+        Err(e) => {
+            if let Some((staged, _)) = &staged {
+                let _ = std::fs::remove_file(staged);
+            }
+            return Err(e.context("nothing was changed"));
+        }
+    };
+    println!(
+        "re-encrypted {} CRM API keys and {} settings secrets",
+        rotated.employee_keys, rotated.setting_fields
+    );
+    match staged {
+        Some((staged, path)) => {
+            std::fs::rename(&staged, &path).with_context(|| {
+                format!(
+                    "the new key is in {}; move it to {}",
+                    staged.display(),
+                    path.display()
+                )
+            })?;
+            println!("the new master key is in {}", path.display());
+        }
+        None => {
+            println!("new master key (set it as CRM_BRIDGE_MASTER_KEY / secrets.master_key now):");
+            println!("{}", new.to_base64().expose_secret());
+        }
+    }
     Ok(())
 }

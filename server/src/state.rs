@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::{config::Config, metrics::Metrics, store::Store};
+use crate::{
+    config::Config, identity::entra::EntraValidator, metrics::Metrics, secrets::MasterKey,
+    store::Store,
+};
 
 /// Shared state of the server, cheap to clone.
 #[derive(Clone)]
@@ -13,15 +16,22 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Prometheus registry and HTTP instruments.
     pub metrics: Arc<Metrics>,
+    /// The key that encrypts secrets at rest.
+    pub master_key: Arc<MasterKey>,
+    /// Validator of add-in access tokens (with its key and token caches).
+    pub entra: Arc<EntraValidator>,
 }
 
 impl AppState {
-    /// Builds the state from a configuration and a connected, migrated store.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+    /// Builds the state from a configuration, a connected, migrated store and the master key.
+    pub fn new(config: Config, store: Arc<dyn Store>, master_key: MasterKey) -> Self {
+        let entra = Arc::new(EntraValidator::new(config.entra.clone()));
         Self {
             config: Arc::new(config),
             store,
             metrics: Arc::new(Metrics::new()),
+            master_key: Arc::new(master_key),
+            entra,
         }
     }
 }

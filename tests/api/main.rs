@@ -1,5 +1,8 @@
 //! HTTP API tests against an in-process server on a loopback socket. One binary, one module per
 //! area.
 
+mod addin_tokens;
+mod admin_auth;
 mod cli;
 mod http_basics;
+mod secrets_at_rest;

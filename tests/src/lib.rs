@@ -4,12 +4,16 @@
 //! we cannot reach (Raynet, Microsoft Entra ID).
 
 pub mod db;
+pub mod entra_sim;
 pub mod process;
 pub mod raynet_sim;
 pub mod server;
 
 pub use db::{TestDb, all_backends};
-pub use server::{TestApp, spawn_app, spawn_app_with};
+pub use server::{
+    AdminClient, TestApp, mint_token_for, spawn_app, spawn_app_with, spawn_app_with_entra,
+    spawn_app_with_entra_on,
+};
 
 /// Installs a log subscriber when `TEST_LOG=1`; silent otherwise.
 pub fn init_test_log() {

@@ -101,3 +101,143 @@ pub async fn spawn_app_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Tes
         task: Some(task),
     }
 }
+
+/// A browser-like client signed in to the admin UI: cookie jar plus the session's CSRF token.
+pub struct AdminClient {
+    /// Client holding the session cookie.
+    pub client: reqwest::Client,
+    /// Send as `X-CSRF-Token` on state-changing requests.
+    pub csrf: String,
+    /// The signed-in employee's id.
+    pub employee_id: String,
+}
+
+impl AdminClient {
+    /// A request with the CSRF header set.
+    pub fn send_with_csrf(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .header("x-csrf-token", &self.csrf)
+    }
+}
+
+/// A password tests use for accounts they create.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Creates an employee directly in the store; `admin` picks the role; the password is
+    /// [`TEST_PASSWORD`].
+    pub async fn create_employee(&self, email: &str, admin: bool) -> server::store::Employee {
+        let hash = server::identity::password::hash(TEST_PASSWORD).expect("a hash");
+        self.state
+            .store
+            .create_employee(server::store::NewEmployee {
+                identifier: email.to_owned(),
+                login_email: email.to_owned(),
+                password_hash: Some(hash),
+                admin,
+                o365_email: email.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("the employee is created")
+    }
+
+    /// Signs in as `email` with [`TEST_PASSWORD`] using a fresh cookie jar.
+    pub async fn login(&self, email: &str) -> AdminClient {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let response = client
+            .post(self.url("/api/admin/session"))
+            .json(&serde_json::json!({ "email": email, "password": TEST_PASSWORD }))
+            .send()
+            .await
+            .expect("the login answers");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "login of {email}"
+        );
+        let body: serde_json::Value = response.json().await.expect("a session body");
+        AdminClient {
+            client,
+            csrf: body["csrf_token"]
+                .as_str()
+                .expect("a csrf token")
+                .to_owned(),
+            employee_id: body["employee_id"].as_str().expect("an id").to_owned(),
+        }
+    }
+
+    /// Creates an admin `admin@example.com` (if needed) and signs in.
+    pub async fn login_as_admin(&self) -> AdminClient {
+        let email = "admin@example.com";
+        if self
+            .state
+            .store
+            .employee_by_login_email(email)
+            .await
+            .expect("the store answers")
+            .is_none()
+        {
+            self.create_employee(email, true).await;
+        }
+        self.login(email).await
+    }
+
+    /// Stores Office 365 settings that trust tokens from `sim`.
+    pub async fn trust_entra_sim(&self, sim: &crate::entra_sim::EntraSim) {
+        let settings = server::identity::office365::Office365Settings {
+            client_id: sim.client_id(),
+            tenant_id: sim.tenant(),
+            ..Default::default()
+        };
+        settings.save(&self.state).await.expect("settings saved");
+    }
+}
+
+/// Starts entra-sim and a server configured (through `entra.authority`) and set up to trust it.
+pub async fn spawn_app_with_entra() -> (TestApp, crate::entra_sim::EntraSim) {
+    spawn_app_with_entra_on(TestDb::for_this_run().await).await
+}
+
+/// Like [`spawn_app_with_entra`] on a given database.
+pub async fn spawn_app_with_entra_on(db: TestDb) -> (TestApp, crate::entra_sim::EntraSim) {
+    let sim = crate::entra_sim::EntraSim::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        crate::entra_sim::DEFAULT_TENANT,
+    )
+    .await
+    .expect("entra-sim starts");
+    let authority = sim.authority();
+    let app = spawn_app_with(db, |c| c.entra.authority = authority).await;
+    app.trust_entra_sim(&sim).await;
+    (app, sim)
+}
+
+/// The `oid` the simulator uses for `employee` (its bound oid, else one derived from its id).
+pub fn oid_for(employee: &server::store::Employee) -> String {
+    use sha2::Digest;
+    if let Some(oid) = &employee.entra_oid {
+        return oid.clone();
+    }
+    let digest = sha2::Sha256::digest(employee.id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// A valid add-in access token for `employee` (by their Office 365 e-mail and a stable oid).
+pub fn mint_token_for(
+    sim: &crate::entra_sim::EntraSim,
+    employee: &server::store::Employee,
+) -> String {
+    sim.mint(&serde_json::json!({
+        "oid": oid_for(employee),
+        "preferred_username": employee.o365_email,
+        "name": employee.identifier,
+    }))
+}

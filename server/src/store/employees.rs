@@ -119,7 +119,7 @@ pub trait EmployeeStore {
 }
 
 #[derive(sqlx::FromRow)]
-struct EmployeeRow {
+pub(super) struct EmployeeRow {
     employee_id: String,
     identifier: String,
     login_email: String,
@@ -165,7 +165,7 @@ fn rows_to_employees(rows: Vec<EmployeeRow>) -> StoreResult<Vec<Employee>> {
     rows.into_iter().map(Employee::try_from).collect()
 }
 
-const SELECT_EMPLOYEE: &str = "SELECT employee_id, identifier, login_email, password_hash, role, \
+pub(super) const SELECT_EMPLOYEE: &str = "SELECT employee_id, identifier, login_email, password_hash, role, \
     crm_user_email, crm_api_key_enc, o365_email, entra_tid, entra_oid, active, language, \
     first_signin_at, created_at, updated_at FROM employees";
 

@@ -5,9 +5,12 @@
 //! implemented for both backends by a small macro, and what differs lives in `sqlite`/`postgres`.
 //! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
 
+mod audit;
 mod employees;
+mod identity;
 mod items;
 mod postgres;
+mod sessions;
 mod settings;
 mod sqlite;
 
@@ -15,9 +18,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
+pub use identity::{EmployeeChanges, IdentityStore};
 pub use items::ItemStore;
 pub use postgres::PgStore;
+pub use sessions::{AdminSessionRow, SessionStore};
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 
@@ -57,7 +63,17 @@ pub enum Backend {
 
 /// Everything the server persists; one object shared through `AppState`.
 #[async_trait]
-pub trait Store: SettingsStore + EmployeeStore + ItemStore + Send + Sync + 'static {
+pub trait Store:
+    SettingsStore
+    + EmployeeStore
+    + IdentityStore
+    + SessionStore
+    + AuditStore
+    + ItemStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Checks that the database answers (for `/readyz`).

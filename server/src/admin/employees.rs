@@ -1,0 +1,476 @@
+//! The employees admin API: list/search, create, read and change. CRM API keys are write-only
+//! (stored sealed, shown masked); an employee may read and change only their own record and
+//! never their role or active flag.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    error::{AppError, AppJson},
+    identity::{
+        password,
+        session::{AdminSession, RequireAdmin},
+    },
+    secrets::{employee_crm_key_aad, mask},
+    state::AppState,
+    store::{Employee, EmployeeChanges, NewEmployee, Role},
+};
+
+/// An employee as the admin API shows it (no secrets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeeView {
+    /// Id.
+    pub id: String,
+    /// Employee number or e-mail.
+    pub identifier: String,
+    /// Admin UI sign-in e-mail.
+    pub login_email: String,
+    /// CRM account e-mail.
+    pub crm_user_email: String,
+    /// Whether a CRM API key is stored.
+    pub has_crm_api_key: bool,
+    /// The stored key masked, such as `••••1234`.
+    pub crm_api_key_masked: Option<String>,
+    /// Office 365 e-mail (binds the first Outlook sign-in).
+    pub o365_email: String,
+    /// Whether an Outlook sign-in is bound.
+    pub outlook_bound: bool,
+    /// Role.
+    pub role: Role,
+    /// Active.
+    pub active: bool,
+    /// Whether a password is set for the admin UI.
+    pub has_password: bool,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Changed (Unix ms).
+    pub updated_at: i64,
+}
+
+fn view(state: &AppState, e: Employee) -> EmployeeView {
+    let masked = e.crm_api_key_enc.as_deref().map(|enc| {
+        match state.master_key.open(&employee_crm_key_aad(&e.id), enc) {
+            Ok(key) => mask(&key),
+            Err(_) => "•••• (unreadable)".to_owned(),
+        }
+    });
+    EmployeeView {
+        has_crm_api_key: e.crm_api_key_enc.is_some(),
+        crm_api_key_masked: masked,
+        outlook_bound: e.entra_oid.is_some(),
+        has_password: e.password_hash.is_some(),
+        id: e.id,
+        identifier: e.identifier,
+        login_email: e.login_email,
+        crm_user_email: e.crm_user_email,
+        o365_email: e.o365_email,
+        role: e.role,
+        active: e.active,
+        language: e.language,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    }
+}
+
+/// Fields of a create or change; absent fields stay as they are. `crm_api_key` and `password`
+/// are write-only; an empty `crm_api_key` removes the key.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeInput {
+    /// Employee number or e-mail.
+    pub identifier: Option<String>,
+    /// Admin UI sign-in e-mail (empty: cannot sign in).
+    pub login_email: Option<String>,
+    /// CRM account e-mail.
+    pub crm_user_email: Option<String>,
+    /// CRM API key (write-only).
+    pub crm_api_key: Option<String>,
+    /// Office 365 e-mail.
+    pub o365_email: Option<String>,
+    /// Role (admins only).
+    pub role: Option<Role>,
+    /// Active (admins only).
+    pub active: Option<bool>,
+    /// New admin UI password (write-only, at least 12 characters).
+    pub password: Option<String>,
+    /// Preferred language (`en`, `cs`, …).
+    pub language: Option<String>,
+}
+
+impl std::fmt::Debug for EmployeeInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&changed_fields(self))
+    }
+}
+
+fn plausible_email(s: &str) -> bool {
+    let s = s.trim();
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && s.len() <= 254
+        }
+        None => false,
+    }
+}
+
+fn validate(input: &EmployeeInput, creating: bool) -> Result<(), AppError> {
+    let mut fields = BTreeMap::new();
+    if creating
+        && input
+            .identifier
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
+        fields.insert("identifier".to_owned(), "is required".to_owned());
+    }
+    if let Some(identifier) = &input.identifier {
+        if identifier.trim().is_empty() {
+            fields.insert("identifier".to_owned(), "must not be empty".to_owned());
+        } else if identifier.len() > 200 {
+            fields.insert(
+                "identifier".to_owned(),
+                "is longer than 200 characters".to_owned(),
+            );
+        }
+    }
+    for (name, value) in [
+        ("login_email", &input.login_email),
+        ("crm_user_email", &input.crm_user_email),
+        ("o365_email", &input.o365_email),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
+            && !plausible_email(v)
+        {
+            fields.insert(name.to_owned(), "is not an e-mail address".to_owned());
+        }
+    }
+    if let Some(key) = &input.crm_api_key
+        && (key.len() > 500 || key.chars().any(char::is_control))
+    {
+        fields.insert(
+            "crm_api_key".to_owned(),
+            "is not a valid API key".to_owned(),
+        );
+    }
+    if let Some(p) = &input.password
+        && p.chars().count() < password::MIN_LENGTH
+    {
+        fields.insert(
+            "password".to_owned(),
+            format!("must have at least {} characters", password::MIN_LENGTH),
+        );
+    }
+    if let Some(lang) = &input.language
+        && (lang.len() > 16 || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        fields.insert("language".to_owned(), "is not a language tag".to_owned());
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let message = fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(AppError::Invalid { message, fields })
+}
+
+fn changed_fields(input: &EmployeeInput) -> String {
+    let mut names = Vec::new();
+    let flags = [
+        ("identifier", input.identifier.is_some()),
+        ("login_email", input.login_email.is_some()),
+        ("crm_user_email", input.crm_user_email.is_some()),
+        ("crm_api_key", input.crm_api_key.is_some()),
+        ("o365_email", input.o365_email.is_some()),
+        ("role", input.role.is_some()),
+        ("active", input.active.is_some()),
+        ("password", input.password.is_some()),
+        ("language", input.language.is_some()),
+    ];
+    for (name, set) in flags {
+        if set {
+            names.push(name);
+        }
+    }
+    format!("fields: {}", names.join(","))
+}
+
+async fn hash_password(password: Option<String>) -> Result<Option<String>, AppError> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map(Some)
+        .map_err(|e| AppError::invalid_field("password", e.to_string()))
+}
+
+async fn apply_secrets(
+    state: &AppState,
+    id: &str,
+    crm_api_key: Option<&str>,
+    password_hash: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(key) = crm_api_key {
+        let key = key.trim();
+        let sealed =
+            (!key.is_empty()).then(|| state.master_key.seal(&employee_crm_key_aad(id), key));
+        state
+            .store
+            .set_crm_api_key_enc(id, sealed.as_deref())
+            .await?;
+    }
+    if let Some(hash) = password_hash {
+        state.store.set_password_hash(id, hash).await?;
+    }
+    Ok(())
+}
+
+/// Query of the employee list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Case-insensitive text found in the identifier or any e-mail.
+    pub q: Option<String>,
+}
+
+/// Lists employees, optionally filtered by `q` (admins only).
+#[utoipa::path(
+    get,
+    path = "/api/admin/employees",
+    tag = "admin",
+    params(ListQuery),
+    responses((status = 200, body = Vec<EmployeeView>), (status = 401, body = crate::error::ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_session): RequireAdmin,
+    Query(query): Query<ListQuery>,
+) -> Result<AppJson<Vec<EmployeeView>>, AppError> {
+    let needle = query.q.unwrap_or_default().trim().to_lowercase();
+    if needle.len() > 200 {
+        return Err(AppError::BadRequest(
+            "q is longer than 200 characters".into(),
+        ));
+    }
+    let employees = state.store.list_employees().await?;
+    Ok(AppJson(
+        employees
+            .into_iter()
+            .filter(|e| {
+                needle.is_empty()
+                    || [
+                        &e.identifier,
+                        &e.login_email,
+                        &e.crm_user_email,
+                        &e.o365_email,
+                    ]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&needle))
+            })
+            .map(|e| view(&state, e))
+            .collect(),
+    ))
+}
+
+/// Creates an employee.
+#[utoipa::path(
+    post,
+    path = "/api/admin/employees",
+    tag = "admin",
+    request_body = EmployeeInput,
+    responses(
+        (status = 201, body = EmployeeView),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    RequireAdmin(session): RequireAdmin,
+    AppJson(input): AppJson<EmployeeInput>,
+) -> Result<(axum::http::StatusCode, AppJson<EmployeeView>), AppError> {
+    validate(&input, true)?;
+    let password_hash = hash_password(input.password.clone()).await?;
+    let created = state
+        .store
+        .create_employee(NewEmployee {
+            identifier: input.identifier.clone().unwrap_or_default(),
+            login_email: input.login_email.clone().unwrap_or_default(),
+            password_hash: None,
+            admin: input.role == Some(Role::Admin),
+            crm_user_email: input.crm_user_email.clone().unwrap_or_default(),
+            crm_api_key_enc: None,
+            o365_email: input.o365_email.clone().unwrap_or_default(),
+        })
+        .await?;
+    apply_secrets(
+        &state,
+        &created.id,
+        input.crm_api_key.as_deref(),
+        password_hash.as_deref(),
+    )
+    .await?;
+    if input.active == Some(false) || input.language.is_some() {
+        state
+            .store
+            .update_employee(
+                &created.id,
+                EmployeeChanges {
+                    active: input.active,
+                    language: input.language.clone(),
+                    ..EmployeeChanges::default()
+                },
+            )
+            .await?;
+    }
+    super::audit(
+        &state,
+        &session,
+        "employee.create",
+        &format!("employee:{}", created.id),
+        changed_fields(&input),
+    )
+    .await?;
+    let employee = state
+        .store
+        .employee(&created.id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("the employee vanished".into()))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        AppJson(view(&state, employee)),
+    ))
+}
+
+fn may_see(session: &AdminSession, id: &str) -> Result<(), AppError> {
+    if session.is_admin() || session.employee.id == id {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "you may see and change only your own record".into(),
+        ))
+    }
+}
+
+/// One employee (an employee may read only their own record).
+#[utoipa::path(
+    get,
+    path = "/api/admin/employees/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Employee id")),
+    responses(
+        (status = 200, body = EmployeeView),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(id): Path<String>,
+) -> Result<AppJson<EmployeeView>, AppError> {
+    may_see(&session, &id)?;
+    let employee = state
+        .store
+        .employee(&id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
+    Ok(AppJson(view(&state, employee)))
+}
+
+/// Changes an employee (an employee may change only their own record, not role or active).
+#[utoipa::path(
+    put,
+    path = "/api/admin/employees/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Employee id")),
+    request_body = EmployeeInput,
+    responses(
+        (status = 200, body = EmployeeView),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Path(id): Path<String>,
+    AppJson(input): AppJson<EmployeeInput>,
+) -> Result<AppJson<EmployeeView>, AppError> {
+    may_see(&session, &id)?;
+    if !session.is_admin() && (input.role.is_some() || input.active.is_some()) {
+        return Err(AppError::Forbidden(
+            "only an admin may change role or active".into(),
+        ));
+    }
+    validate(&input, false)?;
+    if state.store.employee(&id).await?.is_none() {
+        return Err(AppError::NotFound("no such employee".into()));
+    }
+    if session.employee.id == id
+        && (input.role == Some(Role::Employee) || input.active == Some(false))
+    {
+        return Err(AppError::Conflict(
+            "you cannot demote or deactivate yourself".into(),
+        ));
+    }
+    let password_hash = hash_password(input.password.clone()).await?;
+    state
+        .store
+        .update_employee(
+            &id,
+            EmployeeChanges {
+                identifier: input.identifier.clone(),
+                login_email: input.login_email.clone(),
+                crm_user_email: input.crm_user_email.clone(),
+                o365_email: input.o365_email.clone(),
+                role: input.role,
+                active: input.active,
+                language: input.language.clone(),
+            },
+        )
+        .await?;
+    apply_secrets(
+        &state,
+        &id,
+        input.crm_api_key.as_deref(),
+        password_hash.as_deref(),
+    )
+    .await?;
+    if input.active == Some(false) || input.password.is_some() {
+        let keep = (session.employee.id == id).then(|| session.session_hash());
+        state.store.delete_sessions_of(&id, keep).await?;
+    }
+    super::audit(
+        &state,
+        &session,
+        "employee.update",
+        &format!("employee:{id}"),
+        changed_fields(&input),
+    )
+    .await?;
+    let employee = state
+        .store
+        .employee(&id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
+    Ok(AppJson(view(&state, employee)))
+}

@@ -1,0 +1,178 @@
+//! `GET/PUT /api/admin/office365`: the Office 365 app registration (client id, tenant id, extra
+//! tenants, App ID URI, client secret — the secret write-only and shown masked).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    error::{AppError, AppJson},
+    identity::{office365::Office365Settings, session::RequireAdmin},
+    secrets::mask,
+    state::AppState,
+};
+
+/// The settings as shown (no secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Office365View {
+    /// Application (client) id of our API.
+    pub client_id: String,
+    /// Home tenant id.
+    pub tenant_id: String,
+    /// Further allowed tenants.
+    pub extra_tenants: Vec<String>,
+    /// App ID URI (empty: `api://{client_id}`).
+    pub app_id_uri: String,
+    /// Whether a client secret is stored.
+    pub has_client_secret: bool,
+    /// The secret masked, such as `••••abcd`.
+    pub client_secret_masked: Option<String>,
+}
+
+/// A change; absent fields stay. An empty `client_secret` removes the secret.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Office365Input {
+    /// Application (client) id (a GUID).
+    pub client_id: Option<String>,
+    /// Tenant id (a GUID).
+    pub tenant_id: Option<String>,
+    /// Further allowed tenant ids (GUIDs).
+    pub extra_tenants: Option<Vec<String>>,
+    /// App ID URI.
+    pub app_id_uri: Option<String>,
+    /// Client secret (write-only).
+    pub client_secret: Option<String>,
+}
+
+fn view(state: &AppState, s: &Office365Settings) -> Result<Office365View, AppError> {
+    let secret = s.client_secret(&state.master_key)?;
+    Ok(Office365View {
+        client_id: s.client_id.clone(),
+        tenant_id: s.tenant_id.clone(),
+        extra_tenants: s.extra_tenants.clone(),
+        app_id_uri: s.app_id_uri.clone(),
+        has_client_secret: secret.is_some(),
+        client_secret_masked: secret.as_ref().map(mask),
+    })
+}
+
+fn is_guid(s: &str) -> bool {
+    uuid::Uuid::try_parse(s.trim()).is_ok()
+}
+
+/// The Office 365 settings.
+#[utoipa::path(
+    get,
+    path = "/api/admin/office365",
+    tag = "admin",
+    responses(
+        (status = 200, body = Office365View),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    RequireAdmin(_session): RequireAdmin,
+) -> Result<AppJson<Office365View>, AppError> {
+    let settings = Office365Settings::load(&state).await?;
+    Ok(AppJson(view(&state, &settings)?))
+}
+
+/// Changes the Office 365 settings.
+#[utoipa::path(
+    put,
+    path = "/api/admin/office365",
+    tag = "admin",
+    request_body = Office365Input,
+    responses(
+        (status = 200, body = Office365View),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    RequireAdmin(session): RequireAdmin,
+    AppJson(input): AppJson<Office365Input>,
+) -> Result<AppJson<Office365View>, AppError> {
+    let mut fields = BTreeMap::new();
+    for (name, value) in [
+        ("client_id", &input.client_id),
+        ("tenant_id", &input.tenant_id),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
+            && !is_guid(v)
+        {
+            fields.insert(name.to_owned(), "must be a GUID".to_owned());
+        }
+    }
+    if let Some(extra) = &input.extra_tenants
+        && (extra.len() > 100 || !extra.iter().all(|t| is_guid(t)))
+    {
+        fields.insert(
+            "extra_tenants".to_owned(),
+            "must be up to 100 GUIDs".to_owned(),
+        );
+    }
+    if let Some(uri) = input.app_id_uri.as_deref().filter(|u| !u.is_empty())
+        && (uri.len() > 300 || url::Url::parse(uri).is_err())
+    {
+        fields.insert(
+            "app_id_uri".to_owned(),
+            "must be a URI such as api://…".to_owned(),
+        );
+    }
+    if input
+        .client_secret
+        .as_deref()
+        .is_some_and(|s| s.len() > 500)
+    {
+        fields.insert("client_secret".to_owned(), "is too long".to_owned());
+    }
+    if !fields.is_empty() {
+        let message = fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(AppError::Invalid { message, fields });
+    }
+    let mut settings = Office365Settings::load(&state).await?;
+    let mut changed = Vec::new();
+    if let Some(v) = input.client_id {
+        settings.client_id = v.trim().to_lowercase();
+        changed.push("client_id");
+    }
+    if let Some(v) = input.tenant_id {
+        settings.tenant_id = v.trim().to_lowercase();
+        changed.push("tenant_id");
+    }
+    if let Some(v) = input.extra_tenants {
+        settings.extra_tenants = v.iter().map(|t| t.trim().to_lowercase()).collect();
+        changed.push("extra_tenants");
+    }
+    if let Some(v) = input.app_id_uri {
+        settings.app_id_uri = v.trim().to_owned();
+        changed.push("app_id_uri");
+    }
+    if let Some(secret) = input.client_secret {
+        let secret = secret.trim();
+        settings.set_client_secret(&state.master_key, (!secret.is_empty()).then_some(secret));
+        changed.push("client_secret");
+    }
+    settings.save(&state).await?;
+    super::audit(
+        &state,
+        &session,
+        "office365.update",
+        "settings:office365",
+        format!("fields: {}", changed.join(",")),
+    )
+    .await?;
+    Ok(AppJson(view(&state, &settings)?))
+}

@@ -1,0 +1,171 @@
+//! Sign-in, sign-out, "who am I" and password change for the admin UI.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    error::{AppError, AppJson, no_store},
+    identity::{
+        password,
+        session::{self, AdminSession},
+    },
+    state::AppState,
+    store::Role,
+};
+
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The signed-in account and its CSRF token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    /// Employee id.
+    pub employee_id: String,
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Send as `X-CSRF-Token` (or form field `csrf_token`) on every state-changing request.
+    pub csrf_token: String,
+}
+
+/// Sign in: sets the session cookie and returns the CSRF token.
+#[utoipa::path(
+    post,
+    path = "/api/admin/session",
+    tag = "admin",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = SessionInfo),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    AppJson(body): AppJson<LoginRequest>,
+) -> Result<Response, AppError> {
+    let ip = session::peer_ip(&extensions);
+    let new = session::sign_in(&state, &body.email, &body.password, ip, &headers).await?;
+    let info = SessionInfo {
+        employee_id: new.employee.id.clone(),
+        email: new.employee.login_email.clone(),
+        role: new.employee.role,
+        csrf_token: new.csrf_token,
+    };
+    let mut response = AppJson(info).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::session_cookie(&state, &new.id));
+    Ok(no_store(response))
+}
+
+/// Sign out: ends the session and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/session",
+    tag = "admin",
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody))
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    session: AdminSession,
+) -> Result<Response, AppError> {
+    state.store.delete_session(session.session_hash()).await?;
+    let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::clearing_cookie(&state));
+    Ok(response)
+}
+
+/// Who am I, with the CSRF token (for pages loaded after sign-in).
+#[utoipa::path(
+    get,
+    path = "/api/admin/session",
+    tag = "admin",
+    responses((status = 200, body = SessionInfo), (status = 401, body = crate::error::ErrorBody))
+)]
+pub async fn whoami(session: AdminSession) -> Response {
+    no_store(
+        AppJson(SessionInfo {
+            employee_id: session.employee.id.clone(),
+            email: session.employee.login_email.clone(),
+            role: session.employee.role,
+            csrf_token: session.csrf_token,
+        })
+        .into_response(),
+    )
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    /// The current password.
+    pub current_password: String,
+    /// The new password (at least 12 characters).
+    pub new_password: String,
+}
+
+/// Change one's own password; other sessions of the account end.
+#[utoipa::path(
+    post,
+    path = "/api/admin/password",
+    tag = "admin",
+    request_body = PasswordChange,
+    responses(
+        (status = 204),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: AdminSession,
+    AppJson(body): AppJson<PasswordChange>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let current = session.employee.password_hash.clone().unwrap_or_default();
+    let typed = body.current_password;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&typed, &current))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Err(AppError::invalid_field("current_password", "is wrong"));
+    }
+    let new_password = body.new_password;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&new_password))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(|e| AppError::invalid_field("new_password", e.to_string()))?;
+    state
+        .store
+        .set_password_hash(&session.employee.id, &hash)
+        .await?;
+    state
+        .store
+        .delete_sessions_of(&session.employee.id, Some(session.session_hash()))
+        .await?;
+    super::audit(
+        &state,
+        &session,
+        "password.change",
+        &format!("employee:{}", session.employee.id),
+        "",
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

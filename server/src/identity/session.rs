@@ -1,0 +1,416 @@
+//! Admin UI sessions: server-side rows keyed by the hash of a random id carried in the
+//! `crm_bridge_session` cookie, with idle and absolute expiry; the [`AdminSession`] extractor and
+//! the `require_admin` check; CSRF protection (synchronizer token plus an `Origin` check) for
+//! every state-changing request under `/api/admin/` and `/admin/`; and sign-in throttling per
+//! account and per IP address, persisted so that several instances agree.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::password;
+use crate::{
+    error::AppError,
+    state::AppState,
+    store::{AdminSessionRow, Employee, Role, now_ms},
+};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "crm_bridge_session";
+/// Header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Form field carrying the CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+/// The window of the sign-in throttle.
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// 32 random bytes, base64url: session ids, CSRF tokens, setup tokens.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 (hex) of a token, the only form in which tokens are stored.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn csrf_error(message: &str) -> AppError {
+    AppError::Coded {
+        status: StatusCode::FORBIDDEN,
+        code: "csrf",
+        message: message.into(),
+    }
+}
+
+/// A valid admin UI session and its employee.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    /// The signed-in employee (active).
+    pub employee: Employee,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    session_hash: String,
+}
+
+impl AdminSession {
+    /// 403 unless the employee has the `admin` role.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.employee.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this needs the admin role".into()))
+        }
+    }
+
+    /// Whether the session belongs to an admin.
+    pub fn is_admin(&self) -> bool {
+        self.employee.role == Role::Admin
+    }
+
+    /// The stored hash of this session's id.
+    pub fn session_hash(&self) -> &str {
+        &self.session_hash
+    }
+
+    /// How the audit log names this actor.
+    pub fn actor(&self) -> String {
+        if self.employee.login_email.is_empty() {
+            self.employee.identifier.clone()
+        } else {
+            self.employee.login_email.clone()
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, AppError> {
+        // `admin_guard` loaded and checked the session (and CSRF) for admin paths.
+        parts
+            .extensions
+            .get::<AdminSession>()
+            .cloned()
+            .ok_or_else(|| AppError::Unauthorized("sign in to the admin UI first".into()))
+    }
+}
+
+/// An [`AdminSession`] of an employee with the `admin` role (403 otherwise).
+#[derive(Debug, Clone)]
+pub struct RequireAdmin(pub AdminSession);
+
+impl FromRequestParts<AppState> for RequireAdmin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = AdminSession::from_request_parts(parts, state).await?;
+        session.require_admin()?;
+        Ok(Self(session))
+    }
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Loads the session named by the cookie, ending it when it has expired or its employee can no
+/// longer sign in.
+pub async fn load_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<AdminSession>, AppError> {
+    let Some(id) = cookie_value(headers) else {
+        return Ok(None);
+    };
+    let hash = hash_token(&id);
+    let Some(row) = state.store.session(&hash).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let admin = &state.config.admin;
+    let idle_ms =
+        i64::try_from(admin.session_idle_minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    let absolute_ms =
+        i64::try_from(admin.session_absolute_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let expired = now.saturating_sub(row.last_seen_at) > idle_ms
+        || now.saturating_sub(row.created_at) > absolute_ms;
+    let employee = match state.store.employee(&row.employee_id).await? {
+        Some(e) if e.active && !expired => e,
+        _ => {
+            state.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+    };
+    state.store.touch_session(&hash, now).await?;
+    Ok(Some(AdminSession {
+        employee,
+        csrf_token: row.csrf_token,
+        session_hash: hash,
+    }))
+}
+
+fn is_admin_path(path: &str) -> bool {
+    path.starts_with("/api/admin/") || path == "/api/admin" || path.starts_with("/admin/")
+}
+
+/// Paths that change state without a session, protected otherwise (credentials or a
+/// single-use token in the URL) and by the `Origin` check.
+fn csrf_exempt(method: &Method, path: &str) -> bool {
+    (*method == Method::POST && path == "/api/admin/session") || path.starts_with("/admin/setup/")
+}
+
+fn same_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+    let public = state.config.server.public_base(state.config.tls.enabled());
+    let public_origin = url::Url::parse(&public).map(|u| u.origin().ascii_serialization());
+    if public_origin.is_ok_and(|p| p == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (url::Url::parse(origin), host) {
+        (Ok(url), Some(host)) => {
+            let authority = match (url.host_str(), url.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_owned(),
+                _ => return false,
+            };
+            authority.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
+}
+
+/// Middleware for `/api/admin/` and `/admin/`: refuses cross-origin state changes, loads the
+/// session for [`AdminSession`], and requires the CSRF token (header `X-CSRF-Token` or form
+/// field `csrf_token`) on every POST/PUT/PATCH/DELETE made with a session.
+pub async fn admin_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if !is_admin_path(&path) {
+        return next.run(request).await;
+    }
+    match guard(&state, request, &path).await {
+        Ok(request) => next.run(request).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn guard(state: &AppState, mut request: Request, path: &str) -> Result<Request, AppError> {
+    let method = request.method().clone();
+    let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !same_origin(state, request.headers(), origin) {
+            return Err(csrf_error("cross-origin request refused"));
+        }
+    }
+    let Some(session) = load_session(state, request.headers()).await? else {
+        return Ok(request);
+    };
+    if changes_state && !csrf_exempt(&method, path) {
+        let header_token = request
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (token, rebuilt) = match header_token {
+            Some(token) => (Some(token), request),
+            None => form_csrf_token(state, request).await?,
+        };
+        request = rebuilt;
+        let ok =
+            token.is_some_and(|t| bool::from(t.as_bytes().ct_eq(session.csrf_token.as_bytes())));
+        if !ok {
+            return Err(csrf_error("missing or wrong CSRF token"));
+        }
+    }
+    request.extensions_mut().insert(session);
+    Ok(request)
+}
+
+async fn form_csrf_token(
+    state: &AppState,
+    request: Request,
+) -> Result<(Option<String>, Request), AppError> {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((None, request));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, state.config.server.body_limit_bytes)
+        .await
+        .map_err(|_| AppError::BadRequest("cannot read the form".into()))?;
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned());
+    Ok((token, Request::from_parts(parts, Body::from(bytes))))
+}
+
+/// The `Set-Cookie` value for a new session id.
+pub fn session_cookie(state: &AppState, id: &str) -> HeaderValue {
+    let max_age = state
+        .config
+        .admin
+        .session_absolute_hours
+        .saturating_mul(3600);
+    let secure = if state.config.admin.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("crm_bridge_session=; Path=/"))
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clearing_cookie(state: &AppState) -> HeaderValue {
+    let secure = if state.config.admin.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("crm_bridge_session=; Path=/; Max-Age=0"))
+}
+
+/// A session just created by [`sign_in`].
+#[derive(Debug)]
+pub struct NewSession {
+    /// The cookie value (never stored).
+    pub id: String,
+    /// The CSRF token.
+    pub csrf_token: String,
+    /// The employee.
+    pub employee: Employee,
+}
+
+/// The peer address (the TCP peer; proxies are not trusted for this).
+pub fn peer_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// Checks the credentials (throttled per account and per IP), ends the previous session named by
+/// `old_cookie_headers`, and creates a new session.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password_text: &str,
+    ip: Option<IpAddr>,
+    old_cookie_headers: &HeaderMap,
+) -> Result<NewSession, AppError> {
+    let email = email.trim().to_lowercase();
+    let account_key = format!("account:{email}");
+    let ip_key = ip.map(|ip| format!("ip:{ip}"));
+    let now = now_ms();
+    let since = now - THROTTLE_WINDOW_MS;
+    let limit = i64::from(state.config.admin.max_failed_logins);
+    let mut keys = vec![account_key.clone()];
+    keys.extend(ip_key);
+    for key in &keys {
+        if state.store.count_login_failures(key, since).await? >= limit {
+            return Err(AppError::TooManyRequests(
+                "too many failed sign-ins; wait 15 minutes and try again".into(),
+            ));
+        }
+    }
+    let employee = state.store.employee_by_login_email(&email).await?;
+    let hash = employee
+        .as_ref()
+        .filter(|e| e.active)
+        .and_then(|e| e.password_hash.clone());
+    let typed = password_text.to_owned();
+    let verified = match hash {
+        Some(hash) => tokio::task::spawn_blocking(move || password::verify(&typed, &hash))
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    let Some(employee) = employee.filter(|_| verified) else {
+        state.store.record_login_failure(&keys, now).await?;
+        return Err(AppError::Unauthorized("wrong e-mail or password".into()));
+    };
+    state
+        .store
+        .clear_login_failures(&account_key, since)
+        .await?;
+    // Rotation at sign-in: whatever session the browser had ends here.
+    if let Some(old) = cookie_value(old_cookie_headers) {
+        state.store.delete_session(&hash_token(&old)).await?;
+    }
+    let id = random_token();
+    let csrf_token = random_token();
+    state
+        .store
+        .create_session(&AdminSessionRow {
+            session_hash: hash_token(&id),
+            employee_id: employee.id.clone(),
+            csrf_token: csrf_token.clone(),
+            created_at: now,
+            last_seen_at: now,
+        })
+        .await?;
+    Ok(NewSession {
+        id,
+        csrf_token,
+        employee,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; crm_bridge_session=abc; b=2"),
+        );
+        assert_eq!(cookie_value(&headers).as_deref(), Some("abc"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("crm_bridge_session_x=1"),
+        );
+        assert_eq!(cookie_value(&headers), None);
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashes_are_hex() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+}
