@@ -14,6 +14,7 @@ pub mod items;
 pub mod metrics;
 pub mod ops;
 pub mod secrets;
+pub mod settings;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -148,7 +149,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .await
         .with_context(|| format!("while opening the database {}", url.redacted()))?;
     let (master_key, _) = secrets::MasterKey::load(&config)?;
-    Ok(AppState::new(config, store, master_key))
+    let state = AppState::new(config, store, master_key)?;
+    state
+        .items
+        .rebuild(state.store.as_ref())
+        .await
+        .context("while loading the item cache")?;
+    Ok(state)
 }
 
 /// Serves `state` on `listener` (HTTPS when configured) until `shutdown` resolves.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    config::Config, identity::entra::EntraValidator, metrics::Metrics, secrets::MasterKey,
-    store::Store,
+    config::Config, crm::CrmHub, identity::entra::EntraValidator, items::cache::ItemCache,
+    metrics::Metrics, secrets::MasterKey, store::Store,
 };
 
 /// Shared state of the server, cheap to clone.
@@ -20,18 +20,29 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     /// Validator of add-in access tokens (with its key and token caches).
     pub entra: Arc<EntraValidator>,
+    /// CRM clients built from the stored connection.
+    pub crm: Arc<CrmHub>,
+    /// The searchable copy of the CRM's firms, persons, projects and business cases.
+    pub items: Arc<ItemCache>,
 }
 
 impl AppState {
     /// Builds the state from a configuration, a connected, migrated store and the master key.
-    pub fn new(config: Config, store: Arc<dyn Store>, master_key: MasterKey) -> Self {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        master_key: MasterKey,
+    ) -> anyhow::Result<Self> {
         let entra = Arc::new(EntraValidator::new(config.entra.clone()));
-        Self {
+        let crm = Arc::new(CrmHub::new(&config.crm)?);
+        Ok(Self {
             config: Arc::new(config),
             store,
             metrics: Arc::new(Metrics::new()),
             master_key: Arc::new(master_key),
             entra,
-        }
+            crm,
+            items: Arc::new(ItemCache::new()),
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! persons, business cases, projects, activities, webhooks), its domain types and [`CrmError`].
 //! Only the implementations below this module (today [`raynet`]) know a CRM's wire format.
 
+pub mod hub;
 pub mod raynet;
 
 use std::fmt;
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use hub::{CrmHub, crm_error};
 pub use raynet::{RaynetClient, RaynetConnection};
 
 /// Why a CRM call failed, in terms the caller can act on.

@@ -4,6 +4,7 @@
 //! The database holds the durable copy (`store::items`); [`index::ItemIndex`] holds the
 //! in-memory search structure rebuilt from it, with a small overlay for live changes.
 
+pub mod cache;
 pub mod fold;
 pub mod index;
 

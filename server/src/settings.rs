@@ -1,0 +1,176 @@
+//! Typed run-time settings the admin manages in the admin UI, each stored as one JSON document in
+//! the `settings` table. Secret fields end in `_enc` and are sealed with the master key (see
+//! `secrets`), so key rotation finds them.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::ToSchema;
+
+use crate::{
+    error::AppError,
+    secrets::{MasterKey, setting_aad},
+    store::Store,
+};
+
+/// A settings document with a fixed key.
+pub trait Setting: Serialize + DeserializeOwned + Default {
+    /// Key in the `settings` table.
+    const KEY: &'static str;
+
+    /// Loads the document; the default when it was never saved.
+    #[allow(async_fn_in_trait)]
+    async fn load(store: &dyn Store) -> Result<Self, AppError> {
+        match store.get_setting(Self::KEY).await? {
+            None => Ok(Self::default()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("corrupt setting {}: {e}", Self::KEY))
+            }),
+        }
+    }
+
+    /// Saves the document.
+    #[allow(async_fn_in_trait)]
+    async fn save(&self, store: &dyn Store) -> Result<(), AppError> {
+        let text = serde_json::to_string(self).map_err(|e| AppError::Internal(e.into()))?;
+        store.put_setting(Self::KEY, &text).await?;
+        Ok(())
+    }
+}
+
+/// Seals `secret` for field `field` of setting `key`.
+pub fn seal_field(master: &MasterKey, key: &str, field: &str, secret: &str) -> String {
+    master.seal(&setting_aad(key, field), secret)
+}
+
+/// Opens a sealed field.
+pub fn open_field(
+    master: &MasterKey,
+    key: &str,
+    field: &str,
+    sealed: &str,
+) -> Result<SecretString, AppError> {
+    master
+        .open(&setting_aad(key, field), sealed)
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The company that runs CRM Bridge (shown in the admin UI and the manifest).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(default)]
+pub struct CompanySettings {
+    /// Company name.
+    pub name: String,
+    /// IČO: 8 digits with a valid check digit.
+    pub ico: String,
+    /// DIČ: `CZ` + 8–10 digits.
+    pub dic: String,
+}
+
+impl Setting for CompanySettings {
+    const KEY: &'static str = "company";
+}
+
+/// How the CRM is reached with the admin's (integration) API key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CrmConnectionSettings {
+    /// API base URL, e.g. `https://app.raynet.cz/api/v2/`.
+    pub base_url: String,
+    /// Instance name (first path segment of the CRM's web address).
+    pub instance: String,
+    /// Login e-mail of the CRM user the key belongs to.
+    pub user_email: String,
+    /// The API key, sealed.
+    pub api_key_enc: Option<String>,
+}
+
+impl Setting for CrmConnectionSettings {
+    const KEY: &'static str = "crm_connection";
+}
+
+impl CrmConnectionSettings {
+    /// Field name of the sealed API key.
+    pub const API_KEY_FIELD: &'static str = "api_key_enc";
+
+    /// Whether everything needed to call the CRM is present.
+    pub fn is_complete(&self) -> bool {
+        !self.base_url.trim().is_empty()
+            && !self.instance.trim().is_empty()
+            && !self.user_email.trim().is_empty()
+            && self.api_key_enc.is_some()
+    }
+
+    /// Seals and stores the API key.
+    pub fn set_api_key(&mut self, master: &MasterKey, key: &str) {
+        self.api_key_enc = Some(seal_field(master, Self::KEY, Self::API_KEY_FIELD, key));
+    }
+
+    /// The decrypted API key.
+    pub fn api_key(&self, master: &MasterKey) -> Result<Option<SecretString>, AppError> {
+        self.api_key_enc
+            .as_deref()
+            .map(|s| open_field(master, Self::KEY, Self::API_KEY_FIELD, s))
+            .transpose()
+    }
+}
+
+/// The CRM webhook: our unguessable id in the URL and the secret the CRM sends back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Our webhook id: the last path segment of `/api/raynet-event/{id}` (128+ random bits).
+    pub webhook_id: String,
+    /// The `X-RAYNETCRM-Token` the CRM must send, sealed.
+    pub secret_token_enc: Option<String>,
+    /// The CRM's id of the registered webhook, once created through the API.
+    pub crm_webhook_id: Option<String>,
+    /// When the webhook was registered in the CRM (Unix ms).
+    pub registered_at: Option<i64>,
+}
+
+impl Setting for WebhookSettings {
+    const KEY: &'static str = "webhook";
+}
+
+impl WebhookSettings {
+    /// Field name of the sealed token.
+    pub const TOKEN_FIELD: &'static str = "secret_token_enc";
+
+    /// Seals and stores the secret token.
+    pub fn set_secret_token(&mut self, master: &MasterKey, token: &str) {
+        self.secret_token_enc = Some(seal_field(master, Self::KEY, Self::TOKEN_FIELD, token));
+    }
+
+    /// The decrypted secret token.
+    pub fn secret_token(&self, master: &MasterKey) -> Result<Option<SecretString>, AppError> {
+        self.secret_token_enc
+            .as_deref()
+            .map(|s| open_field(master, Self::KEY, Self::TOKEN_FIELD, s))
+            .transpose()
+    }
+}
+
+/// Which activities get their participants written to the CRM.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantSyncMode {
+    /// Never: activities are linked to contacts, nobody is added as a participant.
+    None,
+    /// Only meetings list their attendees as participants (default).
+    #[default]
+    MeetingsOnly,
+    /// Every activity type lists its participants.
+    AllActivities,
+}
+
+/// Sync parameters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(default)]
+pub struct SyncSettings {
+    /// Participant sync mode.
+    pub participant_mode: ParticipantSyncMode,
+}
+
+impl Setting for SyncSettings {
+    const KEY: &'static str = "sync";
+}
