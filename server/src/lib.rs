@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the router for a state) and [`serve`] (listener + shutdown), so
 //! the binary, the tests and the benchmarks run exactly the same server.
 
+pub mod activities;
 pub mod admin;
 pub mod config;
 pub mod crm;
@@ -11,6 +12,7 @@ pub mod fsutil;
 pub mod http_client;
 pub mod identity;
 pub mod items;
+pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod secrets;
@@ -67,6 +69,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::router())
         .merge(identity::router())
         .merge(admin::router())
+        .merge(activities::router())
         .split_for_parts()
 }
 
@@ -165,6 +168,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let tls = tls::rustls_config(&state.config).await?;
+    let workers = state
+        .config
+        .jobs
+        .enabled
+        .then(|| jobs::start(state.clone(), activities::job_handlers()));
+    let served = serve_http(state, listener, shutdown, tls).await;
+    if let Some(workers) = workers {
+        workers.stop(Duration::from_secs(10)).await;
+    }
+    served
+}
+
+async fn serve_http(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+) -> anyhow::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub crm: Arc<CrmHub>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
+    /// Wakes the background job workers.
+    pub jobs: Arc<crate::jobs::JobQueue>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             entra,
             crm,
             items: Arc::new(ItemCache::new()),
+            jobs: Arc::new(crate::jobs::JobQueue::new()),
         })
     }
 }

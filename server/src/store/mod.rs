@@ -9,6 +9,8 @@ mod audit;
 mod employees;
 mod identity;
 mod items;
+mod jobs;
+mod ledger;
 mod postgres;
 mod sessions;
 mod settings;
@@ -22,6 +24,8 @@ pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use identity::{EmployeeChanges, IdentityStore};
 pub use items::ItemStore;
+pub use jobs::{Job, JobStore, NewJob};
+pub use ledger::{LedgerKey, LedgerStore, LoggedItem, LoggedItemChanges, NewLoggedItem};
 pub use postgres::PgStore;
 pub use sessions::{AdminSessionRow, SessionStore};
 pub use settings::SettingsStore;
@@ -70,6 +74,8 @@ pub trait Store:
     + SessionStore
     + AuditStore
     + ItemStore
+    + JobStore
+    + LedgerStore
     + Send
     + Sync
     + 'static
