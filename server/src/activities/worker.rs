@@ -139,6 +139,21 @@ impl JobHandler for SyncActivity {
         let status = Some(ActivityStatus::Completed);
         let mut id = None;
         if let Some(current) = existing {
+            // An update cannot change the activity's contact person; the CRM takes the picked
+            // persons as participants instead, so a re-link always writes them.
+            let mut people = participants.clone().unwrap_or_default();
+            for id in links.person_ids.iter().rev() {
+                if *id != owner && !people.iter().any(|p| p.person_id == Some(*id)) {
+                    people.insert(
+                        0,
+                        ParticipantSpec {
+                            person_id: Some(*id),
+                            company_id: None,
+                        },
+                    );
+                }
+            }
+            let participants = (participants.is_some() || !people.is_empty()).then_some(people);
             let update = ActivityUpdate {
                 title: Some(content.title.clone()),
                 from: content.from,
@@ -146,7 +161,7 @@ impl JobHandler for SyncActivity {
                 description: Some(content.description.clone()),
                 place: content.place.clone(),
                 links: Some(crm_links.clone()),
-                participants: participants.clone(),
+                participants,
                 status,
             };
             match crm.update_activity(kind, current, &update).await {
