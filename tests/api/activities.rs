@@ -811,3 +811,84 @@ async fn after_the_retry_limit_the_entry_fails_and_an_admin_retry_saves_it() {
         "a done job cannot be retried"
     );
 }
+
+#[tokio::test]
+async fn jobs_pending_when_the_server_is_killed_complete_exactly_once_after_a_restart() {
+    const EMAILS: usize = 40;
+    // The in-process server only takes the posts; the real binary runs the jobs.
+    let rig = Rig::start(|c| {
+        quick_crm(c);
+        c.jobs.enabled = false;
+    })
+    .await;
+    let (person, address, company) = contact(&rig.crm, 0);
+    for n in 0..EMAILS {
+        let body = email_body(&format!("<kill-{n}@x>"), &address, company, person);
+        let (status, _) = rig.post("/api/addin/emails", &body).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    rig.crm.sim.set_faults(Faults {
+        latency_ms: 60,
+        ..Faults::default()
+    });
+    let dir = rig.app.db.dir.path();
+    let config = dir.join("kill.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = {data:?}\n[database]\nurl = {url:?}\n[crm]\nmax_retries = 0\n\
+             [jobs]\nlease_secs = 2\npoll_interval_ms = 50\nmax_backoff_secs = 1\n",
+            data = dir.display().to_string(),
+            url = rig.app.db.url.expose(),
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let args = ["--config", config.as_str()];
+
+    let server = tests::process::ServerProcess::start(dir, &args, &[], false).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while rig.crm.sim.count("email") < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill().await;
+    let at_kill = rig.crm.sim.count("email");
+    assert!(
+        (5..EMAILS).contains(&at_kill),
+        "killed with jobs pending ({at_kill} of {EMAILS} saved)"
+    );
+
+    let server = tests::process::ServerProcess::start(dir, &args, &[], false).await;
+    let store = rig.app.state.store.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while store.count_jobs("queued").await.unwrap() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = server.terminate().await;
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        store.count_jobs("queued").await.unwrap(),
+        0,
+        "every job completed"
+    );
+    assert_eq!(store.count_jobs("failed").await.unwrap(), 0);
+    let activities = rig.crm.sim.activities();
+    assert_eq!(
+        activities.len(),
+        EMAILS,
+        "exactly once: no duplicates, none lost"
+    );
+    let mut ext: Vec<&String> = activities.iter().flat_map(|a| &a.ext_ids).collect();
+    ext.sort();
+    ext.dedup();
+    assert_eq!(ext.len(), EMAILS);
+    for n in [0, EMAILS / 2, EMAILS - 1] {
+        let entry = rig
+            .settled(
+                &format!("internet_message_id=%3Ckill-{n}%40x%3E"),
+                Duration::from_secs(1),
+            )
+            .await;
+        assert_eq!(entry["status"], "saved", "{entry}");
+    }
+}
