@@ -685,8 +685,10 @@ async fn emails_logged_during_a_crm_outage_all_arrive_exactly_once_after_it() {
     })
     .await;
     let (person, address, company) = contact(&rig.crm, 0);
+    // Down until lifted below, so the outage outlasts the posting however slow the machine is.
+    let outage_started = std::time::Instant::now();
     rig.crm.sim.set_faults(Faults {
-        outage_secs,
+        outage_secs: 3600,
         ..Faults::default()
     });
     let posted: Vec<StatusCode> = futures::stream::iter(0..EMAILS)
@@ -708,6 +710,10 @@ async fn emails_logged_during_a_crm_outage_all_arrive_exactly_once_after_it() {
         0,
         "nothing got through during the outage"
     );
+    let down_for = Duration::from_secs(outage_secs);
+    tokio::time::sleep(down_for.saturating_sub(outage_started.elapsed())).await;
+    assert_eq!(rig.crm.sim.count("email"), 0);
+    rig.crm.sim.set_faults(Faults::default());
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(outage_secs + 90);
     while rig.app.state.store.count_jobs("queued").await.unwrap() > 0

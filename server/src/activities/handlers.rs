@@ -245,16 +245,29 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
 
 /// Writes a new entry, or for an existing one: returns it unchanged (200) when nothing changed
 /// and it is not unlinked, else stores the new content and queues it again (202).
-async fn save(
-    state: &AppState,
-    user: &AddinUser,
-    kind: &str,
+/// An entry as a handler prepared it, before it is stored.
+struct Draft {
+    kind: &'static str,
     source_key: String,
     item_id: Option<String>,
     links: Links,
     unmatched: Vec<String>,
     content: Content,
+}
+
+async fn save(
+    state: &AppState,
+    user: &AddinUser,
+    draft: Draft,
 ) -> Result<(StatusCode, AppJson<Entry>), AppError> {
+    let Draft {
+        kind,
+        source_key,
+        item_id,
+        links,
+        unmatched,
+        content,
+    } = draft;
     let employee = &user.employee.id;
     let new = NewLoggedItem {
         employee_id: employee.clone(),
@@ -374,17 +387,15 @@ pub async fn log_email(
         matched_person_ids: matched,
         deleted: false,
     };
-    save(
-        &state,
-        &user,
-        "email",
-        key,
-        input.item_id,
-        input.links,
+    let draft = Draft {
+        kind: "email",
+        source_key: key,
+        item_id: input.item_id,
+        links: input.links,
         unmatched,
         content,
-    )
-    .await
+    };
+    save(&state, &user, draft).await
 }
 
 fn non_empty_title(subject: &str) -> String {
@@ -496,17 +507,15 @@ pub async fn log_meeting(
         matched_person_ids: matched,
         deleted: false,
     };
-    save(
-        &state,
-        &user,
-        "meeting",
-        key,
-        input.item_id,
-        input.links,
+    let draft = Draft {
+        kind: "meeting",
+        source_key: key,
+        item_id: input.item_id,
+        links: input.links,
         unmatched,
         content,
-    )
-    .await
+    };
+    save(&state, &user, draft).await
 }
 
 /// Which saved item to look up (exactly one).
