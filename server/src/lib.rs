@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the router for a state) and [`serve`] (listener + shutdown), so
 //! the binary, the tests and the benchmarks run exactly the same server.
 
+pub mod activities;
 pub mod admin;
 pub mod background;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod fsutil;
 pub mod http_client;
 pub mod identity;
 pub mod items;
+pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod secrets;
@@ -70,6 +72,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::router())
         .merge(items::api::router())
         .merge(items::router())
+        .merge(activities::router())
         .split_for_parts()
 }
 
@@ -169,7 +172,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = background::start(&state, &stop_rx);
+    let background = background::start(&state, &stop_rx);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -200,6 +203,6 @@ pub async fn serve(
         }
     }
     // Workers finish their current step; a killed process resumes from the database anyway.
-    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(workers)).await;
+    background.stop(Duration::from_secs(10)).await;
     Ok(())
 }
