@@ -6,3 +6,4 @@ mod admin_auth;
 mod cli;
 mod http_basics;
 mod secrets_at_rest;
+mod admin_pages;
