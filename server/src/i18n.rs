@@ -296,10 +296,17 @@ mod tests {
             let source = std::fs::read_to_string(&path).unwrap();
             for key in keys_used_in(&source) {
                 used += 1;
-                assert!(en.contains(&key), "{} uses unknown key {key}", path.display());
+                assert!(
+                    en.contains(&key),
+                    "{} uses unknown key {key}",
+                    path.display()
+                );
             }
         }
-        assert!(used > 50, "the scan found only {used} keys; is the marker still right?");
+        assert!(
+            used > 50,
+            "the scan found only {used} keys; is the marker still right?"
+        );
     }
 
     #[test]
@@ -350,6 +357,9 @@ mod tests {
 
     #[test]
     fn a_missing_key_shows_the_key() {
-        assert_eq!(Tr::new(Lang::Cs).t("no-such-key-anywhere"), "no-such-key-anywhere");
+        assert_eq!(
+            Tr::new(Lang::Cs).t("no-such-key-anywhere"),
+            "no-such-key-anywhere"
+        );
     }
 }

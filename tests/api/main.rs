@@ -3,7 +3,7 @@
 
 mod addin_tokens;
 mod admin_auth;
+mod admin_pages;
 mod cli;
 mod http_basics;
 mod secrets_at_rest;
-mod admin_pages;

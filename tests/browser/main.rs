@@ -60,7 +60,11 @@ async fn run_node(script: &str, env: &[(&str, String)]) {
 }
 
 fn script_tag(script: &str) -> &'static str {
-    if script.starts_with("admin") { "admin-ui" } else { "browser" }
+    if script.starts_with("admin") {
+        "admin-ui"
+    } else {
+        "browser"
+    }
 }
 
 /// Whether the running server offers `path` (from its OpenAPI document).
@@ -147,10 +151,24 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
     assert_eq!(o365.client_id, entra.client_id());
     assert!(o365.client_secret_enc.is_some());
     let employees = store.list_employees().await.unwrap();
-    assert!(employees.iter().any(|e| e.identifier == "E-042" && e.crm_api_key_enc.is_some()));
+    assert!(
+        employees
+            .iter()
+            .any(|e| e.identifier == "E-042" && e.crm_api_key_enc.is_some())
+    );
     for name in [
-        "login", "company", "crm", "webhook", "import", "office365", "employees", "employee", "sync",
-        "health", "audit", "account",
+        "login",
+        "company",
+        "crm",
+        "webhook",
+        "import",
+        "office365",
+        "employees",
+        "employee",
+        "sync",
+        "health",
+        "audit",
+        "account",
     ] {
         for lang in ["en", "cs"] {
             let file = shots.join(format!("{name}-{lang}.png"));

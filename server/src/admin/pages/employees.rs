@@ -38,7 +38,14 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
     .await;
     let employees = match listed {
         Ok(AppJson(list)) => list,
-        Err(e) => return ctx.page(e.status(), tkey!("employees-title"), HERE, ctx.error_notice(&e)),
+        Err(e) => {
+            return ctx.page(
+                e.status(),
+                tkey!("employees-title"),
+                HERE,
+                ctx.error_notice(&e),
+            );
+        }
     };
     let tr = &ctx.tr;
     let body = html! {
@@ -195,7 +202,11 @@ fn form_body(
 fn validate(ctx: &Ctx, form: &mut EmployeeForm) -> FieldErrors {
     let tr = &ctx.tr;
     form.identifier = form.identifier.trim().to_owned();
-    for v in [&mut form.login_email, &mut form.crm_user_email, &mut form.o365_email] {
+    for v in [
+        &mut form.login_email,
+        &mut form.crm_user_email,
+        &mut form.o365_email,
+    ] {
         *v = v.trim().to_lowercase();
     }
     form.crm_api_key = form.crm_api_key.trim().to_owned();
@@ -220,7 +231,10 @@ fn validate(ctx: &Ctx, form: &mut EmployeeForm) -> FieldErrors {
     if !form.password.is_empty() && form.password.chars().count() < password::MIN_LENGTH {
         errors.insert(
             "password".into(),
-            tr.ta("account-new-password-hint", &[("min", (password::MIN_LENGTH as i64).into())]),
+            tr.ta(
+                "account-new-password-hint",
+                &[("min", (password::MIN_LENGTH as i64).into())],
+            ),
         );
     }
     if !matches!(form.role.as_str(), "admin" | "employee" | "") {
@@ -236,7 +250,11 @@ fn input_of(form: &EmployeeForm) -> EmployeeInput {
         crm_user_email: Some(form.crm_user_email.clone()),
         crm_api_key: (!form.crm_api_key.is_empty()).then(|| form.crm_api_key.clone()),
         o365_email: Some(form.o365_email.clone()),
-        role: Some(if form.role == "admin" { Role::Admin } else { Role::Employee }),
+        role: Some(if form.role == "admin" {
+            Role::Admin
+        } else {
+            Role::Employee
+        }),
         active: None,
         password: (!form.password.is_empty()).then(|| form.password.clone()),
         language: None,
@@ -250,7 +268,9 @@ fn absorb(ctx: &Ctx, err: AppError, errors: &mut FieldErrors) -> Markup {
             errors.extend(fields);
             html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
         }
-        AppError::Conflict(_) => html! { p.notice.error role="alert" { (ctx.tr.t("employee-conflict")) } },
+        AppError::Conflict(_) => {
+            html! { p.notice.error role="alert" { (ctx.tr.t("employee-conflict")) } }
+        }
         other => ctx.error_notice(&other),
     }
 }
@@ -275,7 +295,13 @@ pub async fn create(
     let session = admin_or_return!(ctx, "/admin/employees/new");
     let mut errors = validate(&ctx, &mut form);
     let top = if errors.is_empty() {
-        match api::create(State(state), RequireAdmin(session), AppJson(input_of(&form))).await {
+        match api::create(
+            State(state),
+            RequireAdmin(session),
+            AppJson(input_of(&form)),
+        )
+        .await
+        {
             Ok((_, AppJson(created))) => {
                 return Redirect::to(&format!("/admin/employees/{}?ok=created", created.id))
                     .into_response();
@@ -299,7 +325,12 @@ async fn one(state: &AppState, ctx: &Ctx, id: &str) -> Result<EmployeeView, Resp
     };
     match api::get_one(State(state.clone()), session, Path(id.to_owned())).await {
         Ok(AppJson(view)) => Ok(view),
-        Err(e) => Err(ctx.page(e.status(), tkey!("employee-edit-title"), HERE, ctx.error_notice(&e))),
+        Err(e) => Err(ctx.page(
+            e.status(),
+            tkey!("employee-edit-title"),
+            HERE,
+            ctx.error_notice(&e),
+        )),
     }
 }
 
@@ -319,7 +350,13 @@ pub async fn edit_page(
     ctx.ok(
         tkey!("employee-edit-title"),
         HERE,
-        form_body(&ctx, Some(&view), &form, &FieldErrors::new(), flash(&ctx.tr, &query)),
+        form_body(
+            &ctx,
+            Some(&view),
+            &form,
+            &FieldErrors::new(),
+            flash(&ctx.tr, &query),
+        ),
     )
 }
 
@@ -337,8 +374,17 @@ pub async fn update(
     };
     let mut errors = validate(&ctx, &mut form);
     let top = if errors.is_empty() {
-        match api::update(State(state.clone()), session, Path(id.clone()), AppJson(input_of(&form))).await {
-            Ok(_) => return Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response(),
+        match api::update(
+            State(state.clone()),
+            session,
+            Path(id.clone()),
+            AppJson(input_of(&form)),
+        )
+        .await
+        {
+            Ok(_) => {
+                return Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response();
+            }
             Err(e) => absorb(&ctx, e, &mut errors),
         }
     } else {
@@ -353,11 +399,7 @@ pub async fn update(
 }
 
 /// `POST /admin/employees/{id}/test`: tests the employee's own CRM key; the outcome in words.
-pub async fn test_key(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn test_key(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
     admin_or_return!(ctx, HERE);
     let view = match one(&state, &ctx, &id).await {
         Ok(v) => v,
@@ -409,7 +451,14 @@ pub async fn set_active(
         active: Some(form.active),
         ..EmployeeInput::default()
     };
-    match api::update(State(state.clone()), session, Path(id.clone()), AppJson(input)).await {
+    match api::update(
+        State(state.clone()),
+        session,
+        Path(id.clone()),
+        AppJson(input),
+    )
+    .await
+    {
         Ok(_) => Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response(),
         Err(e) => {
             let view = match one(&state, &ctx, &id).await {
@@ -421,7 +470,13 @@ pub async fn set_active(
                 e.status(),
                 tkey!("employee-edit-title"),
                 HERE,
-                form_body(&ctx, Some(&view), &form, &FieldErrors::new(), ctx.error_notice(&e)),
+                form_body(
+                    &ctx,
+                    Some(&view),
+                    &form,
+                    &FieldErrors::new(),
+                    ctx.error_notice(&e),
+                ),
             )
         }
     }

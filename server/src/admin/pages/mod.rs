@@ -48,7 +48,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/", get(|| async { Redirect::to("/admin/company") }))
         .route("/admin/assets/admin.css", get(css))
         .route("/admin/assets/admin.js", get(js))
-        .route("/admin/login", get(account::login_page).post(account::login))
+        .route(
+            "/admin/login",
+            get(account::login_page).post(account::login),
+        )
         .route("/admin/logout", post(account::logout))
         .route("/admin/language", post(account::language))
         .route(
@@ -59,9 +62,15 @@ pub fn router() -> Router<AppState> {
             "/admin/company",
             get(settings::company_page).post(settings::company_save),
         )
-        .route("/admin/crm", get(settings::crm_page).post(settings::crm_save))
+        .route(
+            "/admin/crm",
+            get(settings::crm_page).post(settings::crm_save),
+        )
         .route("/admin/crm/test", post(settings::crm_test))
-        .route("/admin/sync", get(settings::sync_page).post(settings::sync_save))
+        .route(
+            "/admin/sync",
+            get(settings::sync_page).post(settings::sync_save),
+        )
         .route(
             "/admin/office365",
             get(settings::office365_page).post(settings::office365_save),
@@ -119,7 +128,10 @@ pub struct Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = parts.extensions.get::<AdminSession>().cloned();
         let cookie_lang = lang_cookie(&parts.headers);
         let saved = session
@@ -172,12 +184,22 @@ impl Ctx {
 
     /// The hidden CSRF field for forms.
     pub fn csrf(&self) -> Markup {
-        let token = self.session.as_ref().map(|s| s.csrf_token.as_str()).unwrap_or("");
+        let token = self
+            .session
+            .as_ref()
+            .map(|s| s.csrf_token.as_str())
+            .unwrap_or("");
         html! { input type="hidden" name="csrf_token" value=(token); }
     }
 
     /// A complete page with navigation.
-    pub fn page(&self, status: StatusCode, title_key: &str, active: &str, body: Markup) -> Response {
+    pub fn page(
+        &self,
+        status: StatusCode,
+        title_key: &str,
+        active: &str,
+        body: Markup,
+    ) -> Response {
         let tr = &self.tr;
         let title = tr.t(title_key);
         let is_admin = self.session.as_ref().is_some_and(AdminSession::is_admin);
@@ -193,7 +215,11 @@ impl Ctx {
             ("/admin/audit", tkey!("nav-audit")),
             ("/admin/account", tkey!("nav-account")),
         ];
-        let csrf = self.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
+        let csrf = self
+            .session
+            .as_ref()
+            .map(|s| s.csrf_token.clone())
+            .unwrap_or_default();
         let markup = html! {
             (DOCTYPE)
             html lang=(tr.lang.tag()) {
@@ -270,7 +296,9 @@ impl Ctx {
         match err {
             AppError::Internal(_) => tr.t("error-internal"),
             AppError::Upstream(m) => tr.ta("error-upstream", &[("detail", m.as_str().into())]),
-            AppError::Unavailable(m) => tr.ta("error-unavailable", &[("detail", m.as_str().into())]),
+            AppError::Unavailable(m) => {
+                tr.ta("error-unavailable", &[("detail", m.as_str().into())])
+            }
             AppError::TooManyRequests(m) => tr.ta("error-rate", &[("detail", m.as_str().into())]),
             other => other.to_string(),
         }
@@ -278,7 +306,11 @@ impl Ctx {
 }
 
 fn active_or_login(active: &str) -> &str {
-    if active.is_empty() { "/admin/login" } else { active }
+    if active.is_empty() {
+        "/admin/login"
+    } else {
+        active
+    }
 }
 
 fn to_login(here: &str) -> Response {

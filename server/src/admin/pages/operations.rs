@@ -94,13 +94,22 @@ pub async fn import_page(ctx: Ctx, query: Query<Flash>) -> Response {
 pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
     admin_or_return!(ctx, "/admin/health");
     let tr = &ctx.tr;
-    let hook = WebhookSettings::load(state.store.as_ref()).await.unwrap_or_default();
-    let quota = match state.crm.admin(state.store.as_ref(), &state.master_key).await {
+    let hook = WebhookSettings::load(state.store.as_ref())
+        .await
+        .unwrap_or_default();
+    let quota = match state
+        .crm
+        .admin(state.store.as_ref(), &state.master_key)
+        .await
+    {
         Ok(crm) => crm.quota(),
         Err(_) => None,
     };
     let registered = match (hook.crm_webhook_id.is_some(), hook.registered_at) {
-        (true, Some(at)) => tr.ta("webhook-registered-at", &[("at", tr.datetime_ms(at).into())]),
+        (true, Some(at)) => tr.ta(
+            "webhook-registered-at",
+            &[("at", tr.datetime_ms(at).into())],
+        ),
         (true, None) => tr.t("webhook-registered"),
         _ => tr.t("webhook-not-registered"),
     };
@@ -162,7 +171,12 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
         Ok(e) => e,
         Err(e) => {
             let e = e.into();
-            return ctx.page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, tkey!("audit-title"), "/admin/audit", ctx.error_notice(&e));
+            return ctx.page(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                tkey!("audit-title"),
+                "/admin/audit",
+                ctx.error_notice(&e),
+            );
         }
     };
     let body = html! {

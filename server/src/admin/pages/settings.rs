@@ -19,12 +19,11 @@ use crate::{
     crm::{ConnectionReport, RaynetConnection, crm_error},
     error::{AppError, AppJson},
     i18n::Tr,
-    identity::{
-        office365::Office365Settings,
-        session::RequireAdmin,
-    },
+    identity::{office365::Office365Settings, session::RequireAdmin},
     secrets::mask,
-    settings::{CompanySettings, CrmConnectionSettings, ParticipantSyncMode, Setting, SyncSettings},
+    settings::{
+        CompanySettings, CrmConnectionSettings, ParticipantSyncMode, Setting, SyncSettings,
+    },
     state::AppState,
 };
 
@@ -92,7 +91,11 @@ fn company_body(ctx: &Ctx, form: &CompanyForm, errors: &FieldErrors, top: Markup
 }
 
 /// `GET /admin/company`.
-pub async fn company_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
+pub async fn company_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    query: Query<Flash>,
+) -> Response {
     admin_or_return!(ctx, "/admin/company");
     let saved = match CompanySettings::load(state.store.as_ref()).await {
         Ok(s) => s,
@@ -239,7 +242,13 @@ pub async fn crm_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flas
         user_email: saved.user_email,
         api_key: String::new(),
     };
-    let body = crm_body(&ctx, &form, masked, &FieldErrors::new(), flash(&ctx.tr, &query));
+    let body = crm_body(
+        &ctx,
+        &form,
+        masked,
+        &FieldErrors::new(),
+        flash(&ctx.tr, &query),
+    );
     ctx.ok(tkey!("crm-title"), "/admin/crm", body)
 }
 
@@ -322,7 +331,14 @@ pub async fn crm_save(
     }
     let result = async {
         saved.save(state.store.as_ref()).await?;
-        audit(&state, &session, "crm.update", "settings:crm_connection", format!("fields: {fields}")).await
+        audit(
+            &state,
+            &session,
+            "crm.update",
+            "settings:crm_connection",
+            format!("fields: {fields}"),
+        )
+        .await
     };
     match result.await {
         Ok(()) => Redirect::to("/admin/crm?ok=saved").into_response(),
@@ -333,7 +349,10 @@ pub async fn crm_save(
 /// A connection report in words.
 pub fn describe(tr: &Tr, report: &ConnectionReport) -> Markup {
     let who = &report.identity;
-    let name = who.full_name.clone().unwrap_or_else(|| who.username.clone());
+    let name = who
+        .full_name
+        .clone()
+        .unwrap_or_else(|| who.username.clone());
     let quota = report.quota.and_then(|q| q.remaining.map(|r| (r, q.limit)));
     html! {
         p { (tr.ta("crm-test-ok", &[("name", name.into()), ("user", who.username.as_str().into())])) }
@@ -397,7 +416,11 @@ pub async fn crm_test(
             div.notice.error role="alert" { strong { (ctx.tr.t("crm-test-failed")) } p { (ctx.error_text(&e)) } }
         },
     };
-    ctx.ok(tkey!("crm-title"), "/admin/crm", crm_body(&ctx, &form, masked, &FieldErrors::new(), top))
+    ctx.ok(
+        tkey!("crm-title"),
+        "/admin/crm",
+        crm_body(&ctx, &form, masked, &FieldErrors::new(), top),
+    )
 }
 
 // ----- Sync parameters -----
@@ -411,9 +434,24 @@ pub struct SyncForm {
 fn sync_body(ctx: &Ctx, mode: ParticipantSyncMode, top: Markup) -> Markup {
     let tr = &ctx.tr;
     let options = [
-        (ParticipantSyncMode::None, "none", tkey!("sync-mode-none"), tkey!("sync-mode-none-help")),
-        (ParticipantSyncMode::MeetingsOnly, "meetings_only", tkey!("sync-mode-meetings"), tkey!("sync-mode-meetings-help")),
-        (ParticipantSyncMode::AllActivities, "all_activities", tkey!("sync-mode-all"), tkey!("sync-mode-all-help")),
+        (
+            ParticipantSyncMode::None,
+            "none",
+            tkey!("sync-mode-none"),
+            tkey!("sync-mode-none-help"),
+        ),
+        (
+            ParticipantSyncMode::MeetingsOnly,
+            "meetings_only",
+            tkey!("sync-mode-meetings"),
+            tkey!("sync-mode-meetings-help"),
+        ),
+        (
+            ParticipantSyncMode::AllActivities,
+            "all_activities",
+            tkey!("sync-mode-all"),
+            tkey!("sync-mode-all-help"),
+        ),
     ];
     html! {
         (top)
@@ -470,10 +508,19 @@ pub async fn sync_save(
         }
     };
     let result = async {
-        SyncSettings { participant_mode: mode }
-            .save(state.store.as_ref())
-            .await?;
-        audit(&state, &session, "sync.update", "settings:sync", format!("participant_mode: {}", form.participant_mode)).await
+        SyncSettings {
+            participant_mode: mode,
+        }
+        .save(state.store.as_ref())
+        .await?;
+        audit(
+            &state,
+            &session,
+            "sync.update",
+            "settings:sync",
+            format!("participant_mode: {}", form.participant_mode),
+        )
+        .await
     };
     match result.await {
         Ok(()) => Redirect::to("/admin/sync?ok=saved").into_response(),
@@ -556,7 +603,14 @@ pub async fn office365_page(
         tenant_id: saved.tenant_id,
         client_secret: String::new(),
     };
-    let body = office365_body(&ctx, &state, &form, masked, &FieldErrors::new(), flash(&ctx.tr, &query));
+    let body = office365_body(
+        &ctx,
+        &state,
+        &form,
+        masked,
+        &FieldErrors::new(),
+        flash(&ctx.tr, &query),
+    );
     ctx.ok(tkey!("o365-title"), "/admin/office365", body)
 }
 
@@ -565,7 +619,10 @@ fn validate_o365(tr: &Tr, form: &mut Office365Form) -> FieldErrors {
     form.tenant_id = form.tenant_id.trim().to_lowercase();
     form.client_secret = form.client_secret.trim().to_owned();
     let mut errors = FieldErrors::new();
-    for (name, value) in [("client_id", &form.client_id), ("tenant_id", &form.tenant_id)] {
+    for (name, value) in [
+        ("client_id", &form.client_id),
+        ("tenant_id", &form.tenant_id),
+    ] {
         if value.is_empty() {
             errors.insert(name.into(), tr.t("error-required"));
         } else if uuid::Uuid::try_parse(value).is_err() {
@@ -602,7 +659,13 @@ pub async fn office365_save(
         client_secret: (!form.client_secret.is_empty()).then(|| form.client_secret.clone()),
         ..Office365Input::default()
     };
-    match crate::admin::office365::put_settings(State(state.clone()), RequireAdmin(session), AppJson(input)).await {
+    match crate::admin::office365::put_settings(
+        State(state.clone()),
+        RequireAdmin(session),
+        AppJson(input),
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/admin/office365?ok=saved").into_response(),
         Err(e) => internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
     }
@@ -627,9 +690,13 @@ async fn client_credentials_test(
     let scope = if settings.app_id_uri.trim().is_empty() {
         format!("api://{}/.default", settings.client_id)
     } else {
-        format!("{}/.default", settings.app_id_uri.trim().trim_end_matches('/'))
+        format!(
+            "{}/.default",
+            settings.app_id_uri.trim().trim_end_matches('/')
+        )
     };
-    let client = crate::http_client::build(Duration::from_secs(15)).map_err(|_| tr.t("error-internal"))?;
+    let client =
+        crate::http_client::build(Duration::from_secs(15)).map_err(|_| tr.t("error-internal"))?;
     use secrecy::ExposeSecret;
     let form_body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "client_credentials")
@@ -646,7 +713,15 @@ async fn client_credentials_test(
         .body(form_body)
         .send()
         .await
-        .map_err(|e| tr.ta("o365-test-unreachable", &[("authority", authority.into()), ("detail", e.without_url().to_string().into())]))?;
+        .map_err(|e| {
+            tr.ta(
+                "o365-test-unreachable",
+                &[
+                    ("authority", authority.into()),
+                    ("detail", e.without_url().to_string().into()),
+                ],
+            )
+        })?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if status.is_success() && body["access_token"].is_string() {
@@ -654,13 +729,24 @@ async fn client_credentials_test(
         Ok(tr.ta("o365-test-ok", &[("minutes", minutes.into())]))
     } else {
         let code = body["error"].as_str().unwrap_or("").to_owned();
-        let description = body["error_description"].as_str().unwrap_or("").chars().take(300).collect::<String>();
+        let description = body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect::<String>();
         let key = match code.as_str() {
             "invalid_client" => tkey!("o365-test-bad-secret"),
             "invalid_request" | "invalid_tenant" => tkey!("o365-test-bad-tenant"),
             _ => tkey!("o365-test-refused"),
         };
-        Err(tr.ta(key, &[("detail", description.into()), ("status", i64::from(status.as_u16()).into())]))
+        Err(tr.ta(
+            key,
+            &[
+                ("detail", description.into()),
+                ("status", i64::from(status.as_u16()).into()),
+            ],
+        ))
     }
 }
 
@@ -673,8 +759,12 @@ pub async fn office365_test(State(state): State<AppState>, ctx: Ctx) -> Response
     };
     let outcome = client_credentials_test(&state, &ctx.tr, &saved).await;
     let top = match outcome {
-        Ok(text) => html! { div.notice.ok role="status" { strong { (ctx.tr.t("o365-test-success")) } p { (text) } } },
-        Err(text) => html! { div.notice.error role="alert" { strong { (ctx.tr.t("o365-test-failed")) } p { (text) } } },
+        Ok(text) => {
+            html! { div.notice.ok role="status" { strong { (ctx.tr.t("o365-test-success")) } p { (text) } } }
+        }
+        Err(text) => {
+            html! { div.notice.error role="alert" { strong { (ctx.tr.t("o365-test-failed")) } p { (text) } } }
+        }
     };
     let form = Office365Form {
         client_id: saved.client_id.clone(),

@@ -129,7 +129,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) 
 /// Removes the webhook registered in the CRM, if any (a webhook already gone counts as removed).
 async fn unregister(state: &AppState, hook: &mut WebhookSettings) -> Result<(), AppError> {
     if let Some(id) = hook.crm_webhook_id.clone() {
-        let crm = state.crm.admin(state.store.as_ref(), &state.master_key).await?;
+        let crm = state
+            .crm
+            .admin(state.store.as_ref(), &state.master_key)
+            .await?;
         match crm.delete_webhook(&id).await {
             Ok(()) | Err(crate::crm::CrmError::NotFound) => {}
             Err(e) => return Err(crm_error(e)),
@@ -165,7 +168,10 @@ async fn create_inner(state: &AppState, session: &AdminSession) -> Result<(), Ap
         return Err(AppError::Conflict("generate the webhook id first".into()));
     }
     unregister(state, &mut hook).await?;
-    let crm = state.crm.admin(state.store.as_ref(), &state.master_key).await?;
+    let crm = state
+        .crm
+        .admin(state.store.as_ref(), &state.master_key)
+        .await?;
     let token = random_token();
     let url = webhook_url(state, &hook.webhook_id);
     let id = crm
@@ -216,7 +222,14 @@ pub async fn manual_token(State(state): State<AppState>, ctx: Ctx) -> Response {
         let token = random_token();
         hook.set_secret_token(&state.master_key, &token);
         hook.save(state.store.as_ref()).await?;
-        audit(&state, &session, "webhook.manual_token", "settings:webhook", "").await?;
+        audit(
+            &state,
+            &session,
+            "webhook.manual_token",
+            "settings:webhook",
+            "",
+        )
+        .await?;
         Ok((hook, token))
     };
     match result.await {
@@ -227,7 +240,12 @@ pub async fn manual_token(State(state): State<AppState>, ctx: Ctx) -> Response {
                     p { code #manual-token { (token) } " " button.link type="button" data-copy="#manual-token" { (ctx.tr.t("copy-text")) } }
                 }
             };
-            ctx.page(StatusCode::OK, tkey!("webhook-title"), "/admin/webhook", body(&ctx, &state, &hook, top))
+            ctx.page(
+                StatusCode::OK,
+                tkey!("webhook-title"),
+                "/admin/webhook",
+                body(&ctx, &state, &hook, top),
+            )
         }
         Err(e) => failed(&ctx, &state, &load(&state).await.unwrap_or_default(), &e),
     }
