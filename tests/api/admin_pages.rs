@@ -130,8 +130,12 @@ async fn sign_in_never_redirects_off_site() {
         "//evil.example/admin",
         "/api/admin/session",
     ] {
-        let r = app
-            .client
+        // A fresh browser each time: a signed-in one would need the CSRF token.
+        let browser = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = browser
             .post(app.url("/admin/login"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(encode(&[
