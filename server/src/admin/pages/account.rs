@@ -184,7 +184,7 @@ fn account_body(ctx: &Ctx, errors: &FieldErrors, flash_markup: maud::Markup) -> 
 /// `GET /admin/account`.
 pub async fn account_page(ctx: Ctx, query: Query<Flash>) -> Response {
     if let Err(r) = ctx.signed_in("/admin/account") {
-        return r;
+        return *r;
     }
     let body = account_body(&ctx, &FieldErrors::new(), flash(&ctx.tr, &query));
     ctx.ok(tkey!("account-title"), "/admin/account", body)
@@ -205,7 +205,7 @@ pub async fn change_password(
 ) -> Response {
     let session = match ctx.signed_in("/admin/account") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut errors = FieldErrors::new();
     if form.new_password.chars().count() < password::MIN_LENGTH {

@@ -164,22 +164,22 @@ fn lang_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
 impl Ctx {
     /// The admin session, or the response to give instead: the sign-in page for nobody, a 403
     /// page for an employee without the admin role.
-    pub fn admin(&self, here: &str) -> Result<AdminSession, Response> {
+    pub fn admin(&self, here: &str) -> Result<AdminSession, Box<Response>> {
         match &self.session {
-            None => Err(to_login(here)),
+            None => Err(Box::new(to_login(here))),
             Some(s) if s.is_admin() => Ok(s.clone()),
-            Some(_) => Err(self.page(
+            Some(_) => Err(Box::new(self.page(
                 StatusCode::FORBIDDEN,
                 tkey!("nav-forbidden"),
                 "",
                 html! { p.notice.error role="alert" { (self.tr.t("forbidden-admin-only")) } },
-            )),
+            ))),
         }
     }
 
     /// Any signed-in session, or the sign-in page.
-    pub fn signed_in(&self, here: &str) -> Result<AdminSession, Response> {
-        self.session.clone().ok_or_else(|| to_login(here))
+    pub fn signed_in(&self, here: &str) -> Result<AdminSession, Box<Response>> {
+        self.session.clone().ok_or_else(|| Box::new(to_login(here)))
     }
 
     /// The hidden CSRF field for forms.

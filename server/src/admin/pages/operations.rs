@@ -25,7 +25,7 @@ const KINDS: [(&str, &str); 4] = [
 ];
 
 /// `data-t-*` attributes: strings `admin.js` shows, with `{name}` placeholders it fills in.
-fn js_strings(tr: &Tr) -> Markup {
+pub(super) fn js_strings(tr: &Tr) -> Markup {
     let p = |name: &str| format!("{{{name}}}");
     html! {
         div #i18n hidden

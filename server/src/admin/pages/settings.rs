@@ -31,7 +31,7 @@ macro_rules! admin_or_return {
     ($ctx:expr, $here:expr) => {
         match $ctx.admin($here) {
             Ok(s) => s,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
 }

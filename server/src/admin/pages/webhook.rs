@@ -33,6 +33,7 @@ fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Mar
     let registered = hook.crm_webhook_id.is_some();
     html! {
         (top)
+        (super::operations::js_strings(tr))
         section.card {
             h2 { (tr.t("webhook-url-heading")) }
             @match &url {
@@ -59,7 +60,7 @@ fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Mar
                     }
                 }
                 dt { (tr.t("webhook-last-event")) }
-                dd data-webhook-last data-none=(tr.t("webhook-never")) data-unavailable=(tr.t("not-available")) { "—" }
+                dd data-webhook-last { "—" }
                 dt { (tr.t("webhook-events-today")) }
                 dd data-webhook-today { "—" }
             }
