@@ -6,4 +6,5 @@ mod admin_auth;
 mod admin_pages;
 mod cli;
 mod http_basics;
+mod item_cache;
 mod secrets_at_rest;
