@@ -11,6 +11,7 @@ pub mod crm;
 pub mod error;
 pub mod fsutil;
 pub mod http_client;
+pub mod i18n;
 pub mod identity;
 pub mod items;
 pub mod jobs;

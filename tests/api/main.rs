@@ -4,6 +4,7 @@
 mod activities;
 mod addin_tokens;
 mod admin_auth;
+mod admin_pages;
 mod cli;
 mod http_basics;
 mod item_cache;
