@@ -84,7 +84,7 @@ crm-instance-format = Použijte jen písmena, číslice, tečky, pomlčky a podt
 crm-user-email = E-mail administrátora
 crm-user-email-hint = E-mail, kterým se přihlašujete do Raynetu; API klíč patří tomuto uživateli.
 crm-api-key = API klíč
-crm-api-key-hint = V Raynetu: váš profil → Zabezpečení → API klíč. Ukládá se šifrovaně a už se nikdy nezobrazí.
+crm-api-key-hint = V Raynetu: Nastavení → Pro vývojáře → API klíče → Nový API klíč (vytváří jej správce; zobrazí se jen jednou). Ukládá se šifrovaně a už se nikdy nezobrazí.
 crm-api-key-stored = Klíč je uložen ({ $masked }). Nechte prázdné, chcete-li ho ponechat.
 crm-test = Otestovat připojení
 crm-test-success = Připojení funguje.
@@ -114,7 +114,7 @@ webhook-delete = Smazat webhook v Raynetu
 webhook-delete-confirm = Smazat webhook v Raynetu? CRM Bridge se pak nedozví o změnách, dokud ho znovu nevytvoříte.
 webhook-manual-heading = Zaregistrovat ručně
 webhook-manual-intro = Pokud chcete webhook v Raynetu zaregistrovat sami:
-webhook-manual-step1 = V Raynetu otevřete Nastavení → Integrace → Webhooky a přidejte webhook.
+webhook-manual-step1 = V Raynetu otevřete Nastavení → Pro vývojáře → Webhook a přidejte webhook.
 webhook-manual-step2 = Adresa:
 webhook-manual-step3 = Popis:
 webhook-manual-step4 = Zaškrtněte události:
@@ -238,3 +238,30 @@ audit-actor = Kdo
 audit-action = Co
 audit-target = Čeho
 audit-detail = Podrobnosti
+
+## Příkazová řádka (crm-bridge)
+cli-error = chyba: { $message }
+cli-migrated = Migrace databáze { $url } jsou provedeny.
+cli-setup-link = Zatím neexistuje žádný administrátor. Prvního vytvořte do 24 hodin na adrese:
+cli-admin-created = Administrátor { $email } je vytvořen.
+cli-password = heslo: { $password }
+cli-password-once = (zobrazí se jen jednou; po přihlášení ho změňte)
+cli-rotated = Znovu { $keys ->
+    [one] zašifrován { $keys } API klíč do CRM
+    [few] zašifrovány { $keys } API klíče do CRM
+   *[other] zašifrováno { $keys } API klíčů do CRM
+} a { $fields ->
+    [one] { $fields } tajný údaj nastavení
+    [few] { $fields } tajné údaje nastavení
+   *[other] { $fields } tajných údajů nastavení
+}.
+cli-new-key-file = Nový hlavní klíč je v souboru { $path }.
+cli-new-key-print = Nový hlavní klíč (nastavte ho hned jako CRM_BRIDGE_MASTER_KEY nebo secrets.master_key):
+cli-import-done = Import { $run } je hotov: { $count ->
+    [one] { $count } záznam
+    [few] { $count } záznamy
+   *[other] { $count } záznamů
+}.
+cli-import-failed = Import { $run } selhal: { $error }
+cli-import-busy = Import { $run } právě provádí server; sledujte ho v administraci.
+cli-no-api-key = Na standardním vstupu není žádný API klíč.

@@ -83,7 +83,7 @@ crm-instance-format = Use only letters, digits, dots, dashes and underscores.
 crm-user-email = Admin e-mail
 crm-user-email-hint = The e-mail you use to sign in to Raynet; the API key belongs to this user.
 crm-api-key = API key
-crm-api-key-hint = In Raynet: your profile → Security → API key. It is stored encrypted and never shown again.
+crm-api-key-hint = In Raynet: Settings → For developers → API keys → New API key (an admin creates it; it is shown once). It is stored encrypted and never shown again.
 crm-api-key-stored = A key is stored ({ $masked }). Leave empty to keep it.
 crm-test = Test connection
 crm-test-success = The connection works.
@@ -113,7 +113,7 @@ webhook-delete = Delete webhook in Raynet
 webhook-delete-confirm = Delete the webhook in Raynet? CRM Bridge will no longer hear about changes until you create it again.
 webhook-manual-heading = Register it by hand instead
 webhook-manual-intro = If you prefer to register the webhook yourself in Raynet:
-webhook-manual-step1 = In Raynet open Settings → Integrations → Webhooks and add a webhook.
+webhook-manual-step1 = In Raynet open Settings → For developers → Webhook and add a webhook.
 webhook-manual-step2 = Address:
 webhook-manual-step3 = Description:
 webhook-manual-step4 = Tick the events:
@@ -237,3 +237,27 @@ audit-actor = Who
 audit-action = What
 audit-target = Of what
 audit-detail = Details
+
+## Command line (crm-bridge)
+cli-error = error: { $message }
+cli-migrated = Migrations applied to { $url }.
+cli-setup-link = No admin exists yet. Create the first admin within 24 hours at:
+cli-admin-created = Admin { $email } created.
+cli-password = password: { $password }
+cli-password-once = (shown once; change it after signing in)
+cli-rotated = Re-encrypted { $keys ->
+    [one] { $keys } CRM API key
+   *[other] { $keys } CRM API keys
+} and { $fields ->
+    [one] { $fields } settings secret
+   *[other] { $fields } settings secrets
+}.
+cli-new-key-file = The new master key is in { $path }.
+cli-new-key-print = New master key (set it as CRM_BRIDGE_MASTER_KEY or secrets.master_key now):
+cli-import-done = Import { $run } done: { $count ->
+    [one] { $count } record
+   *[other] { $count } records
+}.
+cli-import-failed = Import { $run } failed: { $error }
+cli-import-busy = Import { $run } is being run by a server right now; watch it in the admin UI.
+cli-no-api-key = No API key on standard input.

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use figment::providers::Serialized;
 use server::{
     config::{self, Config},
+    i18n::{Lang, Tr},
     identity::password,
     store::{self, NewEmployee},
 };
@@ -120,6 +121,11 @@ enum AdminCommand {
     },
 }
 
+/// The translator for messages to the person at the terminal (language from `LANG`).
+fn tr() -> Tr {
+    Tr::new(Lang::from_locale_env())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -132,7 +138,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let tr = Tr::new(Lang::from_locale_env());
+            eprintln!(
+                "{}",
+                tr.ta("cli-error", &[("message", format!("{e:#}").into())])
+            );
             ExitCode::FAILURE
         }
     }
@@ -176,7 +186,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store::connect_and_migrate(&url, config.database.max_connections)
                 .await
                 .with_context(|| format!("while migrating {}", url.redacted()))?;
-            println!("migrations applied to {}", url.redacted());
+            println!(
+                "{}",
+                tr().ta("cli-migrated", &[("url", url.redacted().into())])
+            );
             Ok(())
         }
         Command::PrintConfig { example } => {
@@ -220,7 +233,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(url = %format!("{scheme}://{local}"), backend = ?state.store.backend(), "listening");
     if let Some(link) = server::admin::setup::issue_setup_link_if_needed(&state).await? {
         // Printed, not logged: the link is a credential until it is used.
-        println!("No admin exists yet. Create the first admin within 24 hours at:\n  {link}");
+        println!("{}\n  {link}", tr().t("cli-setup-link"));
         tracing::info!("printed a one-time setup link for the first admin");
     }
     server::serve(state, listener, server::shutdown::signal()).await
@@ -259,10 +272,20 @@ async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
             ..NewEmployee::default()
         })
         .await?;
-    println!("admin {} created", admin.login_email);
+    let tr = tr();
+    println!(
+        "{}",
+        tr.ta(
+            "cli-admin-created",
+            &[("email", admin.login_email.as_str().into())]
+        )
+    );
     if generated {
-        println!("password: {secret}");
-        println!("(shown once; change it after signing in)");
+        println!(
+            "{}",
+            tr.ta("cli-password", &[("password", secret.as_str().into())])
+        );
+        println!("{}", tr.t("cli-password-once"));
     }
     Ok(())
 }
@@ -281,7 +304,7 @@ async fn crm_test(
         .context("while reading the API key from standard input")?;
     let key = key.trim();
     if key.is_empty() {
-        anyhow::bail!("no API key on standard input");
+        anyhow::bail!(tr().t("cli-no-api-key"));
     }
     let http = server::http_client::for_crm(&config.crm)?;
     let client = RaynetClient::new(
@@ -295,7 +318,9 @@ async fn crm_test(
         &config.crm,
     )?;
     let report = client.test_connection().await?;
-    println!("{}", server::crm::describe_connection(&report));
+    for line in server::crm::describe_connection(&report, &tr()) {
+        println!("{line}");
+    }
     Ok(())
 }
 
@@ -326,9 +351,16 @@ async fn rotate_key(config: Config) -> anyhow::Result<()> {
             return Err(e.context("nothing was changed"));
         }
     };
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     println!(
-        "re-encrypted {} CRM API keys and {} settings secrets",
-        rotated.employee_keys, rotated.setting_fields
+        "{}",
+        tr().ta(
+            "cli-rotated",
+            &[
+                ("keys", count(rotated.employee_keys).into()),
+                ("fields", count(rotated.setting_fields).into())
+            ]
+        )
     );
     match staged {
         Some((staged, path)) => {
@@ -339,10 +371,16 @@ async fn rotate_key(config: Config) -> anyhow::Result<()> {
                     path.display()
                 )
             })?;
-            println!("the new master key is in {}", path.display());
+            println!(
+                "{}",
+                tr().ta(
+                    "cli-new-key-file",
+                    &[("path", path.display().to_string().into())]
+                )
+            );
         }
         None => {
-            println!("new master key (set it as CRM_BRIDGE_MASTER_KEY / secrets.master_key now):");
+            println!("{}", tr().t("cli-new-key-print"));
             println!("{}", new.to_base64().expose_secret());
         }
     }
@@ -371,9 +409,7 @@ async fn import(config: Config) -> anyhow::Result<()> {
         .claim_import_run_by_id(&run_id, import::STALE_MS)
         .await?
     else {
-        anyhow::bail!(
-            "import {run_id} is being run by a server right now; watch it in the admin UI"
-        );
+        anyhow::bail!(tr().ta("cli-import-busy", &[("run", run_id.as_str().into())]));
     };
     let style = ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {per_sec} {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -383,7 +419,12 @@ async fn import(config: Config) -> anyhow::Result<()> {
         .iter()
         .map(|k| {
             let bar = bars.add(ProgressBar::new(0).with_style(style.clone()));
-            bar.set_prefix(k.as_str().replace('_', " "));
+            bar.set_prefix(tr().t(match k {
+                server::items::ItemKind::Company => "kind-company",
+                server::items::ItemKind::Person => "kind-person",
+                server::items::ItemKind::Project => "kind-project",
+                server::items::ItemKind::BusinessCase => "kind-business-case",
+            }));
             bar
         })
         .collect();
@@ -397,13 +438,25 @@ async fn import(config: Config) -> anyhow::Result<()> {
         }
     })
     .await;
+    let tr = tr();
     let run = state.store.import_run(&run_id).await?;
+    let run_arg = || ("run", run_id.as_str().into());
     match run {
         Some(run) if run.status == "done" => {
-            println!("import {run_id} done");
+            let mut count = 0;
+            for kind in server::items::ItemKind::ALL {
+                count += state.store.count_items(kind).await?;
+            }
+            println!(
+                "{}",
+                tr.ta("cli-import-done", &[run_arg(), ("count", count.into())])
+            );
             Ok(())
         }
-        Some(run) => anyhow::bail!("import {run_id} failed: {}", run.error.unwrap_or_default()),
-        None => anyhow::bail!("import {run_id} vanished"),
+        Some(run) => {
+            let error = run.error.unwrap_or_default();
+            anyhow::bail!(tr.ta("cli-import-failed", &[run_arg(), ("error", error.into())]))
+        }
+        None => anyhow::bail!(tr.ta("cli-import-failed", &[run_arg(), ("error", "-".into())])),
     }
 }

@@ -165,3 +165,32 @@ async fn a_missing_tls_key_fails_with_the_key_and_variable_named() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_command_line_speaks_czech_when_lang_says_so() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = command(cwd.path())
+        .args(["admin", "create", "--email", "spravce@firma.cz"])
+        .env("LANG", "cs_CZ.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Administrátor spravce@firma.cz je vytvořen."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("heslo: "), "{stdout}");
+    let failed = command(cwd.path())
+        .args(["admin", "create", "--email", "spravce@firma.cz"])
+        .env("LANG", "cs_CZ.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(stderr.starts_with("chyba: "), "{stderr}");
+}

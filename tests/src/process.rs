@@ -34,10 +34,12 @@ pub fn command(cwd: &Path) -> Command {
     let mut cmd = Command::new(server_binary());
     cmd.current_dir(cwd).kill_on_drop(true);
     for (name, _) in std::env::vars() {
-        if name.starts_with("CRM_BRIDGE_") || name == "RUST_LOG" {
+        if name.starts_with("CRM_BRIDGE_") || name == "RUST_LOG" || name.starts_with("LC_") {
             cmd.env_remove(name);
         }
     }
+    // Messages for people follow LANG; tests read the English ones unless they choose.
+    cmd.env("LANG", "en_US.UTF-8");
     cmd
 }
 

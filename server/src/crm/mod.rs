@@ -388,41 +388,42 @@ pub struct ConnectionReport {
     pub quota: Option<Quota>,
 }
 
-/// A connection report in words, e.g. for `crm-bridge crm test` and the admin UI.
-pub fn describe_connection(report: &ConnectionReport) -> String {
+/// A connection report in words, one sentence per line, in the translator's language (for
+/// `crm-bridge crm test` and the admin UI's test buttons).
+pub fn describe_connection(report: &ConnectionReport, tr: &crate::i18n::Tr) -> Vec<String> {
     let who = &report.identity;
-    let mut text = format!("The API key belongs to {}", who.username);
-    if let Some(name) = &who.full_name {
-        text.push_str(&format!(" ({name})"));
-    }
-    if let Some(person) = who.person_id {
-        text.push_str(&format!(", CRM person {person}"));
-    }
+    let name = who
+        .full_name
+        .clone()
+        .unwrap_or_else(|| who.username.clone());
+    let mut lines = vec![tr.ta(
+        "crm-test-ok",
+        &[
+            ("name", name.into()),
+            ("user", who.username.as_str().into()),
+        ],
+    )];
     if let Some(role) = &who.role {
-        text.push_str(&format!(", role {role}"));
+        lines.push(tr.ta("crm-test-role", &[("role", role.as_str().into())]));
     }
-    text.push('.');
-    match report.quota {
-        Some(Quota {
-            remaining: Some(remaining),
-            limit,
-            reset_at,
-        }) => {
-            text.push_str(&format!("\n{remaining} requests are left today"));
-            if let Some(limit) = limit {
-                text.push_str(&format!(" out of {limit}"));
-            }
-            if let Some(reset) = reset_at {
-                text.push_str(&format!(
-                    "; the quota resets at {}",
-                    reset.format("%Y-%m-%d %H:%M UTC")
-                ));
-            }
-            text.push('.');
-        }
-        _ => text.push_str("\nThe CRM did not report the remaining quota."),
-    }
-    text
+    let count = |n: u64| tr.number(i64::try_from(n).unwrap_or(i64::MAX));
+    lines.push(
+        match report.quota.and_then(|q| q.remaining.map(|r| (r, q.limit))) {
+            Some((remaining, Some(limit))) => tr.ta(
+                "crm-test-quota",
+                &[
+                    ("remaining", count(remaining).into()),
+                    ("limit", count(limit).into()),
+                ],
+            ),
+            Some((remaining, None)) => tr.ta(
+                "crm-test-quota-nolimit",
+                &[("remaining", count(remaining).into())],
+            ),
+            None => tr.t("crm-test-no-quota"),
+        },
+    );
+    lines
 }
 
 /// The CRM, in our terms. Object safe: used as `Arc<dyn Crm>`.

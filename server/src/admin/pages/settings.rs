@@ -348,23 +348,8 @@ pub async fn crm_save(
 
 /// A connection report in words.
 pub fn describe(tr: &Tr, report: &ConnectionReport) -> Markup {
-    let who = &report.identity;
-    let name = who
-        .full_name
-        .clone()
-        .unwrap_or_else(|| who.username.clone());
-    let quota = report.quota.and_then(|q| q.remaining.map(|r| (r, q.limit)));
     html! {
-        p { (tr.ta("crm-test-ok", &[("name", name.into()), ("user", who.username.as_str().into())])) }
-        @if let Some(role) = &who.role { p { (tr.ta("crm-test-role", &[("role", role.as_str().into())])) } }
-        @match quota {
-            Some((remaining, Some(limit))) => p { (tr.ta("crm-test-quota", &[
-                ("remaining", tr.number(i64::try_from(remaining).unwrap_or(i64::MAX)).into()),
-                ("limit", tr.number(i64::try_from(limit).unwrap_or(i64::MAX)).into())])) },
-            Some((remaining, None)) => p { (tr.ta("crm-test-quota-nolimit", &[
-                ("remaining", tr.number(i64::try_from(remaining).unwrap_or(i64::MAX)).into())])) },
-            None => p { (tr.t("crm-test-no-quota")) },
-        }
+        @for line in crate::crm::describe_connection(report, tr) { p { (line) } }
     }
 }
 
