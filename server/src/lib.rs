@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the router for a state) and [`serve`] (listener + shutdown), so
 //! the binary, the tests and the benchmarks run exactly the same server.
 
+pub mod addin;
 pub mod admin;
 pub mod config;
 pub mod crm;
@@ -67,6 +68,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::router())
         .merge(identity::router())
         .merge(admin::router())
+        .merge(addin::router())
         .split_for_parts()
 }
 
@@ -82,6 +84,7 @@ pub fn app(state: AppState) -> Router {
             get(move || async move { Json(openapi.as_ref().clone()) }),
         )
         .merge(admin::html_router())
+        .merge(addin::xml_router())
         .fallback(web::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),

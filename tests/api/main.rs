@@ -1,6 +1,7 @@
 //! HTTP API tests against an in-process server on a loopback socket. One binary, one module per
 //! area.
 
+mod addin_manifest;
 mod addin_tokens;
 mod admin_auth;
 mod cli;
