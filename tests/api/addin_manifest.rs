@@ -15,10 +15,21 @@ fn schema() -> PathBuf {
 #[tokio::test]
 async fn the_served_manifest_names_the_configured_client_id_and_passes_the_office_schema() {
     let (app, sim) = spawn_app_with_entra().await;
-    let response = app.client.get(app.url("/manifest.xml")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/manifest.xml"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/xml"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/xml"),
+        "{content_type}"
+    );
     let xml = response.text().await.unwrap();
     assert!(xml.contains(&format!("<Id>{}</Id>", sim.client_id())));
     let config = &app.state.config;
@@ -45,11 +56,19 @@ async fn the_served_manifest_names_the_configured_client_id_and_passes_the_offic
 #[tokio::test]
 async fn the_pane_configuration_names_the_tenant_authority_and_our_api_scope() {
     let (app, sim) = spawn_app_with_entra().await;
-    let response = app.client.get(app.url("/api/addin/config")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/addin/config"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["client_id"], sim.client_id());
-    assert_eq!(body["authority"], format!("{}/{}", sim.authority(), sim.tenant()));
+    assert_eq!(
+        body["authority"],
+        format!("{}/{}", sim.authority(), sim.tenant())
+    );
     assert_eq!(
         body["scopes"][0],
         format!("api://{}/access_as_user", sim.client_id())

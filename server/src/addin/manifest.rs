@@ -57,10 +57,7 @@ fn xml_escape(text: &str) -> String {
 /// `GET /manifest.xml`: the manifest for this server, to sideload or deploy.
 pub async fn serve(State(state): State<AppState>) -> Result<Response, AppError> {
     let settings = Office365Settings::load(&state).await?;
-    let base = state
-        .config
-        .server
-        .public_base(state.config.tls.enabled());
+    let base = state.config.server.public_base(state.config.tls.enabled());
     let body = render(&base, &settings.client_id, &settings.app_id_uri);
     Ok((
         [
@@ -92,10 +89,16 @@ mod tests {
     #[test]
     fn every_resource_reference_in_the_manifest_names_a_defined_resource() {
         let referenced = attribute_values(TEMPLATE, "resid");
-        assert!(referenced.len() >= 8, "the four buttons reference resources");
+        assert!(
+            referenced.len() >= 8,
+            "the four buttons reference resources"
+        );
         let defined = attribute_values(TEMPLATE, "id");
         for resid in referenced {
-            assert!(resid.len() <= 32, "resid {resid} is longer than 32 characters");
+            assert!(
+                resid.len() <= 32,
+                "resid {resid} is longer than 32 characters"
+            );
             assert!(defined.contains(&resid), "resid {resid} is not defined");
         }
     }
@@ -111,7 +114,9 @@ mod tests {
         let xml = render("https://crm.example.cz/", id, "");
         assert!(!xml.contains("localhost"));
         assert!(!xml.contains(PLACEHOLDER_CLIENT_ID));
-        assert!(xml.contains("<SourceLocation DefaultValue=\"https://crm.example.cz/taskpane.html\"/>"));
+        assert!(
+            xml.contains("<SourceLocation DefaultValue=\"https://crm.example.cz/taskpane.html\"/>")
+        );
         assert!(xml.contains(&format!("<Id>{id}</Id>")));
         assert!(xml.contains(&format!("<Resource>api://crm.example.cz/{id}</Resource>")));
     }
