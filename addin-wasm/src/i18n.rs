@@ -20,7 +20,11 @@ impl Lang {
     /// The language for Office's `displayLanguage` (e.g. `cs-CZ`); English unless Czech.
     pub fn from_display_language(tag: &str) -> Self {
         let primary = tag.trim().split(['-', '_']).next().unwrap_or("");
-        if primary.eq_ignore_ascii_case("cs") { Lang::Cs } else { Lang::En }
+        if primary.eq_ignore_ascii_case("cs") {
+            Lang::Cs
+        } else {
+            Lang::En
+        }
     }
 }
 
@@ -49,7 +53,11 @@ impl Catalog {
             Lang::En => EN,
             Lang::Cs => CS,
         };
-        Self { lang, own: parse(own), fallback: parse(EN) }
+        Self {
+            lang,
+            own: parse(own),
+            fallback: parse(EN),
+        }
     }
 
     /// Its language.
@@ -64,7 +72,12 @@ impl Catalog {
 
     /// The text for `key` with `{ $name }` replaced by the given values.
     pub fn t_with(&self, key: &str, args: &[(&str, &str)]) -> String {
-        let text = self.own.get(key).or_else(|| self.fallback.get(key)).copied().unwrap_or(key);
+        let text = self
+            .own
+            .get(key)
+            .or_else(|| self.fallback.get(key))
+            .copied()
+            .unwrap_or(key);
         args.iter().fold(text.to_owned(), |acc, (name, value)| {
             acc.replace(&format!("{{ ${name} }}"), value)
         })

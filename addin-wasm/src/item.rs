@@ -156,7 +156,10 @@ impl MailItem {
     /// The query string for `GET /api/addin/logged` (best id first), if the item has an id.
     pub fn logged_query(&self) -> Option<String> {
         let by = match self.kind {
-            ItemKind::Email => [("internet_message_id", &self.internet_message_id), ("item_id", &self.item_id)],
+            ItemKind::Email => [
+                ("internet_message_id", &self.internet_message_id),
+                ("item_id", &self.item_id),
+            ],
             ItemKind::Meeting => [("ical_uid", &self.ical_uid), ("item_id", &self.item_id)],
         };
         by.into_iter()
@@ -226,10 +229,17 @@ pub fn split_name(display: &str, email: &str) -> (String, String) {
         };
     }
     let local = email.split('@').next().unwrap_or("");
-    let mut parts = local.split(['.', '_', '-']).filter(|p| !p.is_empty()).map(capitalize);
+    let mut parts = local
+        .split(['.', '_', '-'])
+        .filter(|p| !p.is_empty())
+        .map(capitalize);
     let first = parts.next().unwrap_or_default();
     let rest: Vec<String> = parts.collect();
-    if rest.is_empty() { (String::new(), first) } else { (first, rest.join(" ")) }
+    if rest.is_empty() {
+        (String::new(), first)
+    } else {
+        (first, rest.join(" "))
+    }
 }
 
 fn capitalize(word: &str) -> String {
@@ -245,7 +255,10 @@ mod tests {
     use super::*;
 
     fn a(name: &str, email: &str) -> Address {
-        Address { name: name.into(), email: email.into() }
+        Address {
+            name: name.into(),
+            email: email.into(),
+        }
     }
 
     #[test]
@@ -257,24 +270,46 @@ mod tests {
             cc: vec![a("Eva", "eva@abc.cz"), a("nobody", "not-an-address")],
             ..Default::default()
         };
-        assert_eq!(item.addresses(), vec!["jan.novak@vitkovice.cz", "eva@abc.cz"]);
+        assert_eq!(
+            item.addresses(),
+            vec!["jan.novak@vitkovice.cz", "eva@abc.cz"]
+        );
     }
 
     #[test]
     fn the_ledger_is_asked_by_message_id_or_ical_uid_and_falls_back_to_the_item_id() {
-        let mut item = MailItem { internet_message_id: "<a+b@x>".into(), item_id: "AAM=".into(), ..Default::default() };
-        assert_eq!(item.logged_query().unwrap(), "internet_message_id=%3Ca%2Bb%40x%3E");
+        let mut item = MailItem {
+            internet_message_id: "<a+b@x>".into(),
+            item_id: "AAM=".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            item.logged_query().unwrap(),
+            "internet_message_id=%3Ca%2Bb%40x%3E"
+        );
         item.internet_message_id.clear();
         assert_eq!(item.logged_query().unwrap(), "item_id=AAM%3D");
-        let meeting = MailItem { kind: ItemKind::Meeting, ical_uid: "uid-1".into(), ..Default::default() };
+        let meeting = MailItem {
+            kind: ItemKind::Meeting,
+            ical_uid: "uid-1".into(),
+            ..Default::default()
+        };
         assert_eq!(meeting.logged_query().unwrap(), "ical_uid=uid-1");
         assert_eq!(MailItem::default().logged_query(), None);
     }
 
     #[test]
     fn save_requests_carry_the_item_and_the_links_for_each_kind() {
-        let links = Links { company_id: Some(3), person_ids: vec![4], ..Default::default() };
-        let email = MailItem { subject: "Offer".into(), internet_message_id: "<m@x>".into(), ..Default::default() };
+        let links = Links {
+            company_id: Some(3),
+            person_ids: vec![4],
+            ..Default::default()
+        };
+        let email = MailItem {
+            subject: "Offer".into(),
+            internet_message_id: "<m@x>".into(),
+            ..Default::default()
+        };
         let (path, body) = email.save_request(&links);
         assert_eq!(path, "/api/addin/emails");
         assert_eq!(body["internet_message_id"], "<m@x>");
@@ -294,9 +329,21 @@ mod tests {
 
     #[test]
     fn new_contacts_get_names_from_the_display_name_or_the_address() {
-        assert_eq!(split_name("Jana Nováková", "j@x"), ("Jana".into(), "Nováková".into()));
-        assert_eq!(split_name("Nováková, Jana", "j@x"), ("Jana".into(), "Nováková".into()));
-        assert_eq!(split_name("", "petr.dvorak@x.cz"), ("Petr".into(), "Dvorak".into()));
-        assert_eq!(split_name("info@x.cz", "info@x.cz"), (String::new(), "Info".into()));
+        assert_eq!(
+            split_name("Jana Nováková", "j@x"),
+            ("Jana".into(), "Nováková".into())
+        );
+        assert_eq!(
+            split_name("Nováková, Jana", "j@x"),
+            ("Jana".into(), "Nováková".into())
+        );
+        assert_eq!(
+            split_name("", "petr.dvorak@x.cz"),
+            ("Petr".into(), "Dvorak".into())
+        );
+        assert_eq!(
+            split_name("info@x.cz", "info@x.cz"),
+            (String::new(), "Info".into())
+        );
     }
 }

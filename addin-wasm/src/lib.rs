@@ -12,6 +12,6 @@ pub mod selection;
 pub mod status;
 
 #[cfg(target_arch = "wasm32")]
-mod app;
+pub mod app;
 #[cfg(target_arch = "wasm32")]
 mod office;

@@ -30,9 +30,14 @@ impl Kind {
 
     /// The kind named `name` (see [`Kind::as_str`]).
     pub fn parse(name: &str) -> Option<Self> {
-        [Kind::Company, Kind::Person, Kind::Project, Kind::BusinessCase]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            Kind::Company,
+            Kind::Person,
+            Kind::Project,
+            Kind::BusinessCase,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 
     /// Whether lookups of this kind are narrowed to the chosen firm.
@@ -156,7 +161,12 @@ mod tests {
             serde_json::from_str(r#"{"kind":"business_case","id":1,"name":"X","subtitle":null}"#)
                 .unwrap();
         assert_eq!(i.subtitle, "");
-        for k in [Kind::Company, Kind::Person, Kind::Project, Kind::BusinessCase] {
+        for k in [
+            Kind::Company,
+            Kind::Person,
+            Kind::Project,
+            Kind::BusinessCase,
+        ] {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
         }
         assert_eq!(Kind::parse("nope"), None);

@@ -97,12 +97,18 @@ impl Picker {
         self.round += 1;
         self.open = true;
         self.loading = true;
-        Fetch { round: self.round, query: self.query.trim().to_owned() }
+        Fetch {
+            round: self.round,
+            query: self.query.trim().to_owned(),
+        }
     }
 
     /// The debounce of `round` ran out: the lookup to send, unless typing went on since.
     pub fn debounced(&self, round: u64) -> Option<Fetch> {
-        (round == self.round).then(|| Fetch { round, query: self.query.trim().to_owned() })
+        (round == self.round).then(|| Fetch {
+            round,
+            query: self.query.trim().to_owned(),
+        })
     }
 
     /// A lookup answered. Returns false (and changes nothing) for a stale round.
@@ -218,7 +224,13 @@ mod tests {
         let r3 = p.input("vitk ");
         assert_eq!(p.debounced(r1), None);
         assert_eq!(p.debounced(r2), None);
-        assert_eq!(p.debounced(r3), Some(Fetch { round: r3, query: "vitk".into() }));
+        assert_eq!(
+            p.debounced(r3),
+            Some(Fetch {
+                round: r3,
+                query: "vitk".into()
+            })
+        );
     }
 
     #[test]

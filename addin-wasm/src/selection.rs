@@ -43,7 +43,12 @@ impl Selection {
                 .flatten()
         });
         let company_id = company.as_ref().map(|c| c.id);
-        let persons = s.persons.iter().filter(|p| belongs(p, company_id)).cloned().collect();
+        let persons = s
+            .persons
+            .iter()
+            .filter(|p| belongs(p, company_id))
+            .cloned()
+            .collect();
         let open_of = |items: &[Item]| {
             company_id.and_then(|c| {
                 single(items.iter().filter(|i| i.open && i.company_id == Some(c))).cloned()
@@ -95,7 +100,11 @@ impl Selection {
 
     /// The firm lookups of `kind` are narrowed to.
     pub fn firm_filter(&self, kind: Kind) -> Option<i64> {
-        if kind.filtered_by_firm() { self.company.as_ref().map(|c| c.id) } else { None }
+        if kind.filtered_by_firm() {
+            self.company.as_ref().map(|c| c.id)
+        } else {
+            None
+        }
     }
 
     /// The selected items of `kind`.
@@ -145,22 +154,39 @@ mod tests {
         let s = Suggestions {
             persons: vec![it(Kind::Person, 10, Some(1), false)],
             companies: vec![it(Kind::Company, 1, None, false)],
-            projects: vec![it(Kind::Project, 5, Some(1), true), it(Kind::Project, 6, Some(1), false)],
-            business_cases: vec![it(Kind::BusinessCase, 7, Some(1), true), it(Kind::BusinessCase, 8, Some(1), true)],
+            projects: vec![
+                it(Kind::Project, 5, Some(1), true),
+                it(Kind::Project, 6, Some(1), false),
+            ],
+            business_cases: vec![
+                it(Kind::BusinessCase, 7, Some(1), true),
+                it(Kind::BusinessCase, 8, Some(1), true),
+            ],
             unmatched: vec![],
         };
         let sel = Selection::preselect(&s);
         assert_eq!(
             sel.links(),
-            Links { company_id: Some(1), person_ids: vec![10], project_id: Some(5), business_case_id: None }
+            Links {
+                company_id: Some(1),
+                person_ids: vec![10],
+                project_id: Some(5),
+                business_case_id: None
+            }
         );
     }
 
     #[test]
     fn two_firms_are_ambiguous_unless_every_matched_contact_shares_one() {
-        let companies = vec![it(Kind::Company, 1, None, false), it(Kind::Company, 2, None, false)];
+        let companies = vec![
+            it(Kind::Company, 1, None, false),
+            it(Kind::Company, 2, None, false),
+        ];
         let mixed = Suggestions {
-            persons: vec![it(Kind::Person, 10, Some(1), false), it(Kind::Person, 11, Some(2), false)],
+            persons: vec![
+                it(Kind::Person, 10, Some(1), false),
+                it(Kind::Person, 11, Some(2), false),
+            ],
             companies: companies.clone(),
             ..Default::default()
         };
@@ -188,7 +214,12 @@ mod tests {
         sel.choose(it(Kind::Company, 2, None, false));
         assert_eq!(
             sel.links(),
-            Links { company_id: Some(2), person_ids: vec![12], project_id: None, business_case_id: None }
+            Links {
+                company_id: Some(2),
+                person_ids: vec![12],
+                project_id: None,
+                business_case_id: None
+            }
         );
         assert_eq!(sel.firm_filter(Kind::Person), Some(2));
         assert_eq!(sel.firm_filter(Kind::Company), None);

@@ -83,7 +83,13 @@ impl Problem {
             Problem::SignIn(reason) => t.t_with("signin-failed", &[("reason", reason)]),
             Problem::Server(reason) => t.t_with("server-error", &[("reason", reason)]),
         };
-        StatusView { tone: Tone::Error, text, link: None, can_unlink: false, logged: false }
+        StatusView {
+            tone: Tone::Error,
+            text,
+            link: None,
+            can_unlink: false,
+            logged: false,
+        }
     }
 }
 
@@ -104,7 +110,10 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
         "unlinked" => (Tone::Info, t.t("status-unlinked")),
         _ => {
             let reason = e.error.clone().unwrap_or_else(|| e.status.clone());
-            (Tone::Error, t.t_with("status-failed", &[("reason", &reason)]))
+            (
+                Tone::Error,
+                t.t_with("status-failed", &[("reason", &reason)]),
+            )
         }
     };
     let live = e.status != "unlinked";
@@ -139,7 +148,11 @@ mod tests {
     #[test]
     fn queued_failed_unlinked_and_absent_entries_read_differently() {
         let t = Catalog::new(Lang::En);
-        let mk = |s: &str| Entry { status: s.into(), error: Some("bad key".into()), ..Default::default() };
+        let mk = |s: &str| Entry {
+            status: s.into(),
+            error: Some("bad key".into()),
+            ..Default::default()
+        };
         assert_eq!(entry_view(Some(&mk("queued")), &t).tone, Tone::Warning);
         let failed = entry_view(Some(&mk("failed")), &t);
         assert_eq!(failed.text, "Saving failed: bad key");
@@ -154,7 +167,10 @@ mod tests {
         assert_eq!(Problem::from_response(403, body), Problem::NotRegistered);
         assert_eq!(Problem::from_response(502, ""), Problem::Offline);
         let other = r#"{"error":{"code":"bad_request","message":"q is too long"}}"#;
-        assert_eq!(Problem::from_response(400, other), Problem::Server("q is too long".into()));
+        assert_eq!(
+            Problem::from_response(400, other),
+            Problem::Server("q is too long".into())
+        );
         let t = Catalog::new(Lang::Cs);
         assert!(Problem::NotRegistered.view(&t).text.contains("správce"));
     }
