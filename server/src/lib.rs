@@ -5,6 +5,7 @@
 
 pub mod addin;
 pub mod admin;
+pub mod background;
 pub mod config;
 pub mod crm;
 pub mod error;
@@ -69,6 +70,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(identity::router())
         .merge(admin::router())
         .merge(addin::router())
+        .merge(items::api::router())
+        .merge(items::router())
         .split_for_parts()
 }
 
@@ -168,18 +171,28 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let tls = tls::rustls_config(&state.config).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = background::start(&state, &stop_rx);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut http_stop = stop_rx.clone();
+    let stopped = async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(stopped)
                 .await?
         }
         Some(tls) => {
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
             tokio::spawn(async move {
-                shutdown.await;
+                stopped.await;
                 stopper.graceful_shutdown(Some(Duration::from_secs(10)));
             });
             let std_listener = listener.into_std()?;
@@ -189,5 +202,7 @@ pub async fn serve(
                 .await?;
         }
     }
+    // Workers finish their current step; a killed process resumes from the database anyway.
+    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(workers)).await;
     Ok(())
 }

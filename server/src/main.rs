@@ -52,6 +52,9 @@ enum Command {
         #[arg(long)]
         example: bool,
     },
+    /// Import every firm, person, project and business case from the CRM now, with a progress
+    /// bar (resumes an interrupted run).
+    Import,
     /// Manage admin accounts.
     Admin {
         #[command(subcommand)]
@@ -195,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     user,
                 },
         } => crm_test(&config, base_url, instance, user).await,
+        Command::Import => import(config).await,
         Command::Secrets {
             command: SecretsCommand::RotateKey,
         } => rotate_key(config).await,
@@ -343,4 +347,63 @@ async fn rotate_key(config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn import(config: Config) -> anyhow::Result<()> {
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    use server::items::import;
+
+    let state = server::build_state(config).await?;
+    let stale = state
+        .store
+        .import_runs(5)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "running");
+    let run_id = match stale {
+        Some(run) => run.run_id,
+        None => import::queue_run(&state, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let Some(row) = state
+        .store
+        .claim_import_run_by_id(&run_id, import::STALE_MS)
+        .await?
+    else {
+        anyhow::bail!(
+            "import {run_id} is being run by a server right now; watch it in the admin UI"
+        );
+    };
+    let style = ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {per_sec} {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bars = MultiProgress::new();
+    let kinds: Vec<ProgressBar> = server::items::ItemKind::ALL
+        .iter()
+        .map(|k| {
+            let bar = bars.add(ProgressBar::new(0).with_style(style.clone()));
+            bar.set_prefix(k.as_str().replace('_', " "));
+            bar
+        })
+        .collect();
+    import::execute(&state, row, |progress| {
+        for (bar, p) in kinds.iter().zip(progress) {
+            bar.set_length(p.total.unwrap_or(p.done));
+            bar.set_position(p.done);
+            if p.finished {
+                bar.finish();
+            }
+        }
+    })
+    .await;
+    let run = state.store.import_run(&run_id).await?;
+    match run {
+        Some(run) if run.status == "done" => {
+            println!("import {run_id} done");
+            Ok(())
+        }
+        Some(run) => anyhow::bail!("import {run_id} failed: {}", run.error.unwrap_or_default()),
+        None => anyhow::bail!("import {run_id} vanished"),
+    }
 }

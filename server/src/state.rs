@@ -24,6 +24,19 @@ pub struct AppState {
     pub crm: Arc<CrmHub>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
+    /// Wakes background workers when new work arrives.
+    pub wake: Arc<Wake>,
+    /// This process's id among several instances.
+    pub instance_id: String,
+}
+
+/// Wake-ups for background workers, so new work starts at once rather than at the next poll.
+#[derive(Debug, Default)]
+pub struct Wake {
+    /// A CRM webhook was stored.
+    pub events: tokio::sync::Notify,
+    /// An import run was queued.
+    pub import: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -43,6 +56,8 @@ impl AppState {
             entra,
             crm,
             items: Arc::new(ItemCache::new()),
+            wake: Arc::new(Wake::default()),
+            instance_id: uuid::Uuid::new_v4().to_string(),
         })
     }
 }

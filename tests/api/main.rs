@@ -6,4 +6,5 @@ mod addin_tokens;
 mod admin_auth;
 mod cli;
 mod http_basics;
+mod item_cache;
 mod secrets_at_rest;

@@ -8,6 +8,7 @@ pub mod entra_sim;
 pub mod process;
 pub mod raynet_sim;
 pub mod server;
+pub mod stack;
 
 pub use db::{TestDb, all_backends};
 pub use server::{

@@ -4,6 +4,7 @@
 
 pub mod hub;
 pub mod raynet;
+pub mod webhook;
 
 use std::fmt;
 

@@ -4,9 +4,14 @@
 //! The database holds the durable copy (`store::items`); [`index::ItemIndex`] holds the
 //! in-memory search structure rebuilt from it, with a small overlay for live changes.
 
+pub mod api;
 pub mod cache;
+pub mod events;
 pub mod fold;
+pub mod import;
 pub mod index;
+pub mod reconcile;
+pub mod sync;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -86,4 +91,64 @@ pub struct Item {
     pub open: bool,
     /// When the CRM last changed it (Unix ms), if known.
     pub updated_at: Option<i64>,
+}
+
+impl From<crate::crm::RecordKind> for ItemKind {
+    fn from(kind: crate::crm::RecordKind) -> Self {
+        use crate::crm::RecordKind;
+        match kind {
+            RecordKind::Company => ItemKind::Company,
+            RecordKind::Person => ItemKind::Person,
+            RecordKind::Project => ItemKind::Project,
+            RecordKind::BusinessCase => ItemKind::BusinessCase,
+        }
+    }
+}
+
+impl From<ItemKind> for crate::crm::RecordKind {
+    fn from(kind: ItemKind) -> Self {
+        use crate::crm::RecordKind;
+        match kind {
+            ItemKind::Company => RecordKind::Company,
+            ItemKind::Person => RecordKind::Person,
+            ItemKind::Project => RecordKind::Project,
+            ItemKind::BusinessCase => RecordKind::BusinessCase,
+        }
+    }
+}
+
+impl From<crate::crm::CrmRecord> for Item {
+    fn from(r: crate::crm::CrmRecord) -> Self {
+        let subtitle = match r.kind {
+            crate::crm::RecordKind::Company => r.reg_number.or(r.subtitle),
+            crate::crm::RecordKind::Person => r.company_name.or(r.subtitle),
+            _ => r.subtitle,
+        };
+        Item {
+            kind: r.kind.into(),
+            id: r.id,
+            name: r.name,
+            subtitle: subtitle.unwrap_or_default(),
+            emails: r
+                .emails
+                .into_iter()
+                .map(|e| fold::normalize_email(&e))
+                .collect(),
+            company_id: r.company_id,
+            open: r.open,
+            updated_at: r.updated_at.map(|t| t.timestamp_millis()),
+        }
+    }
+}
+
+/// Routes of the item cache other than the add-in's (`api`): the webhook receiver and the
+/// admin's import and webhook endpoints.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(events::receive))
+        .routes(routes!(events::stats))
+        .routes(routes!(import::start, import::list))
+        .routes(routes!(import::get_one))
+        .routes(routes!(import::events))
 }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod employees;
+mod events;
 mod identity;
 mod items;
 mod postgres;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
+pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
 pub use identity::{EmployeeChanges, IdentityStore};
 pub use items::ItemStore;
 pub use postgres::PgStore;
@@ -70,6 +72,7 @@ pub trait Store:
     + SessionStore
     + AuditStore
     + ItemStore
+    + EventStore
     + Send
     + Sync
     + 'static
@@ -80,6 +83,13 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Sends `payload` to every instance subscribed to `channel` (no-op on SQLite).
+    async fn publish(&self, channel: &str, payload: &str) -> StoreResult<()>;
+    /// Messages on `channel` from all instances; `None` where there are no other instances.
+    async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, String>>>;
 }
 
 /// Connects to the database named by `url` (the scheme picks the backend) without migrating.
@@ -129,6 +139,9 @@ macro_rules! for_both_backends {
             type Db = $crate::store::SqliteStore;
             #[allow(dead_code)]
             type Dialect = sqlx::Sqlite;
+            /// SQLite has one writer, so a conditional UPDATE already leases exclusively.
+            #[allow(dead_code)]
+            const SKIP_LOCKED: &str = "";
             $($body)*
         }
         mod __postgres_impl {
@@ -137,6 +150,9 @@ macro_rules! for_both_backends {
             type Db = $crate::store::PgStore;
             #[allow(dead_code)]
             type Dialect = sqlx::Postgres;
+            /// Concurrent instances lease different rows instead of waiting for each other.
+            #[allow(dead_code)]
+            const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
             $($body)*
         }
     };

@@ -56,4 +56,27 @@ impl Store for PgStore {
             .await?;
         Ok(())
     }
+
+    async fn publish(&self, channel: &str, payload: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, String>>> {
+        use futures::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        let stream = listener
+            .into_stream()
+            .take_while(|n| std::future::ready(n.is_ok()))
+            .filter_map(|n| std::future::ready(n.ok().map(|n| n.payload().to_owned())));
+        Ok(Some(stream.boxed()))
+    }
 }

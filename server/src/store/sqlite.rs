@@ -92,4 +92,15 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn publish(&self, _channel: &str, _payload: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        _channel: &str,
+    ) -> StoreResult<Option<futures::stream::BoxStream<'static, String>>> {
+        Ok(None)
+    }
 }

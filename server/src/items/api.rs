@@ -1,0 +1,259 @@
+//! Add-in endpoints of the item cache: type-ahead lookup, suggestions for the people on an
+//! e-mail or meeting, and recording the employee's picks (which rank later lookups).
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    ItemKind,
+    fold::{email_domain, normalize_email},
+    index::{ItemView, Lookup},
+};
+use crate::{
+    error::{AppError, AppJson},
+    identity::addin::AddinUser,
+    state::AppState,
+};
+
+/// Longest query text accepted.
+const MAX_QUERY_CHARS: usize = 200;
+/// Most addresses one suggestion request may carry.
+const MAX_ADDRESSES: usize = 100;
+/// Recent picks considered per lookup.
+const RECENT_PICKS: i64 = 20;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(lookup))
+        .routes(routes!(suggest))
+        .routes(routes!(record_pick))
+}
+
+/// Query of a lookup.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LookupParams {
+    /// `company`, `person`, `project` or `business_case`.
+    pub kind: String,
+    /// What the user typed (word prefixes; case and diacritics do not matter).
+    #[serde(default)]
+    pub q: String,
+    /// Only records of this firm.
+    pub company_id: Option<i64>,
+    /// Only open projects/cases and valid firms/persons.
+    #[serde(default)]
+    pub open_only: bool,
+    /// Most results (1–50, default 20).
+    pub limit: Option<usize>,
+}
+
+/// Items found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LookupAnswer {
+    /// Best first.
+    pub items: Vec<ItemView>,
+}
+
+/// Type-ahead lookup in the cached CRM records.
+#[utoipa::path(
+    get,
+    path = "/api/addin/lookup",
+    tag = "addin",
+    params(LookupParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = LookupAnswer),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn lookup(
+    State(state): State<AppState>,
+    user: AddinUser,
+    Query(params): Query<LookupParams>,
+) -> Result<AppJson<LookupAnswer>, AppError> {
+    let kind = ItemKind::parse(&params.kind).ok_or_else(|| {
+        AppError::BadRequest("kind must be one of company, person, project, business_case".into())
+    })?;
+    if params.q.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "q is longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return Err(AppError::BadRequest(
+            "limit must be between 1 and 50".into(),
+        ));
+    }
+    let recent = state
+        .store
+        .recent_picks(&user.employee.id, kind, RECENT_PICKS)
+        .await?;
+    let items = state.items.index().lookup(&Lookup {
+        kind,
+        text: &params.q,
+        company_id: params.company_id,
+        open_only: params.open_only,
+        limit,
+        recent: &recent,
+    });
+    Ok(AppJson(LookupAnswer { items }))
+}
+
+/// The addresses on an e-mail or meeting.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SuggestRequest {
+    /// From, to, cc, organizer, attendees (at most 100).
+    pub addresses: Vec<String>,
+}
+
+/// What the CRM knows about those addresses.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Suggestions {
+    /// Persons with one of the addresses.
+    pub persons: Vec<ItemView>,
+    /// Their firms, and firms whose e-mail domain matches (free-mail domains ignored).
+    pub companies: Vec<ItemView>,
+    /// Open projects of those firms.
+    pub projects: Vec<ItemView>,
+    /// Open business cases of those firms.
+    pub business_cases: Vec<ItemView>,
+    /// Addresses that match no CRM person.
+    pub unmatched: Vec<String>,
+}
+
+/// Suggests the CRM records that belong to the people on an e-mail or meeting.
+#[utoipa::path(
+    post,
+    path = "/api/addin/suggest",
+    tag = "addin",
+    request_body = SuggestRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Suggestions),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn suggest(
+    State(state): State<AppState>,
+    user: AddinUser,
+    AppJson(request): AppJson<SuggestRequest>,
+) -> Result<AppJson<Suggestions>, AppError> {
+    if request.addresses.len() > MAX_ADDRESSES {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_ADDRESSES} addresses"
+        )));
+    }
+    // The employee's own colleagues share the employee's domain; it says nothing about the
+    // customer.
+    let own_domains: Vec<String> = [&user.employee.o365_email, &user.employee.login_email]
+        .iter()
+        .filter_map(|e| email_domain(e).map(str::to_owned))
+        .collect();
+    Ok(AppJson(suggestions(
+        &state,
+        &request.addresses,
+        &own_domains,
+    )))
+}
+
+/// Builds suggestions for `addresses`, ignoring domains in `own_domains`.
+pub fn suggestions(state: &AppState, addresses: &[String], own_domains: &[String]) -> Suggestions {
+    let index = state.items.index();
+    let mut out = Suggestions::default();
+    let mut company_ids: Vec<i64> = Vec::new();
+    let mut seen_addresses = Vec::new();
+    for raw in addresses {
+        let address = normalize_email(raw);
+        if address.is_empty() || seen_addresses.contains(&address) {
+            continue;
+        }
+        seen_addresses.push(address.clone());
+        let mut matched_person = false;
+        for view in index.with_email(&address) {
+            match view.kind {
+                ItemKind::Person => {
+                    matched_person = true;
+                    company_ids.extend(view.company_id);
+                    if !out.persons.iter().any(|p| p.id == view.id) {
+                        out.persons.push(view);
+                    }
+                }
+                _ => company_ids.push(view.id),
+            }
+        }
+        if !matched_person {
+            out.unmatched.push(address.clone());
+        }
+        if let Some(domain) = email_domain(&address)
+            && !own_domains.iter().any(|d| d == domain)
+        {
+            company_ids.extend(index.companies_with_domain(domain));
+        }
+    }
+    let mut seen = Vec::new();
+    company_ids.retain(|id| {
+        let new = !seen.contains(id);
+        seen.push(*id);
+        new
+    });
+    for company in company_ids {
+        if let Some(view) = index.get(ItemKind::Company, company) {
+            out.companies.push(view);
+        }
+        for (kind, list) in [
+            (ItemKind::Project, &mut out.projects),
+            (ItemKind::BusinessCase, &mut out.business_cases),
+        ] {
+            list.extend(index.lookup(&Lookup {
+                kind,
+                text: "",
+                company_id: Some(company),
+                open_only: true,
+                limit: 20,
+                recent: &[],
+            }));
+        }
+    }
+    out
+}
+
+/// A record the employee picked.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Pick {
+    /// Kind of record.
+    pub kind: ItemKind,
+    /// The CRM's id.
+    pub id: i64,
+}
+
+/// Remembers a pick so it ranks first in the employee's later lookups.
+#[utoipa::path(
+    post,
+    path = "/api/addin/picks",
+    tag = "addin",
+    request_body = Pick,
+    security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody))
+)]
+pub async fn record_pick(
+    State(state): State<AppState>,
+    user: AddinUser,
+    AppJson(pick): AppJson<Pick>,
+) -> Result<StatusCode, AppError> {
+    if state.items.index().get(pick.kind, pick.id).is_none() {
+        return Err(AppError::NotFound("no such CRM record in the cache".into()));
+    }
+    state
+        .store
+        .record_pick(&user.employee.id, pick.kind, pick.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,522 @@
+//! The initial import (and re-import) of firms, persons, projects and business cases.
+//!
+//! A run pages through each kind with `limit=1000`, keeping a few pages in flight (within the
+//! CRM's connection limit) while the previous one is written in one batched statement. Its
+//! progress (next offset per kind) is saved after every page, so a run whose process died is
+//! claimed again (stale heartbeat) and continues where it was. Rows the CRM no longer has are
+//! swept per kind at the end; the in-memory index is rebuilt once when the run is done.
+
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::sse::{Event, KeepAlive, Sse},
+};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Item, ItemKind};
+use crate::{
+    crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
+    error::{AppError, AppJson},
+    identity::session::RequireAdmin,
+    state::AppState,
+    store::{ImportRunRow, now_ms},
+};
+
+/// A running import whose heartbeat is older than this is taken over by another worker.
+pub const STALE_MS: i64 = 10_000;
+/// How often a running import proves it is alive, even while waiting for the CRM.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+/// Pages fetched ahead while one is being written.
+const PIPELINE: usize = 3;
+/// Attempts for one page before the run fails.
+const PAGE_ATTEMPTS: u32 = 6;
+
+/// Progress of one kind of record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct KindProgress {
+    /// Kind of record.
+    pub kind: ItemKind,
+    /// Records imported so far.
+    pub done: u64,
+    /// Records the CRM reported (unknown before the first page).
+    pub total: Option<u64>,
+    /// Offset of the next page to fetch.
+    #[serde(default)]
+    pub offset: u64,
+    /// Records per second while this kind was running.
+    #[serde(default)]
+    pub rate_per_s: f64,
+    /// Pages that needed a retry.
+    #[serde(default)]
+    pub errors: u64,
+    /// All pages imported and the sweep done.
+    #[serde(default)]
+    pub finished: bool,
+    /// When this kind started (Unix ms).
+    #[serde(default)]
+    pub started_ms: Option<i64>,
+}
+
+/// An import run as the admin UI shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportRun {
+    /// Run id.
+    pub run_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Progress per kind.
+    pub kinds: Vec<KindProgress>,
+    /// Estimated seconds left.
+    pub eta_s: Option<u64>,
+}
+
+fn initial_progress() -> Vec<KindProgress> {
+    ItemKind::ALL
+        .into_iter()
+        .map(|kind| KindProgress {
+            kind,
+            done: 0,
+            total: None,
+            offset: 0,
+            rate_per_s: 0.0,
+            errors: 0,
+            finished: false,
+            started_ms: None,
+        })
+        .collect()
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl ImportRun {
+    fn from_row(row: &ImportRunRow) -> Self {
+        let kinds: Vec<KindProgress> =
+            serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
+        let left: u64 = kinds
+            .iter()
+            .filter(|k| !k.finished)
+            .map(|k| k.total.unwrap_or(0).saturating_sub(k.done))
+            .sum();
+        let rate = kinds
+            .iter()
+            .rev()
+            .find(|k| k.rate_per_s > 0.0)
+            .map(|k| k.rate_per_s);
+        let eta_s = match (row.status.as_str(), rate) {
+            ("running", Some(rate)) => Some((left as f64 / rate).ceil() as u64),
+            ("done", _) => Some(0),
+            _ => None,
+        };
+        Self {
+            run_id: row.run_id.clone(),
+            status: row.status.clone(),
+            started_at: ms_to_time(row.started_at),
+            finished_at: row.finished_at.map(ms_to_time),
+            error: row.error.clone(),
+            kinds,
+            eta_s,
+        }
+    }
+}
+
+/// Queues a run; `Conflict` when one is queued or running.
+pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, AppError> {
+    let active = state.store.import_runs(5).await?.into_iter().any(|r| {
+        r.status == "queued"
+            || (r.status == "running" && r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS))
+    });
+    if active {
+        return Err(AppError::Conflict("an import is already running".into()));
+    }
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let progress =
+        serde_json::to_string(&initial_progress()).map_err(|e| AppError::Internal(e.into()))?;
+    state
+        .store
+        .create_import_run(&run_id, by, &progress)
+        .await?;
+    state.wake.import.notify_one();
+    Ok(run_id)
+}
+
+/// Runs queued (or abandoned) imports until `stop` turns true.
+pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let poll = Duration::from_millis(state.config.jobs.poll_interval_ms.max(10) * 4);
+    loop {
+        match state.store.claim_import_run(STALE_MS).await {
+            Ok(Some(row)) => {
+                execute(&state, row, |_| {}).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot look for import runs"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = state.wake.import.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// Runs a claimed import to its end, calling `on_progress` after every page; never panics, a
+/// failure is recorded on the run.
+pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
+    let mut progress: Vec<KindProgress> =
+        serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
+    let heartbeat = {
+        let store = state.store.clone();
+        let run = row.run_id.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                if let Err(e) = store.beat_import_run(&run).await {
+                    tracing::warn!(error = %e, "cannot record the import's heartbeat");
+                }
+            }
+        })
+    };
+    let mut result = run_kinds(state, &row, &mut progress, &on_progress).await;
+    heartbeat.abort();
+    if result.is_ok() {
+        // Later changes are the reconcile's; it starts from the moment this run started.
+        result = super::reconcile::set_watermarks(state, row.started_at).await;
+    }
+    let text = serde_json::to_string(&progress).unwrap_or_default();
+    let (status, error) = match &result {
+        Ok(()) => ("done", None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    if let Err(e) = state
+        .store
+        .finish_import_run(&row.run_id, status, &text, error.as_deref())
+        .await
+    {
+        tracing::error!(error = %e, run = %row.run_id, "cannot record the end of an import");
+    }
+    if let Err(e) = state.items.rebuild(state.store.as_ref()).await {
+        tracing::error!(error = %e, "rebuilding the item index after an import failed");
+    }
+    super::sync::announce_rebuild(state).await;
+    match result {
+        Ok(()) => tracing::info!(run = %row.run_id, "import done"),
+        Err(e) => tracing::warn!(run = %row.run_id, error = %e, "import failed"),
+    }
+}
+
+async fn run_kinds(
+    state: &AppState,
+    row: &ImportRunRow,
+    progress: &mut [KindProgress],
+    on_progress: &impl Fn(&[KindProgress]),
+) -> Result<(), AppError> {
+    let crm = state
+        .crm
+        .admin(state.store.as_ref(), &state.master_key)
+        .await?;
+    for i in 0..progress.len() {
+        if progress[i].finished {
+            continue;
+        }
+        let kind = progress[i].kind;
+        progress[i].started_ms.get_or_insert_with(now_ms);
+        let mut pages = PageStream::new(crm.clone(), kind, progress[i].offset);
+        while let Some(page) = pages.next(&mut progress[i].errors).await? {
+            let items: Vec<Item> = page.items.into_iter().map(Item::from).collect();
+            let count = items.len() as u64;
+            state.store.upsert_items(&items, Some(&row.run_id)).await?;
+            let p = &mut progress[i];
+            p.done += count;
+            p.offset += count;
+            p.total = Some(page.total.max(p.done));
+            let elapsed = (now_ms() - p.started_ms.unwrap_or_else(now_ms)).max(1) as f64 / 1000.0;
+            p.rate_per_s = (p.done as f64 / elapsed * 10.0).round() / 10.0;
+            save(state, &row.run_id, progress).await?;
+            on_progress(progress);
+        }
+        let swept = state
+            .store
+            .sweep_items(kind, &row.run_id, row.started_at)
+            .await?;
+        if !swept.is_empty() {
+            tracing::info!(
+                kind = kind.as_str(),
+                removed = swept.len(),
+                "removed records the CRM no longer has"
+            );
+        }
+        progress[i].finished = true;
+        progress[i].total = Some(progress[i].done);
+        save(state, &row.run_id, progress).await?;
+        on_progress(progress);
+    }
+    Ok(())
+}
+
+async fn save(state: &AppState, run: &str, progress: &[KindProgress]) -> Result<(), AppError> {
+    let text = serde_json::to_string(progress).map_err(|e| AppError::Internal(e.into()))?;
+    state.store.save_import_progress(run, &text).await?;
+    Ok(())
+}
+
+/// A page being fetched.
+type PageTask = tokio::task::JoinHandle<Result<Page<crate::crm::CrmRecord>, CrmError>>;
+
+/// Pages of one kind, fetched a few ahead of the writer.
+struct PageStream {
+    crm: Arc<dyn Crm>,
+    kind: RecordKind,
+    next_offset: u64,
+    in_flight: VecDeque<(u64, PageTask)>,
+    total: Option<u64>,
+    done: bool,
+}
+
+impl PageStream {
+    fn new(crm: Arc<dyn Crm>, kind: ItemKind, offset: u64) -> Self {
+        Self {
+            crm,
+            kind: kind.into(),
+            next_offset: offset,
+            in_flight: VecDeque::new(),
+            total: None,
+            done: false,
+        }
+    }
+
+    fn spawn(&mut self, offset: u64) {
+        let crm = self.crm.clone();
+        let kind = self.kind;
+        let request = PageRequest {
+            offset,
+            limit: MAX_PAGE,
+            changed_since: None,
+        };
+        self.in_flight.push_back((
+            offset,
+            tokio::spawn(async move { crm.list(kind, request).await }),
+        ));
+    }
+
+    fn fill(&mut self) {
+        // Before the total is known, fetch one page at a time.
+        let depth = if self.total.is_some() { PIPELINE } else { 1 };
+        while !self.done && self.in_flight.len() < depth {
+            if self.total.is_some_and(|t| self.next_offset >= t) {
+                break;
+            }
+            let offset = self.next_offset;
+            self.spawn(offset);
+            self.next_offset += MAX_PAGE;
+        }
+    }
+
+    async fn next(
+        &mut self,
+        errors: &mut u64,
+    ) -> Result<Option<Page<crate::crm::CrmRecord>>, AppError> {
+        self.fill();
+        let Some((offset, handle)) = self.in_flight.pop_front() else {
+            return Ok(None);
+        };
+        let mut result = handle
+            .await
+            .unwrap_or_else(|e| Err(CrmError::Upstream(e.to_string())));
+        let mut attempt = 1;
+        while let Err(err) = &result {
+            if !err.is_transient() || attempt >= PAGE_ATTEMPTS {
+                self.abort();
+                return Err(crate::crm::crm_error(
+                    result.err().unwrap_or(CrmError::NotFound),
+                ));
+            }
+            *errors += 1;
+            let wait = match err {
+                CrmError::RateLimited { until: Some(t) } => (*t - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(Duration::from_secs(300)),
+                _ => Duration::from_millis(500 * (1 << attempt)),
+            };
+            tracing::warn!(error = %err, offset, "an import page failed; retrying");
+            tokio::time::sleep(wait).await;
+            let request = PageRequest {
+                offset,
+                limit: MAX_PAGE,
+                changed_since: None,
+            };
+            result = self.crm.list(self.kind, request).await;
+            attempt += 1;
+        }
+        let page = result.map_err(crate::crm::crm_error)?;
+        self.total = Some(page.total);
+        if (page.items.len() as u64) < MAX_PAGE {
+            // A short page is the last one, whatever the total said.
+            self.done = true;
+            self.abort();
+        }
+        if page.items.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(page))
+    }
+
+    fn abort(&mut self) {
+        for (_, handle) in self.in_flight.drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for PageStream {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin endpoints.
+
+/// A queued run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Queued {
+    /// Its id.
+    pub run_id: String,
+}
+
+/// Import history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRuns {
+    /// Newest first.
+    pub runs: Vec<ImportRun>,
+}
+
+/// Starts an import of every firm, person, project and business case.
+#[utoipa::path(
+    post,
+    path = "/api/admin/import",
+    tag = "admin",
+    responses(
+        (status = 202, body = Queued),
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+) -> Result<(StatusCode, AppJson<Queued>), AppError> {
+    let run_id = queue_run(&state, Some(&admin.employee.id)).await?;
+    crate::admin::audit(
+        &state,
+        &admin,
+        "import.start",
+        &format!("import:{run_id}"),
+        "",
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, AppJson(Queued { run_id })))
+}
+
+/// The import history, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/admin/import",
+    tag = "admin",
+    responses((status = 200, body = ImportRuns), (status = 401, body = crate::error::ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: RequireAdmin,
+) -> Result<AppJson<ImportRuns>, AppError> {
+    let rows = state.store.import_runs(20).await?;
+    Ok(AppJson(ImportRuns {
+        runs: rows.iter().map(ImportRun::from_row).collect(),
+    }))
+}
+
+async fn load_run(state: &AppState, id: &str) -> Result<ImportRun, AppError> {
+    let row = state
+        .store
+        .import_run(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such import run".into()))?;
+    Ok(ImportRun::from_row(&row))
+}
+
+/// One run's progress.
+#[utoipa::path(
+    get,
+    path = "/api/admin/import/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = ImportRun), (status = 404, body = crate::error::ErrorBody))
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    _admin: RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<AppJson<ImportRun>, AppError> {
+    Ok(AppJson(load_run(&state, &id).await?))
+}
+
+/// Live progress as server-sent events (`progress`, data = the run), until the run ends.
+#[utoipa::path(
+    get,
+    path = "/api/admin/import/{id}/events",
+    tag = "admin",
+    params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, content_type = "text/event-stream", body = ImportRun), (status = 404, body = crate::error::ErrorBody))
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    _admin: RequireAdmin,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let first = load_run(&state, &id).await?;
+    let stream = futures::stream::unfold(
+        (state, id, Some(first), None::<String>, false),
+        |(state, id, mut pending, mut last, finished)| async move {
+            if finished {
+                return None;
+            }
+            loop {
+                let run = match pending.take() {
+                    Some(run) => run,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        match load_run(&state, &id).await {
+                            Ok(run) => run,
+                            Err(_) => return None,
+                        }
+                    }
+                };
+                let text = serde_json::to_string(&run).unwrap_or_default();
+                if last.as_deref() == Some(text.as_str()) {
+                    continue;
+                }
+                let end = matches!(run.status.as_str(), "done" | "failed");
+                last = Some(text.clone());
+                let event = Event::default().event("progress").data(text);
+                return Some((Ok(event), (state, id, None, last, end)));
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

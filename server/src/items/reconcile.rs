@@ -1,0 +1,145 @@
+//! Periodic reconcile: asks the CRM for records changed since the last reconcile
+//! (`rowInfo.lastModifiedAt[GT]`), so a lost webhook is repaired. One instance at a time (a
+//! lease), and each kind keeps its own watermark in the settings table.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Item, ItemKind};
+use crate::{
+    crm::{MAX_PAGE, PageRequest},
+    error::AppError,
+    settings::Setting,
+    state::AppState,
+    store::now_ms,
+};
+
+/// Changes this close to the watermark are fetched again: clocks and commit order drift.
+const OVERLAP: Duration = Duration::from_secs(120);
+
+/// When each kind was last reconciled, and how the last run ended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ReconcileState {
+    /// Kind → start of the last successful reconcile (Unix ms).
+    pub watermarks: BTreeMap<String, i64>,
+    /// End of the last run (Unix ms).
+    pub last_run_at: Option<i64>,
+    /// Records changed by the last run.
+    pub last_changed: u64,
+    /// Error of the last run, if it failed.
+    pub last_error: Option<String>,
+}
+
+impl Setting for ReconcileState {
+    const KEY: &'static str = "reconcile";
+}
+
+/// Reconciles every kind once; returns how many records were refreshed.
+pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
+    let store = state.store.as_ref();
+    let mut status = ReconcileState::load(store).await?;
+    let crm = state.crm.admin(store, &state.master_key).await?;
+    let mut changed = 0;
+    let result: Result<(), AppError> = async {
+        for kind in ItemKind::ALL {
+            let started = now_ms();
+            let since = status
+                .watermarks
+                .get(kind.as_str())
+                .and_then(|ms| DateTime::<Utc>::from_timestamp_millis(*ms))
+                .map(|t| t - OVERLAP);
+            let Some(since) = since else {
+                // Never imported: the initial import, not the reconcile, fills this kind.
+                continue;
+            };
+            let mut request = PageRequest {
+                offset: 0,
+                limit: MAX_PAGE,
+                changed_since: Some(since),
+            };
+            loop {
+                let page = crm
+                    .list(kind.into(), request)
+                    .await
+                    .map_err(crate::crm::crm_error)?;
+                let count = page.items.len() as u64;
+                let items: Vec<Item> = page.items.into_iter().map(Item::from).collect();
+                let keys: Vec<(ItemKind, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
+                state.items.upsert(store, items).await?;
+                super::sync::announce(state, &keys).await;
+                changed += count;
+                if count < MAX_PAGE {
+                    break;
+                }
+                request = request.next();
+            }
+            status.watermarks.insert(kind.as_str().to_owned(), started);
+        }
+        Ok(())
+    }
+    .await;
+    status.last_run_at = Some(now_ms());
+    status.last_changed = changed;
+    status.last_error = result.as_ref().err().map(ToString::to_string);
+    status.save(store).await?;
+    result.map(|()| changed)
+}
+
+/// Marks every kind as reconciled up to `at` (called when an import starts).
+pub async fn set_watermarks(state: &AppState, at: i64) -> Result<(), AppError> {
+    let store = state.store.as_ref();
+    let mut status = ReconcileState::load(store).await?;
+    for kind in ItemKind::ALL {
+        status.watermarks.insert(kind.as_str().to_owned(), at);
+    }
+    status.save(store).await
+}
+
+/// Reconciles on the configured schedule until `stop` turns true; also rebuilds the index when
+/// live changes have piled up.
+pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let minutes = state.config.jobs.reconcile_minutes;
+    let tick = Duration::from_secs(30);
+    let mut next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(tick) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if state.items.wants_rebuild()
+            && let Err(e) = state.items.rebuild(state.store.as_ref()).await
+        {
+            tracing::warn!(error = %e, "rebuilding the item index failed");
+        }
+        if minutes == 0 || tokio::time::Instant::now() < next_reconcile {
+            continue;
+        }
+        next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
+        let lease_until = now_ms() + (minutes * 60_000) as i64 / 2;
+        match state
+            .store
+            .try_lease("reconcile", &state.instance_id, lease_until)
+            .await
+        {
+            Ok(true) => match reconcile_once(&state).await {
+                Ok(n) => tracing::info!(changed = n, "reconcile done"),
+                Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take the reconcile lease"),
+        }
+        if let Err(e) = state
+            .store
+            .prune_events(now_ms() - 7 * 24 * 3_600_000)
+            .await
+        {
+            tracing::warn!(error = %e, "pruning old CRM events failed");
+        }
+    }
+}
