@@ -1,18 +1,13 @@
 //! The Outlook task pane in headless Chromium (`taskpane.mjs`), inside the Outlook sandbox page,
 //! against the real server, raynet-sim and entra-sim. Rust sets the stack up (CRM connection,
-//! an employee with their own CRM key, sample records, import), mints the employee's token, runs
-//! the walk, then checks in the simulator what the pane saved.
+//! webhook, an employee with their own CRM key, the sandbox's records, import), mints the
+//! employee's token, runs the walk, then checks in the simulator what the pane saved.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::settings::{CrmConnectionSettings, Setting, seal_field};
-use tests::{
-    TestApp, TestDb, mint_token_for,
-    raynet_sim::{RaynetSim, SimOptions},
-    spawn_app_with_entra_on,
-};
+use tests::{TestApp, mint_token_for, raynet_sim::SimOptions, stack::spawn_stack};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn repo_root() -> PathBuf {
@@ -68,103 +63,21 @@ async fn offers(app: &TestApp, path: &str) -> bool {
     doc["paths"].get(path).is_some()
 }
 
-fn created_id(answer: &(reqwest::StatusCode, Value)) -> i64 {
-    let (status, body) = answer;
-    assert!(
-        status.is_success(),
-        "the simulator refused a sample record: {body}"
-    );
-    body["data"]["id"].as_i64().expect("a created id")
-}
-
-/// The records the sandbox mailbox talks about: Vítkovice, Jan Novák and an open project.
-fn seed_sample_records(crm: &RaynetSim) -> i64 {
-    let company = created_id(&crm.sim.user_change(
-        &Method::PUT,
-        "company",
-        None,
-        &json!({"name": "Vítkovice Machinery a.s.", "regNumber": "45193070", "rating": "A",
-                "state": "B_ACTUAL", "role": "A_SUBSCRIBER",
-                "addresses": [{"contactInfo": {"email": "info@vitkovice.cz"}}]}),
-    ));
-    created_id(&crm.sim.user_change(
-        &Method::PUT,
-        "person",
-        None,
-        &json!({"firstName": "Jan", "lastName": "Novák", "relationship": {"company": company},
-                "contactInfo": {"email": "jan.novak@vitkovice.cz"}}),
-    ));
-    created_id(&crm.sim.user_change(
-        &Method::PUT,
-        "project",
-        None,
-        &json!({"name": "Servis linky 2027", "company": company}),
-    ));
-    company
-}
-
-async fn connect_crm_and_import(app: &TestApp, crm: &RaynetSim) {
-    CrmConnectionSettings {
-        base_url: crm.url.clone(),
-        instance: crm.instance.clone(),
-        user_email: crm.admin.username.clone(),
-        api_key_enc: Some(seal_field(
-            &app.state.master_key,
-            CrmConnectionSettings::KEY,
-            CrmConnectionSettings::API_KEY_FIELD,
-            &crm.admin.api_key,
-        )),
-    }
-    .save(app.state.store.as_ref())
-    .await
-    .unwrap();
-    let admin = app.login_as_admin().await;
-    let started: Value = admin
-        .send_with_csrf(Method::POST, &app.url("/api/admin/import"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let run = started["run_id"]
-        .as_str()
-        .expect("an import run id")
-        .to_owned();
-    for _ in 0..600 {
-        let state: Value = admin
-            .client
-            .get(app.url(&format!("/api/admin/import/{run}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        match state["status"].as_str() {
-            Some("done") => return,
-            Some("failed") => panic!("the import failed: {state}"),
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    panic!("the import did not finish within a minute");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser() {
     assert!(
         repo_root().join("web/pkg/addin_wasm_bg.wasm").is_file(),
         "build the task pane first: scripts/build-wasm (scripts/test does it)"
     );
-    let crm = RaynetSim::start(SimOptions::default()).await.unwrap();
-    let company = seed_sample_records(&crm);
-    let (app, entra) = spawn_app_with_entra_on(TestDb::for_this_run().await).await;
+    let stack = spawn_stack(SimOptions::default(), true).await;
+    let (app, crm) = (&stack.app, &stack.raynet);
+    let company = tests::sandbox::seed(crm).unwrap().company;
     let employee = app.create_employee("demo@example.com", false).await;
     let worker = crm
         .sim
         .add_user("demo@example.com", "FULL_THROTTLE", "Demo User");
-    let admin = app.login_as_admin().await;
-    let changed = admin
+    let changed = stack
+        .admin
         .send_with_csrf(
             Method::PUT,
             &app.url(&format!("/api/admin/employees/{}", employee.id)),
@@ -179,10 +92,10 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
         changed.text().await.unwrap()
     );
 
-    let items = offers(&app, "/api/addin/suggest").await && offers(&app, "/api/admin/import").await;
-    let save = items && offers(&app, "/api/addin/emails").await;
+    let items = offers(app, "/api/addin/suggest").await;
+    let save = items && offers(app, "/api/addin/emails").await;
     if items {
-        connect_crm_and_import(&app, &crm).await;
+        stack.import(Duration::from_secs(60)).await;
     }
     if !save {
         eprintln!(
@@ -190,7 +103,7 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
              the walk skips the steps that need a missing one"
         );
     }
-    let token = mint_token_for(&entra, &employee);
+    let token = mint_token_for(&stack.entra, &employee);
     let shots = repo_root().join("test-output/screenshots/taskpane");
     run_walk(
         "taskpane.mjs",
