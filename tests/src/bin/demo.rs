@@ -21,7 +21,10 @@ use tests::{
 };
 
 #[derive(Parser)]
-#[command(name = "demo", about = "CRM Bridge with simulated Raynet and Microsoft, for a demo")]
+#[command(
+    name = "demo",
+    about = "CRM Bridge with simulated Raynet and Microsoft, for a demo"
+)]
 struct Cli {
     /// Address of the CRM Bridge server.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -54,7 +57,10 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.data_dir)?;
 
     let crm = RaynetSim::start(SimOptions {
-        data: GenOptions { companies: cli.companies, ..SimOptions::default().data },
+        data: GenOptions {
+            companies: cli.companies,
+            ..SimOptions::default().data
+        },
         ..SimOptions::default()
     })
     .await?;
@@ -119,9 +125,16 @@ async fn main() -> anyhow::Result<()> {
 
     let webhook_id = format!("{:032x}", rand::random::<u128>());
     let webhook_token = format!("{:032x}", rand::random::<u128>());
-    let mut webhook = WebhookSettings { webhook_id: webhook_id.clone(), ..Default::default() };
+    let mut webhook = WebhookSettings {
+        webhook_id: webhook_id.clone(),
+        ..Default::default()
+    };
     webhook.set_secret_token(key, &webhook_token);
-    let client = state.crm.admin(store, key).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = state
+        .crm
+        .admin(store, key)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let crm_webhook = client
         .create_webhook(
             &format!("{base}/api/raynet-event/{webhook_id}"),
@@ -144,7 +157,10 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let csrf = session["csrf_token"].as_str().unwrap_or_default().to_owned();
+    let csrf = session["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     http.put(format!("{base}/api/admin/employees/{}", employee.id))
         .header("x-csrf-token", &csrf)
         .json(&json!({"crm_api_key": worker.api_key}))
