@@ -1,5 +1,5 @@
 //! The add-in manifest the server renders (`/manifest.xml`) and the pane's sign-in
-//! configuration (`/api/addin/config`).
+//! configuration (`/api/public/addin-config`).
 
 use std::path::PathBuf;
 
@@ -58,7 +58,7 @@ async fn the_pane_configuration_names_the_tenant_authority_and_our_api_scope() {
     let (app, sim) = spawn_app_with_entra().await;
     let response = app
         .client
-        .get(app.url("/api/addin/config"))
+        .get(app.url("/api/public/addin-config"))
         .send()
         .await
         .unwrap();

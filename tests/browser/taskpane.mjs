@@ -1,8 +1,9 @@
 // The Outlook task pane in headless Chromium, inside the Outlook sandbox page (Office stubbed:
 // the office.js CDN URL is routed to a stub that adopts the sandbox's fake Outlook), against the
 // real server, raynet-sim and entra-sim started by tests/browser/main.rs.
-// Env: BASE_URL, TOKEN, SHOTS_DIR; ITEMS="1" when the item cache API exists (suggestions and
-// lookups are checked), SAVE="1" when the activities API exists (saving is checked).
+// Env: BASE_URL, TOKEN, STRANGER_TOKEN (valid, but of no employee), SHOTS_DIR; ITEMS="1" when
+// the item cache API exists (suggestions and lookups are checked), SAVE="1" when the activities
+// API exists (saving is checked).
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
@@ -82,6 +83,20 @@ try {
   if (ITEMS) {
     if (await frame.locator("#chosen-company .chip").count() !== 0) throw new Error("the firm of the previous e-mail is still chosen");
   }
+
+  step("a draft in compose mode is read through the async getters");
+  await page.locator("#mailbox li[data-index='4']").click();
+  await frame.locator("#item").filter({ hasText: "Koncept: doplnění nabídky" }).waitFor();
+  if (ITEMS) await frame.locator("#chosen-person .chip").filter({ hasText: "Jan Novák" }).waitFor();
+
+  step("a signed-in user who is not an employee gets a clear message");
+  const token = await page.locator("#token").inputValue();
+  await page.locator("#token").fill(process.env.STRANGER_TOKEN);
+  await page.locator("#mailbox li[data-index='0']").click();
+  await frame.locator("body[data-problem='NotRegistered']").waitFor();
+  const notRegistered = await frame.locator("#problem").innerText();
+  if (!/not set up in CRM Bridge/.test(notRegistered)) throw new Error(`unexpected text: ${notRegistered}`);
+  await page.locator("#token").fill(token);
 
   step("no item selected (pinned pane): the empty state");
   await page.locator("#none").click();

@@ -110,6 +110,12 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
         &[
             ("BASE_URL", app.base_url.clone()),
             ("TOKEN", token),
+            (
+                "STRANGER_TOKEN",
+                stack
+                    .entra
+                    .mint(&json!({"preferred_username": "stranger@example.com"})),
+            ),
             ("SHOTS_DIR", shots.display().to_string()),
             ("ITEMS", if items { "1" } else { "0" }.into()),
             ("SAVE", if save { "1" } else { "0" }.into()),

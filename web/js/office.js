@@ -70,7 +70,7 @@
   let nestable = null;
   async function naaToken() {
     if (!nestable) {
-      const config = await (await fetch("/api/addin/config")).json();
+      const config = await (await fetch("/api/public/addin-config")).json();
       if (!config.client_id) throw new Error("the Office 365 app is not configured");
       nestable = {
         scopes: config.scopes,

@@ -22,6 +22,8 @@
       required: "Jan Novák <jan.novak@vitkovice.cz>; Karel Nový <karel.novy@vitkovice.cz>",
       start: at(1, 10), end: at(1, 11), location: "Ostrava, Ruská 2887", body: "Agenda: rozsah servisu.",
       iCalUId: "040000008200E00074C5B7101A82E0080000000052C1F3A0A1D5DB01" },
+    { type: "message", compose: true, subject: "Koncept: doplnění nabídky", from: "Demo User <demo@example.com>",
+      to: "Jan Novák <jan.novak@vitkovice.cz>", cc: "", body: "Dobrý den, posílám doplnění.", internetMessageId: "" },
   ];
   items.forEach((it, n) => { it.itemId = "AAMkSandbox" + n; });
 
@@ -44,6 +46,12 @@
       return { itemType: "appointment", itemId: it.itemId, iCalUId: it.iCalUId, subject: it.subject,
         organizer: parse(it.organizer)[0] || null, requiredAttendees: parse(it.required), optionalAttendees: [],
         start: new Date(it.start), end: new Date(it.end), location: it.location, body, attachments: [] };
+    }
+    if (it.compose) {
+      // Compose mode: every property is an object with async getters, and no ids until saved.
+      const async = (value) => ({ getAsync: (...args) => args[args.length - 1](ok(value)) });
+      return { itemType: "message", subject: async(it.subject), from: async(parse(it.from)[0] || null),
+        to: async(parse(it.to)), cc: async(parse(it.cc)), body, getItemIdAsync: (cb) => cb(ok(it.itemId)) };
     }
     return { itemType: "message", itemId: it.itemId, internetMessageId: it.internetMessageId, subject: it.subject,
       from: parse(it.from)[0] || null, to: parse(it.to), cc: parse(it.cc), dateTimeCreated: new Date(), body, attachments: [] };
@@ -91,7 +99,7 @@
       const li = document.createElement("li");
       li.dataset.index = n;
       li.setAttribute("aria-current", String(n === current));
-      li.textContent = (it.type === "appointment" ? "📅 " : "✉ ") + it.subject;
+      li.textContent = (it.type === "appointment" ? "📅 " : it.compose ? "✎ " : "✉ ") + it.subject;
       const small = document.createElement("small");
       small.textContent = it.type === "appointment" ? it.required : it.from;
       li.appendChild(small);

@@ -1,5 +1,6 @@
-//! `GET /api/addin/config`: what the task pane needs before it can sign in (public: it holds
-//! only ids that also appear in the manifest).
+//! `GET /api/public/addin-config`: what the task pane needs before it can sign in. Public, so it
+//! lives outside `/api/addin/` (where every endpoint needs a token); it holds only ids that also
+//! appear in the manifest.
 
 use axum::{Json, extract::State};
 use serde::Serialize;
@@ -29,7 +30,7 @@ pub fn api_scope(client_id: &str, app_id_uri: &str) -> String {
 /// Sign-in configuration for the task pane.
 #[utoipa::path(
     get,
-    path = "/api/addin/config",
+    path = "/api/public/addin-config",
     tag = "addin",
     responses((status = 200, body = AddinConfig))
 )]

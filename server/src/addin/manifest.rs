@@ -104,6 +104,20 @@ mod tests {
     }
 
     #[test]
+    fn every_file_the_manifest_points_at_exists_in_the_web_directory() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+        let files: Vec<&str> = attribute_values(TEMPLATE, "DefaultValue")
+            .into_iter()
+            .filter_map(|v| v.strip_prefix(LOCAL_BASE))
+            .filter(|path| path.len() > 1)
+            .collect();
+        assert!(files.len() >= 6, "icons and the task pane: {files:?}");
+        for path in files {
+            assert!(web.join(&path[1..]).is_file(), "web{path} is missing");
+        }
+    }
+
+    #[test]
     fn rendering_for_the_local_base_and_no_client_id_gives_the_committed_file() {
         assert_eq!(render(LOCAL_BASE, "", ""), TEMPLATE);
     }

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
-/// JSON routes: `GET /api/addin/config`.
+/// JSON routes: `GET /api/public/addin-config`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(config::get_config))
 }
