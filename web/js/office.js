@@ -67,9 +67,19 @@
     return (ctx && ctx.displayLanguage) || navigator.language || "en-US";
   }
 
+  // MSAL is large: loaded only when Outlook offers Nested App Authentication.
+  const loadMsal = () => window.msal ? Promise.resolve() : new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "vendor/msal-browser.min.js";
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error("MSAL could not be loaded"));
+    document.head.appendChild(script);
+  });
+
   let nestable = null;
   async function naaToken() {
     if (!nestable) {
+      await loadMsal();
       const config = await (await fetch("/api/public/addin-config")).json();
       if (!config.client_id) throw new Error("the Office 365 app is not configured");
       nestable = {
@@ -89,7 +99,7 @@
 
   async function getToken() {
     const ctx = office();
-    const naa = window.msal && ctx && ctx.requirements &&
+    const naa = ctx && ctx.requirements &&
       ctx.requirements.isSetSupported("NestedAppAuth", "1.1");
     if (naa) {
       try { return await naaToken(); } catch (e) { /* fall back to Office SSO below */ }
