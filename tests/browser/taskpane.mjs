@@ -102,8 +102,10 @@ try {
   await page.locator("#none").click();
   await frame.locator("#empty").waitFor();
 
-  step("the server is unreachable: a clear offline state");
-  await page.route(`${BASE_URL}/api/**`, (route) => route.abort("connectionrefused"));
+  step("the server is stopped: a clear offline state");
+  // tests/browser/taskpane.rs stops the server on this line and answers on stdin.
+  console.log("STOP_SERVER");
+  await new Promise((resolve) => process.stdin.once("data", resolve));
   await page.locator("#mailbox li[data-index='1']").click();
   await frame.locator("body[data-problem='Offline']").waitFor();
   const text = await frame.locator("#problem").innerText();

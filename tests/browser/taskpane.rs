@@ -8,14 +8,15 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tests::{TestApp, mint_token_for, raynet_sim::SimOptions, stack::spawn_stack};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Runs `node tests/browser/<script>` with `env`, echoing its output; panics unless it exits 0.
-async fn run_walk(script: &str, env: &[(&str, String)]) {
+/// Runs `node tests/browser/<script>` with `env`, echoing its output; stops `server` when the
+/// script prints `STOP_SERVER` (and then tells it on stdin); panics unless it exits 0.
+async fn run_walk(script: &str, env: &[(&str, String)], server: TestApp) {
     let dir = repo_root().join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -25,6 +26,7 @@ async fn run_walk(script: &str, env: &[(&str, String)]) {
     command
         .arg(dir.join(script))
         .current_dir(repo_root())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -32,21 +34,34 @@ async fn run_walk(script: &str, env: &[(&str, String)]) {
         command.env(k, v);
     }
     let mut child = command.spawn().expect("node starts");
-    let echo = |stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("[taskpane] {line}");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let err = tokio::spawn(async move {
+        while let Ok(Some(line)) = errors.next_line().await {
+            eprintln!("[taskpane] {line}");
+        }
+    });
+    let mut server = Some(server);
+    let walk = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[taskpane] {line}");
+            if line == "STOP_SERVER" {
+                if let Some(server) = server.take() {
+                    server.stop().await;
+                }
+                stdin
+                    .write_all(b"stopped\n")
+                    .await
+                    .expect("node reads stdin");
             }
-        })
+        }
+        child.wait().await.expect("node runs")
     };
-    let out = echo(Box::new(child.stdout.take().expect("stdout")));
-    let err = echo(Box::new(child.stderr.take().expect("stderr")));
-    let status = tokio::time::timeout(Duration::from_secs(240), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(240), walk)
         .await
-        .expect("the browser walk finishes within 4 minutes")
-        .expect("node runs");
-    let _ = tokio::join!(out, err);
+        .expect("the browser walk finishes within 4 minutes");
+    let _ = err.await;
     assert!(status.success(), "{script} failed: {status}");
 }
 
@@ -104,24 +119,27 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
         );
     }
     let token = mint_token_for(&stack.entra, &employee);
+    let stranger = stack
+        .entra
+        .mint(&json!({"preferred_username": "stranger@example.com"}));
     let shots = repo_root().join("test-output/screenshots/taskpane");
-    run_walk(
-        "taskpane.mjs",
-        &[
-            ("BASE_URL", app.base_url.clone()),
-            ("TOKEN", token),
-            (
-                "STRANGER_TOKEN",
-                stack
-                    .entra
-                    .mint(&json!({"preferred_username": "stranger@example.com"})),
-            ),
-            ("SHOTS_DIR", shots.display().to_string()),
-            ("ITEMS", if items { "1" } else { "0" }.into()),
-            ("SAVE", if save { "1" } else { "0" }.into()),
-        ],
-    )
-    .await;
+    let env = [
+        ("BASE_URL", app.base_url.clone()),
+        ("TOKEN", token),
+        ("STRANGER_TOKEN", stranger),
+        ("SHOTS_DIR", shots.display().to_string()),
+        ("ITEMS", if items { "1" } else { "0" }.into()),
+        ("SAVE", if save { "1" } else { "0" }.into()),
+    ];
+    // The walk stops the server; the simulators live on until the end of the test.
+    let tests::stack::Stack {
+        app,
+        raynet: crm,
+        entra: _entra,
+        admin: _admin,
+        ..
+    } = stack;
+    run_walk("taskpane.mjs", &env, app).await;
 
     if save {
         let activities = crm.sim.activities();
