@@ -220,3 +220,62 @@ async fn recent_picks_come_back_most_recent_first_on_every_backend() {
         assert_eq!(picks, vec![5, 7, 6], "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn concurrent_workers_never_lease_the_same_job_and_an_expired_lease_is_taken_over() {
+    for db in all_backends().await {
+        // Two connections to one database stand for two server instances.
+        let a = store::connect_and_migrate(&db.url, 4).await.unwrap();
+        let b = store::connect(&db.url, 4).await.unwrap();
+        for n in 0..40 {
+            a.enqueue_job(store::NewJob {
+                kind: "test".into(),
+                payload: format!("{{\"n\":{n}}}"),
+                entry_id: None,
+            })
+            .await
+            .unwrap();
+        }
+        let lease = |s: std::sync::Arc<dyn store::Store>, owner: String| async move {
+            let mut got = Vec::new();
+            while let Some(job) = s.lease_job(&owner, 60_000).await.unwrap() {
+                got.push(job.id);
+            }
+            got
+        };
+        let (x, y, z) = tokio::join!(
+            lease(a.clone(), "a".into()),
+            lease(b.clone(), "b".into()),
+            lease(a.clone(), "c".into())
+        );
+        let mut all: Vec<String> = x.into_iter().chain(y).chain(z).collect();
+        assert_eq!(all.len(), 40, "{}: every job leased once", db.backend);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 40, "{}: no job leased twice", db.backend);
+
+        // A lease that ran out (its worker died) is taken over; the old owner cannot finish it.
+        let id = a
+            .enqueue_job(store::NewJob {
+                kind: "test".into(),
+                payload: "{}".into(),
+                entry_id: None,
+            })
+            .await
+            .unwrap();
+        let first = a.lease_job("dead", 1).await.unwrap().unwrap();
+        assert_eq!(first.id, id);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let second = b.lease_job("alive", 60_000).await.unwrap().unwrap();
+        assert_eq!(second.id, id, "{}", db.backend);
+        assert_eq!(second.attempts, 2);
+        assert!(
+            !a.complete_job(&id, "dead").await.unwrap(),
+            "{}",
+            db.backend
+        );
+        assert!(b.complete_job(&id, "alive").await.unwrap());
+        assert_eq!(b.job(&id).await.unwrap().unwrap().status, "done");
+        assert_eq!(a.count_jobs("queued").await.unwrap(), 40);
+    }
+}

@@ -1,16 +1,27 @@
 //! Background work started with the server: applying CRM events, running imports, the
-//! reconcile schedule, and (with PostgreSQL) following other instances' item changes.
+//! reconcile schedule, (with PostgreSQL) following other instances' item changes, and the job
+//! workers of the durable queue (saving activities to the CRM).
+
+use std::time::Duration;
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{items, state::AppState};
+use crate::{activities, items, jobs, state::AppState};
 
-/// Starts every background task; each stops when `stop` turns true.
-pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+/// The running background tasks.
+pub struct Background {
+    tasks: Vec<JoinHandle<()>>,
+    jobs: Option<jobs::Workers>,
+}
+
+/// Starts every background task; the item tasks stop when `stop` turns true, the job workers in
+/// [`Background::stop`].
+pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
     let mut tasks = vec![tokio::spawn(items::sync::run_listener(
         state.clone(),
         stop.clone(),
     ))];
+    let mut job_workers = None;
     if state.config.jobs.enabled {
         tasks.push(tokio::spawn(items::events::run_worker(
             state.clone(),
@@ -24,6 +35,20 @@ pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<(
             state.clone(),
             stop.clone(),
         )));
+        job_workers = Some(jobs::start(state.clone(), activities::job_handlers()));
     }
-    tasks
+    Background {
+        tasks,
+        jobs: job_workers,
+    }
+}
+
+impl Background {
+    /// Waits (at most `within`) for every task to finish its current step.
+    pub async fn stop(self, within: Duration) {
+        if let Some(jobs) = self.jobs {
+            jobs.stop(within).await;
+        }
+        let _ = tokio::time::timeout(within, futures::future::join_all(self.tasks)).await;
+    }
 }

@@ -263,6 +263,13 @@ pub struct JobsConfig {
     pub max_attempts: u32,
     /// Minutes between reconcile runs against the CRM (0 = never). Default 15.
     pub reconcile_minutes: u64,
+    /// How long a worker holds a job before another may take it over, in seconds. Default 120.
+    pub lease_secs: u64,
+    /// Longest wait between two attempts of a job, in seconds (a CRM reset time may be later).
+    /// Default 300.
+    pub max_backoff_secs: u64,
+    /// Jobs run at the same time by this process. Default 4.
+    pub workers: usize,
 }
 
 impl Default for JobsConfig {
@@ -272,6 +279,9 @@ impl Default for JobsConfig {
             poll_interval_ms: 500,
             max_attempts: 12,
             reconcile_minutes: 15,
+            lease_secs: 120,
+            max_backoff_secs: 300,
+            workers: 4,
         }
     }
 }

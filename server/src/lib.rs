@@ -3,6 +3,7 @@
 //! The library exposes [`app`] (the router for a state) and [`serve`] (listener + shutdown), so
 //! the binary, the tests and the benchmarks run exactly the same server.
 
+pub mod activities;
 pub mod addin;
 pub mod admin;
 pub mod background;
@@ -11,8 +12,10 @@ pub mod crm;
 pub mod error;
 pub mod fsutil;
 pub mod http_client;
+pub mod i18n;
 pub mod identity;
 pub mod items;
+pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod secrets;
@@ -72,6 +75,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(addin::router())
         .merge(items::api::router())
         .merge(items::router())
+        .merge(activities::router())
         .split_for_parts()
 }
 
@@ -172,7 +176,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = background::start(&state, &stop_rx);
+    let background = background::start(&state, &stop_rx);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -203,6 +207,6 @@ pub async fn serve(
         }
     }
     // Workers finish their current step; a killed process resumes from the database anyway.
-    let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(workers)).await;
+    background.stop(Duration::from_secs(10)).await;
     Ok(())
 }

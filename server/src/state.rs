@@ -28,6 +28,8 @@ pub struct AppState {
     pub wake: Arc<Wake>,
     /// This process's id among several instances.
     pub instance_id: String,
+    /// Wakes the background job workers.
+    pub jobs: Arc<crate::jobs::JobQueue>,
 }
 
 /// Wake-ups for background workers, so new work starts at once rather than at the next poll.
@@ -58,6 +60,7 @@ impl AppState {
             items: Arc::new(ItemCache::new()),
             wake: Arc::new(Wake::default()),
             instance_id: uuid::Uuid::new_v4().to_string(),
+            jobs: Arc::new(crate::jobs::JobQueue::new()),
         })
     }
 }

@@ -548,3 +548,167 @@ async fn add_in_endpoints_need_a_token() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn two_instances_on_postgres_share_the_cache() {
+    // Several instances are a PostgreSQL deployment; on SQLite there is only one.
+    let Some(db) = tests::TestDb::postgres().await else {
+        return;
+    };
+    let stack = tests::stack::spawn_stack_on(db, options(3, 1), true).await;
+    stack.import(Duration::from_secs(60)).await;
+    let key = {
+        use secrecy::ExposeSecret;
+        stack
+            .app
+            .state
+            .master_key
+            .to_base64()
+            .expose_secret()
+            .to_owned()
+    };
+    let authority = stack.entra.authority();
+    let second = tests::spawn_app_with(stack.app.db.shared(), |c| {
+        c.secrets.master_key = server::config::Secret::new(key);
+        c.entra.authority = authority;
+    })
+    .await;
+    assert!(
+        second
+            .state
+            .items
+            .index()
+            .get(ItemKind::Company, 1)
+            .is_some(),
+        "loaded at start"
+    );
+    // The webhook goes to the first instance; the second must see the change too.
+    let id = add_company(&stack, "Sdílená mezi instancemi", "info@sdilena.cz").await;
+    let seen = eventually(Duration::from_secs(5), || async {
+        second
+            .state
+            .items
+            .index()
+            .get(ItemKind::Company, id)
+            .is_some()
+    })
+    .await;
+    assert!(seen.is_some(), "the second instance never saw the change");
+    let (status, _) =
+        stack
+            .raynet
+            .sim
+            .user_change(&Method::DELETE, "company", Some(id), &Value::Null);
+    assert!(status.is_success());
+    let gone = eventually(Duration::from_secs(5), || async {
+        second
+            .state
+            .items
+            .index()
+            .get(ItemKind::Company, id)
+            .is_none()
+    })
+    .await;
+    assert!(gone.is_some(), "the second instance kept a deleted firm");
+}
+
+#[tokio::test]
+async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
+    use server::{
+        secrets::MasterKey,
+        settings::{CrmConnectionSettings, Setting},
+    };
+    use tests::{
+        process::{ServerProcess, free_port},
+        raynet_sim::{Faults, RaynetSim},
+    };
+    let raynet = RaynetSim::start(options(8000, 1)).await.unwrap();
+    let pages: u64 = ["company", "person", "businessCase", "project"]
+        .iter()
+        .map(|e| (raynet.sim.count(e) as u64).div_ceil(1000))
+        .sum();
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    let db_url = server::config::DatabaseUrl::new(format!(
+        "sqlite://{}?mode=rwc",
+        data.join("crm-bridge.db").display()
+    ));
+    let store = server::store::connect_and_migrate(&db_url, 1)
+        .await
+        .unwrap();
+    let master = MasterKey::generate();
+    let mut crm = CrmConnectionSettings {
+        base_url: raynet.url.clone(),
+        instance: raynet.instance.clone(),
+        user_email: raynet.admin.username.clone(),
+        api_key_enc: None,
+    };
+    crm.set_api_key(&master, &raynet.admin.api_key);
+    crm.save(store.as_ref()).await.unwrap();
+    let run_id = server::items::import::queue_run_in(store.as_ref())
+        .await
+        .unwrap();
+    drop(store);
+    let key = {
+        use secrecy::ExposeSecret;
+        master.to_base64().expose_secret().to_owned()
+    };
+    let env = [
+        ("CRM_BRIDGE_MASTER_KEY", key.as_str()),
+        ("CRM_BRIDGE_JOBS__POLL_INTERVAL_MS", "50"),
+    ];
+    // Slow pages, so the import is still running when it is killed.
+    raynet.sim.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let quota_before = raynet.sim.quota_remaining();
+    let port = free_port();
+    let first = ServerProcess::start_with(cwd.path(), &[], &[], false, &env, port).await;
+    let reader = server::store::connect(&db_url, 1).await.unwrap();
+    let progressed = eventually(Duration::from_secs(60), || async {
+        let run = reader.import_run(&run_id).await.unwrap().unwrap();
+        let kinds: Vec<server::items::import::KindProgress> =
+            serde_json::from_str(&run.progress).unwrap();
+        kinds[0].finished && !kinds[1].finished
+    })
+    .await;
+    assert!(progressed.is_some(), "the import never got past the firms");
+    first.kill().await;
+    let killed = reader.import_run(&run_id).await.unwrap().unwrap();
+    assert_eq!(killed.status, "running");
+
+    let second = ServerProcess::start_with(cwd.path(), &[], &[], false, &env, port).await;
+    let finished = eventually(Duration::from_secs(90), || async {
+        reader.import_run(&run_id).await.unwrap().unwrap().status == "done"
+    })
+    .await;
+    assert!(
+        finished.is_some(),
+        "the interrupted run was not finished after the restart"
+    );
+    for (kind, entity) in [
+        (ItemKind::Company, "company"),
+        (ItemKind::Person, "person"),
+        (ItemKind::Project, "project"),
+        (ItemKind::BusinessCase, "businessCase"),
+    ] {
+        assert_eq!(
+            reader.count_items(kind).await.unwrap() as usize,
+            raynet.sim.count(entity),
+            "{entity}"
+        );
+    }
+    // Resuming, not starting over: the firms' pages were not fetched twice.
+    let used = quota_before - raynet.sim.quota_remaining();
+    assert!(
+        used < pages + 8,
+        "{used} requests for {pages} pages: the run started over"
+    );
+    assert_eq!(
+        reader.import_runs(10).await.unwrap().len(),
+        1,
+        "no second run"
+    );
+    second.terminate().await;
+}

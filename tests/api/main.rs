@@ -1,9 +1,11 @@
 //! HTTP API tests against an in-process server on a loopback socket. One binary, one module per
 //! area.
 
+mod activities;
 mod addin_manifest;
 mod addin_tokens;
 mod admin_auth;
+mod admin_pages;
 mod cli;
 mod http_basics;
 mod item_cache;

@@ -78,6 +78,16 @@ impl Drop for TestDb {
 }
 
 impl TestDb {
+    /// Another handle on the same database that does not drop it (for a second instance).
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            backend: self.backend,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            pg: None,
+        }
+    }
+
     /// The backend of this test run: PostgreSQL when `TEST_DATABASE_URL` is set, else SQLite.
     pub async fn for_this_run() -> Self {
         match Self::postgres().await {

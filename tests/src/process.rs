@@ -53,14 +53,32 @@ impl ServerProcess {
     /// Starts `crm-bridge [args] serve [serve_args]` on a free loopback port and waits until
     /// `/healthz` answers (at most 30 s).
     pub async fn start(cwd: &Path, args: &[&str], serve_args: &[&str], https: bool) -> Self {
-        let port = free_port();
+        Self::start_with(cwd, args, serve_args, https, &[], free_port()).await
+    }
+
+    /// Like [`ServerProcess::start`] with extra environment variables and a chosen port (a
+    /// restarted server keeps its address).
+    pub async fn start_with(
+        cwd: &Path,
+        args: &[&str],
+        serve_args: &[&str],
+        https: bool,
+        env: &[(&str, &str)],
+        port: u16,
+    ) -> Self {
         let bind = format!("127.0.0.1:{port}");
+        let log = if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let child = command(cwd)
             .args(args)
             .args(["--bind", &bind, "serve"])
             .args(serve_args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("crm-bridge starts");
         let scheme = if https { "https" } else { "http" };

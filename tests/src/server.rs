@@ -72,15 +72,37 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server on `db`, letting `adjust` change the configuration first.
 pub async fn spawn_app_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    spawn_app_on(listener, db, adjust).await
+}
+
+/// Like [`spawn_app_with`], with `server.public_url` set to the real address (for flows that
+/// hand our URL to another service, such as the CRM webhook).
+pub async fn spawn_app_public(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("a local address");
+    spawn_app_on(listener, db, |c| {
+        c.server.public_url = format!("http://{addr}");
+        adjust(c);
+    })
+    .await
+}
+
+async fn spawn_app_on(
+    listener: tokio::net::TcpListener,
+    db: TestDb,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     crate::init_test_log();
     let mut config = test_config(&db);
     adjust(&mut config);
     let state = server::build_state(config)
         .await
         .expect("the server state builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
     let addr = listener.local_addr().expect("a local address");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(state.clone(), listener, async move {

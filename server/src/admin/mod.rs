@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod employees;
 pub mod office365;
+pub mod pages;
 pub mod session;
 pub mod setup;
 
@@ -26,10 +27,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The HTML pages owned by this module (the first-admin setup link).
 pub fn html_router() -> Router<AppState> {
-    Router::new().route(
-        "/admin/setup/{token}",
-        get(setup::form).post(setup::create_admin),
-    )
+    Router::new()
+        .route(
+            "/admin/setup/{token}",
+            get(setup::form).post(setup::create_admin),
+        )
+        .merge(pages::router())
 }
 
 /// Writes one audit row for a change made by `by`.

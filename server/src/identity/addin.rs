@@ -86,7 +86,11 @@ impl FromRequestParts<AppState> for AddinUser {
                         tracing::info!(employee = %employee.id, "bound an Outlook sign-in to an employee");
                         employee
                     }
-                    None => return Err(not_registered()),
+                    // A concurrent first request may have bound it a moment ago.
+                    None => match state.store.employee_by_entra(&tid, &claims.oid).await? {
+                        Some(employee) => employee,
+                        None => return Err(not_registered()),
+                    },
                 }
             }
         };

@@ -134,7 +134,21 @@ impl ImportRun {
 
 /// Queues a run; `Conflict` when one is queued or running.
 pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, AppError> {
-    let active = state.store.import_runs(5).await?.into_iter().any(|r| {
+    let run_id = queue_run_with(state.store.as_ref(), by).await?;
+    state.wake.import.notify_one();
+    Ok(run_id)
+}
+
+/// Queues a run directly in `store` (for tools that run without a server state).
+pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, AppError> {
+    queue_run_with(store, None).await
+}
+
+async fn queue_run_with(
+    store: &dyn crate::store::Store,
+    by: Option<&str>,
+) -> Result<String, AppError> {
+    let active = store.import_runs(5).await?.into_iter().any(|r| {
         r.status == "queued"
             || (r.status == "running" && r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS))
     });
@@ -144,11 +158,7 @@ pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, App
     let run_id = uuid::Uuid::now_v7().to_string();
     let progress =
         serde_json::to_string(&initial_progress()).map_err(|e| AppError::Internal(e.into()))?;
-    state
-        .store
-        .create_import_run(&run_id, by, &progress)
-        .await?;
-    state.wake.import.notify_one();
+    store.create_import_run(&run_id, by, &progress).await?;
     Ok(run_id)
 }
 

@@ -10,6 +10,8 @@ mod employees;
 mod events;
 mod identity;
 mod items;
+mod jobs;
+mod ledger;
 mod postgres;
 mod sessions;
 mod settings;
@@ -24,6 +26,8 @@ pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
 pub use identity::{EmployeeChanges, IdentityStore};
 pub use items::ItemStore;
+pub use jobs::{Job, JobStore, NewJob};
+pub use ledger::{LedgerKey, LedgerStore, LoggedItem, LoggedItemChanges, NewLoggedItem};
 pub use postgres::PgStore;
 pub use sessions::{AdminSessionRow, SessionStore};
 pub use settings::SettingsStore;
@@ -73,6 +77,8 @@ pub trait Store:
     + AuditStore
     + ItemStore
     + EventStore
+    + JobStore
+    + LedgerStore
     + Send
     + Sync
     + 'static

@@ -1,0 +1,162 @@
+//! Saving e-mails and meetings into the CRM: the add-in endpoints (`/api/addin/emails`,
+//! `/meetings`, `/logged`, `/persons`), the ledger entry view, and the `activity.sync` job that
+//! writes the activity with the employee's own CRM key. The ledger and the queue are persisted
+//! by `store::ledger` and `store::jobs`; the workers live in `jobs`.
+
+pub mod admin;
+pub mod handlers;
+pub mod times;
+pub mod worker;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{jobs::Handlers, state::AppState, store::LoggedItem};
+
+/// The job kind that brings the CRM activity in line with its ledger entry.
+pub const SYNC_JOB: &str = "activity.sync";
+
+/// The longest description we send, in characters. The CRM's specification sets no limit on
+/// `description`; this keeps requests and the CRM's pages reasonable.
+pub const MAX_DESCRIPTION_CHARS: usize = 60_000;
+
+/// Appended where a body was cut short.
+pub const TRUNCATION_MARKER: &str = "\n\n[… truncated by CRM Bridge; the full text is in Outlook]";
+
+/// The add-in's endpoints and the admin's job endpoints.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::log_email))
+        .routes(routes!(handlers::log_meeting))
+        .routes(routes!(handlers::find_logged))
+        .routes(routes!(handlers::relink, handlers::unlink))
+        .routes(routes!(handlers::create_person))
+        .routes(routes!(admin::list_jobs))
+        .routes(routes!(admin::retry_job))
+}
+
+/// The workers' handlers for the job kinds this module owns.
+pub fn job_handlers() -> Handlers {
+    let mut handlers = Handlers::new();
+    handlers.insert(
+        SYNC_JOB,
+        Arc::new(worker::SyncActivity::default()) as Arc<dyn crate::jobs::JobHandler>,
+    );
+    handlers
+}
+
+/// The CRM records an e-mail or meeting is linked to, as the pane picked them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Links {
+    /// The client firm.
+    pub company_id: Option<i64>,
+    /// Contact persons; the first is the activity's contact, the others become participants.
+    pub person_ids: Vec<i64>,
+    /// A project.
+    pub project_id: Option<i64>,
+    /// A business case.
+    pub business_case_id: Option<i64>,
+}
+
+/// What the worker writes to the CRM, as stored in the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Content {
+    /// Subject.
+    pub title: String,
+    /// Sent time (e-mails) or start (meetings).
+    pub from: Option<DateTime<Utc>>,
+    /// End (meetings).
+    pub till: Option<DateTime<Utc>>,
+    /// Body with the header lines, already truncated.
+    pub description: String,
+    /// Meeting place.
+    pub place: Option<String>,
+    /// CRM persons whose addresses appear among the sender, recipients or attendees.
+    pub matched_person_ids: Vec<i64>,
+    /// The employee unlinked it: the CRM activity is to be deleted.
+    pub deleted: bool,
+}
+
+/// A ledger entry as the pane sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Entry {
+    /// Entry id.
+    pub id: String,
+    /// `email` or `meeting`.
+    pub kind: String,
+    /// `queued`, `saved`, `failed` or `unlinked`.
+    pub status: String,
+    /// The CRM activity, once saved.
+    pub crm_activity_id: Option<i64>,
+    /// Its address in the CRM.
+    pub crm_link: Option<String>,
+    /// Why saving failed.
+    pub error: Option<String>,
+    /// The picked links.
+    pub links: Links,
+    /// Addresses that match no CRM person.
+    pub unmatched: Vec<String>,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+impl Entry {
+    /// The view of a stored entry.
+    pub fn of(item: &LoggedItem) -> Self {
+        let content: Content = serde_json::from_str(&item.content).unwrap_or_default();
+        let status = if content.deleted {
+            "unlinked".to_owned()
+        } else {
+            item.status.clone()
+        };
+        Self {
+            id: item.id.clone(),
+            kind: item.kind.clone(),
+            crm_activity_id: item.crm_activity_id.filter(|_| status != "unlinked"),
+            crm_link: item.crm_link.clone().filter(|_| status != "unlinked"),
+            status,
+            error: item.error.clone(),
+            links: serde_json::from_str(&item.links).unwrap_or_default(),
+            unmatched: serde_json::from_str(&item.unmatched).unwrap_or_default(),
+            updated_at: DateTime::from_timestamp_millis(item.updated_at)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
+
+/// `text` cut to at most `max` characters, ending with [`TRUNCATION_MARKER`] when cut.
+pub fn truncate_body(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let keep = max.saturating_sub(TRUNCATION_MARKER.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(TRUNCATION_MARKER);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_body_is_kept_as_it_is() {
+        assert_eq!(truncate_body("Dobrý den", 100), "Dobrý den");
+    }
+
+    #[test]
+    fn a_long_body_is_cut_at_the_limit_with_the_marker() {
+        let body = "ž".repeat(500);
+        let cut = truncate_body(&body, 200);
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with(TRUNCATION_MARKER));
+        assert!(cut.starts_with("žž"));
+    }
+}

@@ -1,0 +1,207 @@
+//! The `activity.sync` job: makes the CRM activity match its ledger entry with the employee's
+//! own CRM key. It looks the activity up by our entry id (`extId`) before creating one, so an
+//! attempt that was cut off after the CRM created the activity never makes a second one.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use async_trait::async_trait;
+
+use super::{Content, Links};
+use crate::{
+    crm::{
+        ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
+        ParticipantSpec,
+    },
+    jobs::{JobError, JobHandler},
+    settings::{ParticipantSyncMode, Setting, SyncSettings},
+    state::AppState,
+    store::{Employee, Job, LoggedItem},
+};
+
+/// Runs `activity.sync` jobs; remembers each employee's CRM person id (the activity owner).
+#[derive(Debug, Default)]
+pub struct SyncActivity {
+    owners: Mutex<HashMap<String, i64>>,
+}
+
+fn kind_of(item: &LoggedItem) -> Result<ActivityKind, JobError> {
+    match item.kind.as_str() {
+        "email" => Ok(ActivityKind::Email),
+        "meeting" => Ok(ActivityKind::Meeting),
+        other => Err(JobError::Fatal(format!("unknown entry kind {other:?}"))),
+    }
+}
+
+impl SyncActivity {
+    async fn owner(&self, crm: &dyn Crm, employee: &Employee) -> Result<i64, JobError> {
+        if let Ok(owners) = self.owners.lock()
+            && let Some(id) = owners.get(&employee.id)
+        {
+            return Ok(*id);
+        }
+        let report = crm.test_connection().await?;
+        let id = report.identity.person_id.ok_or_else(|| {
+            JobError::Fatal(format!(
+                "the CRM did not say which person the API key of {} belongs to",
+                report.identity.username
+            ))
+        })?;
+        if let Ok(mut owners) = self.owners.lock() {
+            owners.insert(employee.id.clone(), id);
+        }
+        Ok(id)
+    }
+}
+
+fn participants(
+    mode: &ParticipantSyncMode,
+    kind: ActivityKind,
+    links: &Links,
+    content: &Content,
+    owner: i64,
+) -> Option<Vec<ParticipantSpec>> {
+    let wanted = match mode {
+        ParticipantSyncMode::None => false,
+        ParticipantSyncMode::MeetingsOnly => kind == ActivityKind::Meeting,
+        ParticipantSyncMode::AllActivities => true,
+    };
+    if !wanted {
+        return None;
+    }
+    let mut ids: Vec<i64> = Vec::new();
+    for id in links.person_ids.iter().chain(&content.matched_person_ids) {
+        if *id != owner && !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    Some(
+        ids.into_iter()
+            .map(|id| ParticipantSpec {
+                person_id: Some(id),
+                company_id: None,
+            })
+            .collect(),
+    )
+}
+
+#[async_trait]
+impl JobHandler for SyncActivity {
+    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
+        let store = state.store.as_ref();
+        let entry_id = job
+            .entry_id
+            .as_deref()
+            .ok_or_else(|| JobError::Fatal("the job names no ledger entry".into()))?;
+        let Some(item) = store.logged_item(entry_id).await? else {
+            return Ok(());
+        };
+        let kind = kind_of(&item)?;
+        let content: Content = serde_json::from_str(&item.content)
+            .map_err(|e| JobError::Fatal(format!("the stored entry is unreadable: {e}")))?;
+        let links: Links = serde_json::from_str(&item.links)
+            .map_err(|e| JobError::Fatal(format!("the stored links are unreadable: {e}")))?;
+        let employee = store
+            .employee(&item.employee_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("the employee no longer exists".into()))?;
+        let crm = state
+            .crm
+            .for_employee(store, &state.master_key, &employee)
+            .await?;
+        let existing = match item.crm_activity_id {
+            Some(id) => Some(id),
+            None => crm
+                .find_activity_by_ext_id(kind, &item.id)
+                .await?
+                .map(|a| a.id),
+        };
+
+        if content.deleted {
+            if let Some(id) = existing {
+                match crm.delete_activity(kind, id).await {
+                    Ok(()) | Err(CrmError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            store.mark_item_unlinked(&item.id).await?;
+            return Ok(());
+        }
+
+        let owner = self.owner(crm.as_ref(), &employee).await?;
+        let mode = SyncSettings::load(store).await?.participant_mode;
+        let crm_links = ActivityLinks {
+            company_id: links.company_id,
+            person_id: links.person_ids.first().copied(),
+            business_case_id: links.business_case_id,
+            project_id: links.project_id,
+        };
+        let participants = participants(&mode, kind, &links, &content, owner);
+        let status = Some(ActivityStatus::Completed);
+        let mut id = None;
+        if let Some(current) = existing {
+            // An update cannot change the activity's contact person; the CRM takes the picked
+            // persons as participants instead, so a re-link always writes them.
+            let mut people = participants.clone().unwrap_or_default();
+            for id in links.person_ids.iter().rev() {
+                if *id != owner && !people.iter().any(|p| p.person_id == Some(*id)) {
+                    people.insert(
+                        0,
+                        ParticipantSpec {
+                            person_id: Some(*id),
+                            company_id: None,
+                        },
+                    );
+                }
+            }
+            let participants = (participants.is_some() || !people.is_empty()).then_some(people);
+            let update = ActivityUpdate {
+                title: Some(content.title.clone()),
+                from: content.from,
+                till: content.till,
+                description: Some(content.description.clone()),
+                place: content.place.clone(),
+                links: Some(crm_links.clone()),
+                participants,
+                status,
+            };
+            match crm.update_activity(kind, current, &update).await {
+                Ok(()) => id = Some(current),
+                // Deleted in the CRM meanwhile: create it again.
+                Err(CrmError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let id = match id {
+            Some(id) => id,
+            None => {
+                crm.create_activity(&NewActivity {
+                    kind,
+                    ext_id: Some(item.id.clone()),
+                    owner_id: owner,
+                    title: content.title.clone(),
+                    from: content.from,
+                    till: content.till,
+                    description: content.description.clone(),
+                    place: content.place.clone(),
+                    links: crm_links,
+                    participants: participants.unwrap_or_default(),
+                    status,
+                })
+                .await?
+            }
+        };
+        let link = crm.activity_link(kind, id);
+        store
+            .mark_item_saved(&item.id, item.revision, id, &link)
+            .await?;
+        Ok(())
+    }
+
+    async fn failed(&self, state: &AppState, job: &Job, reason: &str) {
+        if let Some(entry) = &job.entry_id
+            && let Err(e) = state.store.mark_item_failed(entry, reason).await
+        {
+            tracing::warn!(entry = %entry, error = %e, "cannot mark a ledger entry failed");
+        }
+    }
+}

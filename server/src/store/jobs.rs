@@ -1,0 +1,244 @@
+//! The durable job queue: enqueue, lease (safe with several instances), finish, reschedule,
+//! fail, retry and the admin listing. A job is due when it is `queued` and its `next_attempt_at`
+//! has passed; a lease moves `next_attempt_at` to the lease's end, so the job of a worker that
+//! died becomes due again by itself. Jobs of one ledger entry never run at the same time.
+
+use async_trait::async_trait;
+
+use super::{Backend, Store, StoreResult, for_both_backends, now_ms};
+
+/// The columns every job query returns, in [`JobRow`] order.
+pub(super) const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, last_error, \
+     next_attempt_at, lease_owner, entry_id, created_at, updated_at";
+
+/// A job to add to the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// What to do (the worker's handler name), e.g. `activity.save`.
+    pub kind: String,
+    /// The handler's input as JSON text.
+    pub payload: String,
+    /// The ledger entry the job works on, if any.
+    pub entry_id: Option<String>,
+}
+
+impl NewJob {
+    /// A job of `kind` for the ledger entry `entry_id`, with an empty payload.
+    pub fn for_entry(kind: &str, entry_id: &str) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            payload: "{}".into(),
+            entry_id: Some(entry_id.to_owned()),
+        }
+    }
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Job {
+    /// Our id (UUID v7, so ids sort by creation).
+    #[sqlx(rename = "job_id")]
+    pub id: String,
+    /// The handler's name.
+    pub kind: String,
+    /// The handler's input (JSON text).
+    pub payload: String,
+    /// `queued`, `done` or `failed`.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the job is due (Unix ms); the end of the lease while a worker holds it.
+    pub next_attempt_at: i64,
+    /// The worker that leased it last.
+    pub lease_owner: Option<String>,
+    /// The ledger entry it works on.
+    pub entry_id: Option<String>,
+    /// Creation (Unix ms).
+    pub created_at: i64,
+    /// Last change (Unix ms).
+    pub updated_at: i64,
+}
+
+/// The job queue's persistence.
+#[async_trait]
+pub trait JobStore {
+    /// Adds a job, due now; returns its id.
+    async fn enqueue_job(&self, job: NewJob) -> StoreResult<String>;
+    /// Leases the most overdue job for `lease_ms` to `owner`, counting an attempt.
+    async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>>;
+    /// Marks a leased job done; `false` when `owner` no longer holds it.
+    async fn complete_job(&self, id: &str, owner: &str) -> StoreResult<bool>;
+    /// Releases a leased job to run again at `next_attempt_at`; `false` when `owner` lost it.
+    async fn reschedule_job(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> StoreResult<bool>;
+    /// Marks a leased job failed for good; `false` when `owner` no longer holds it.
+    async fn fail_job(&self, id: &str, owner: &str, error: &str) -> StoreResult<bool>;
+    /// Queues a failed job again with a fresh attempt count; `None` if there is no failed job
+    /// with this id.
+    async fn retry_job(&self, id: &str) -> StoreResult<Option<Job>>;
+    /// One job.
+    async fn job(&self, id: &str) -> StoreResult<Option<Job>>;
+    /// Jobs with `status` (all when `None`), newest first.
+    async fn list_jobs(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<Job>>;
+    /// How many jobs have `status`.
+    async fn count_jobs(&self, status: &str) -> StoreResult<i64>;
+}
+
+for_both_backends! {
+    #[async_trait]
+    impl JobStore for Db {
+        async fn enqueue_job(&self, job: NewJob) -> StoreResult<String> {
+            let mut tx = self.writer().begin().await?;
+            let id = Db::insert_job(&mut tx, &job).await?;
+            tx.commit().await?;
+            Ok(id)
+        }
+
+        async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>> {
+            // SQLite has one writer, so the conditional UPDATE alone is atomic; PostgreSQL
+            // instances skip the rows another transaction is leasing.
+            let lock = match self.backend() {
+                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+                Backend::Sqlite => "",
+            };
+            let now = now_ms();
+            let sql = format!(
+                "UPDATE jobs SET lease_owner = $1, next_attempt_at = $2, \
+                 attempts = attempts + 1, updated_at = $3 \
+                 WHERE job_id = (SELECT j.job_id FROM jobs j \
+                   WHERE j.status = 'queued' AND j.next_attempt_at <= $3 \
+                   AND (j.entry_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o \
+                     WHERE o.entry_id = j.entry_id AND o.job_id <> j.job_id \
+                     AND o.status = 'queued' AND o.lease_owner IS NOT NULL \
+                     AND o.next_attempt_at > $3)) \
+                   ORDER BY j.next_attempt_at LIMIT 1{lock}) \
+                 RETURNING {JOB_COLUMNS}"
+            );
+            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+                .bind(owner)
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(self.writer())
+                .await?)
+        }
+
+        async fn complete_job(&self, id: &str, owner: &str) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE jobs SET status = 'done', last_error = NULL, updated_at = $3 \
+                 WHERE job_id = $1 AND lease_owner = $2 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn reschedule_job(
+            &self,
+            id: &str,
+            owner: &str,
+            error: &str,
+            next_attempt_at: i64,
+        ) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE jobs SET lease_owner = NULL, last_error = $3, next_attempt_at = $4, \
+                 updated_at = $5 WHERE job_id = $1 AND lease_owner = $2 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(error)
+            .bind(next_attempt_at)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn fail_job(&self, id: &str, owner: &str, error: &str) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE jobs SET status = 'failed', lease_owner = NULL, last_error = $3, \
+                 updated_at = $4 WHERE job_id = $1 AND lease_owner = $2 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(error)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn retry_job(&self, id: &str) -> StoreResult<Option<Job>> {
+            let now = now_ms();
+            let sql = format!(
+                "UPDATE jobs SET status = 'queued', attempts = 0, lease_owner = NULL, \
+                 next_attempt_at = $2, updated_at = $2 WHERE job_id = $1 AND status = 'failed' \
+                 RETURNING {JOB_COLUMNS}"
+            );
+            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(now)
+                .fetch_optional(self.writer())
+                .await?)
+        }
+
+        async fn job(&self, id: &str) -> StoreResult<Option<Job>> {
+            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1");
+            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?)
+        }
+
+        async fn list_jobs(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<Job>> {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+                 ORDER BY job_id DESC LIMIT $2"
+            );
+            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+                .bind(status)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?)
+        }
+
+        async fn count_jobs(&self, status: &str) -> StoreResult<i64> {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = $1")
+                .bind(status)
+                .fetch_one(self.reader())
+                .await?)
+        }
+    }
+
+    impl Db {
+    /// Inserts `job` inside `tx`; returns its id.
+    pub(crate) async fn insert_job(
+        tx: &mut sqlx::Transaction<'_, Dialect>,
+        job: &NewJob,
+    ) -> StoreResult<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO jobs (job_id, kind, payload, status, attempts, next_attempt_at, \
+             entry_id, created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $4, $4)",
+        )
+        .bind(&id)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(now)
+        .bind(&job.entry_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+    }
+}
