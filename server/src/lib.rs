@@ -4,6 +4,7 @@
 //! the binary, the tests and the benchmarks run exactly the same server.
 
 pub mod activities;
+pub mod addin;
 pub mod admin;
 pub mod background;
 pub mod config;
@@ -71,6 +72,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::router())
         .merge(identity::router())
         .merge(admin::router())
+        .merge(addin::router())
         .merge(items::api::router())
         .merge(items::router())
         .merge(activities::router())
@@ -89,6 +91,7 @@ pub fn app(state: AppState) -> Router {
             get(move || async move { Json(openapi.as_ref().clone()) }),
         )
         .merge(admin::html_router())
+        .merge(addin::xml_router())
         .fallback(web::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),

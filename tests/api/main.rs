@@ -2,6 +2,7 @@
 //! area.
 
 mod activities;
+mod addin_manifest;
 mod addin_tokens;
 mod admin_auth;
 mod admin_pages;

@@ -3,6 +3,8 @@
 //! streams its output and requires exit status 0; afterwards Rust checks what the walk changed.
 //! Screenshots go to `test-output/screenshots/` under the repository root.
 
+mod taskpane;
+
 use std::{path::PathBuf, process::Stdio};
 
 use server::{

@@ -7,6 +7,7 @@ pub mod db;
 pub mod entra_sim;
 pub mod process;
 pub mod raynet_sim;
+pub mod sandbox;
 pub mod server;
 pub mod stack;
 

@@ -1,0 +1,177 @@
+//! What the status area says: the ledger state of the open item, the outcome of a save, and
+//! the problems (offline, not an employee yet, other errors), as text from the catalog.
+
+use crate::{i18n::Catalog, model::Entry};
+
+/// How a message looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Neutral.
+    Info,
+    /// Done.
+    Success,
+    /// Pending.
+    Warning,
+    /// Failed.
+    Error,
+}
+
+impl Tone {
+    /// Its CSS class.
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Info => "info",
+            Tone::Success => "success",
+            Tone::Warning => "warning",
+            Tone::Error => "error",
+        }
+    }
+}
+
+/// The status area's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    /// Look.
+    pub tone: Tone,
+    /// Text.
+    pub text: String,
+    /// Link to the activity in the CRM.
+    pub link: Option<String>,
+    /// Whether "Unlink" is offered.
+    pub can_unlink: bool,
+    /// Whether the item is in the ledger (save becomes "update links").
+    pub logged: bool,
+}
+
+/// A failed call, as the pane explains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No answer from the server.
+    Offline,
+    /// A valid token, but no employee for it.
+    NotRegistered,
+    /// No token could be obtained.
+    SignIn(String),
+    /// Any other error, with the server's message.
+    Server(String),
+}
+
+impl Problem {
+    /// The problem for an HTTP error answer (`{"error":{"code","message"}}`).
+    pub fn from_response(status: u16, body: &str) -> Self {
+        let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+        let field = |name: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v["error"][name].as_str())
+                .map(str::to_owned)
+        };
+        if field("code").as_deref() == Some("not_registered") {
+            return Problem::NotRegistered;
+        }
+        if matches!(status, 502..=504) && field("code").is_none() {
+            return Problem::Offline;
+        }
+        Problem::Server(field("message").unwrap_or_else(|| format!("HTTP {status}")))
+    }
+
+    /// How the pane shows it.
+    pub fn view(&self, t: &Catalog) -> StatusView {
+        let text = match self {
+            Problem::Offline => t.t("offline"),
+            Problem::NotRegistered => t.t("not-registered"),
+            Problem::SignIn(reason) => t.t_with("signin-failed", &[("reason", reason)]),
+            Problem::Server(reason) => t.t_with("server-error", &[("reason", reason)]),
+        };
+        StatusView {
+            tone: Tone::Error,
+            text,
+            link: None,
+            can_unlink: false,
+            logged: false,
+        }
+    }
+}
+
+/// The status for the open item's ledger entry (`None`: not saved yet).
+pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
+    let Some(e) = entry else {
+        return StatusView {
+            tone: Tone::Info,
+            text: t.t("status-not-logged"),
+            link: None,
+            can_unlink: false,
+            logged: false,
+        };
+    };
+    let (tone, text) = match e.status.as_str() {
+        "saved" => (Tone::Success, t.t("status-saved")),
+        "queued" => (Tone::Warning, t.t("status-queued")),
+        "unlinked" => (Tone::Info, t.t("status-unlinked")),
+        _ => {
+            let reason = e.error.clone().unwrap_or_else(|| e.status.clone());
+            (
+                Tone::Error,
+                t.t_with("status-failed", &[("reason", &reason)]),
+            )
+        }
+    };
+    let live = e.status != "unlinked";
+    StatusView {
+        tone,
+        text,
+        link: e.crm_link.clone().filter(|_| live),
+        can_unlink: live,
+        logged: live,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn a_saved_entry_shows_its_link_and_offers_unlink() {
+        let t = Catalog::new(Lang::En);
+        let e = Entry {
+            status: "saved".into(),
+            crm_link: Some("https://app.raynet.cz/x/?view=DetailView&en=Email&ei=4".into()),
+            ..Default::default()
+        };
+        let v = entry_view(Some(&e), &t);
+        assert_eq!(v.tone, Tone::Success);
+        assert!(v.link.is_some() && v.can_unlink && v.logged);
+        assert_eq!(v.text, "Saved to the CRM.");
+    }
+
+    #[test]
+    fn queued_failed_unlinked_and_absent_entries_read_differently() {
+        let t = Catalog::new(Lang::En);
+        let mk = |s: &str| Entry {
+            status: s.into(),
+            error: Some("bad key".into()),
+            ..Default::default()
+        };
+        assert_eq!(entry_view(Some(&mk("queued")), &t).tone, Tone::Warning);
+        let failed = entry_view(Some(&mk("failed")), &t);
+        assert_eq!(failed.text, "Saving failed: bad key");
+        let unlinked = entry_view(Some(&mk("unlinked")), &t);
+        assert!(!unlinked.can_unlink && !unlinked.logged);
+        assert!(!entry_view(None, &t).logged);
+    }
+
+    #[test]
+    fn error_answers_become_problems_the_user_understands() {
+        let body = r#"{"error":{"code":"not_registered","message":"…"}}"#;
+        assert_eq!(Problem::from_response(403, body), Problem::NotRegistered);
+        assert_eq!(Problem::from_response(502, ""), Problem::Offline);
+        let other = r#"{"error":{"code":"bad_request","message":"q is too long"}}"#;
+        assert_eq!(
+            Problem::from_response(400, other),
+            Problem::Server("q is too long".into())
+        );
+        let t = Catalog::new(Lang::Cs);
+        assert!(Problem::NotRegistered.view(&t).text.contains("správce"));
+    }
+}

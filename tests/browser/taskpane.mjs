@@ -1,0 +1,121 @@
+// The Outlook task pane in headless Chromium, inside the Outlook sandbox page (Office stubbed:
+// the office.js CDN URL is routed to a stub that adopts the sandbox's fake Outlook), against the
+// real server, raynet-sim and entra-sim started by tests/browser/main.rs.
+// Env: BASE_URL, TOKEN, STRANGER_TOKEN (valid, but of no employee), SHOTS_DIR; ITEMS="1" when
+// the item cache API exists (suggestions and lookups are checked), SAVE="1" when the activities
+// API exists (saving is checked).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const { BASE_URL, TOKEN, SHOTS_DIR } = process.env;
+const ITEMS = process.env.ITEMS === "1";
+const SAVE = ITEMS && process.env.SAVE === "1";
+mkdirSync(SHOTS_DIR, { recursive: true });
+const step = (text) => console.log(`step: ${text}`);
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+let failed = false;
+const page = await browser.newPage({ viewport: { width: 1300, height: 800 } });
+page.on("console", (m) => { if (m.type() === "error") console.log(`console error: ${m.text()}`); });
+page.on("pageerror", (e) => { console.log(`page error: ${e}`); failed = true; });
+await page.route("https://appsforoffice.microsoft.com/**", (route) =>
+  route.fulfill({
+    contentType: "application/javascript",
+    body: "window.Office = window.parent.crmBridgeSandbox.createOffice(window);",
+  }));
+
+try {
+  step("open the sandbox with the first e-mail (from a known contact)");
+  await page.goto(`${BASE_URL}/sandbox.html#token=${encodeURIComponent(TOKEN)}`);
+  const frame = page.frameLocator("#pane");
+  await frame.locator("body[data-ready='1']").waitFor({ timeout: 15000 });
+  const paneFrame = page.frames().find((f) => f.url().endsWith("/taskpane.html"));
+  const interactive = await paneFrame.evaluate(() => window.__paneInteractiveAt);
+  console.log(`first load: ${interactive.toFixed(0)} ms (navigation start → pickers interactive)`);
+  await frame.locator("#item").filter({ hasText: "Nabídka na servis linky" }).waitFor();
+
+  if (ITEMS) {
+    step("suggestions: the firm and the contact are preselected");
+    await frame.locator("#chosen-company .chip").filter({ hasText: "Vítkovice" }).waitFor();
+    await frame.locator("#chosen-person .chip").filter({ hasText: "Jan Novák" }).waitFor();
+
+    step("typing 'vitk' finds Vítkovice; pick it with the keyboard");
+    await frame.locator("#chosen-company button[data-act='remove']").click();
+    await frame.locator("#q-company").fill("vitk");
+    await frame.locator("#list-company li[data-act='pick']").filter({ hasText: "Vítkovice" }).first().waitFor();
+    await frame.locator("#q-company").press("Enter");
+    await frame.locator("#chosen-company .chip").filter({ hasText: "Vítkovice" }).waitFor();
+    step("contacts and projects are filtered by the firm: pick its project");
+    await frame.locator("#q-project").fill("servis");
+    await frame.locator("#list-project li[data-act='pick']").filter({ hasText: "Servis linky" }).first().click();
+    await frame.locator("#chosen-project .chip").filter({ hasText: "Servis linky" }).waitFor();
+  }
+
+  if (SAVE) {
+    step("save; the status turns to saved with a link");
+    await frame.locator("#save").click();
+    await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 30000 });
+    await page.screenshot({ path: `${SHOTS_DIR}/email-saved.png` });
+
+    step("a meeting with an unknown attendee: save, then add the attendee as a contact");
+    await page.locator("#mailbox li[data-index='3']").click();
+    await frame.locator("#item").filter({ hasText: "kick-off" }).waitFor();
+    await frame.locator("#unmatched li").filter({ hasText: "karel.novy@vitkovice.cz" }).waitFor();
+    await frame.locator("#save").click();
+    await frame.locator("#status[data-status='saved']").waitFor({ timeout: 30000 });
+    await frame.locator("#unmatched button[data-email='karel.novy@vitkovice.cz']").click();
+    await frame.locator("#chosen-person .chip").filter({ hasText: "Nový" }).waitFor();
+    await frame.locator("#unmatched").waitFor({ state: "hidden" });
+    await page.screenshot({ path: `${SHOTS_DIR}/meeting-saved.png` });
+
+    step("back to the saved e-mail: the pane shows it is in the CRM");
+    await page.locator("#mailbox li[data-index='0']").click();
+    await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 15000 });
+  }
+
+  step("ItemChanged to another e-mail refreshes the pane");
+  await page.locator("#mailbox li[data-index='2']").click();
+  await frame.locator("#item").filter({ hasText: "Newsletter" }).waitFor();
+  if (SAVE) await frame.locator("#status[data-status='none']").waitFor();
+  if (ITEMS) {
+    if (await frame.locator("#chosen-company .chip").count() !== 0) throw new Error("the firm of the previous e-mail is still chosen");
+  }
+
+  step("a draft in compose mode is read through the async getters");
+  await page.locator("#mailbox li[data-index='4']").click();
+  await frame.locator("#item").filter({ hasText: "Koncept: doplnění nabídky" }).waitFor();
+  if (ITEMS) await frame.locator("#chosen-person .chip").filter({ hasText: "Jan Novák" }).waitFor();
+
+  step("a signed-in user who is not an employee gets a clear message");
+  const token = await page.locator("#token").inputValue();
+  await page.locator("#token").fill(process.env.STRANGER_TOKEN);
+  await page.locator("#mailbox li[data-index='0']").click();
+  await frame.locator("body[data-problem='NotRegistered']").waitFor();
+  const notRegistered = await frame.locator("#problem").innerText();
+  if (!/not set up in CRM Bridge/.test(notRegistered)) throw new Error(`unexpected text: ${notRegistered}`);
+  await page.locator("#token").fill(token);
+
+  step("no item selected (pinned pane): the empty state");
+  await page.locator("#none").click();
+  await frame.locator("#empty").waitFor();
+
+  step("the server is stopped: a clear offline state");
+  // tests/browser/taskpane.rs stops the server on this line and answers on stdin.
+  console.log("STOP_SERVER");
+  await new Promise((resolve) => process.stdin.once("data", resolve));
+  await page.locator("#mailbox li[data-index='1']").click();
+  await frame.locator("body[data-problem='Offline']").waitFor();
+  const text = await frame.locator("#problem").innerText();
+  if (!/cannot be reached/.test(text)) throw new Error(`unexpected offline text: ${text}`);
+  await page.screenshot({ path: `${SHOTS_DIR}/offline.png` });
+} catch (e) {
+  console.log(`FAILED: ${e.message}`);
+  await page.screenshot({ path: `${SHOTS_DIR}/failure.png` }).catch(() => {});
+  failed = true;
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
