@@ -232,7 +232,11 @@ async fn record_picks(state: &AppState, employee: &str, links: &Links) {
                 .map(|id| (ItemKind::BusinessCase, id)),
         );
     for (kind, id) in picks {
-        if let Err(e) = state.store.record_pick(employee, kind, id).await {
+        if let Err(e) = state
+            .items
+            .record_pick(state.store.as_ref(), employee, kind, id)
+            .await
+        {
             // Recent picks only rank lookups; saving the e-mail matters more.
             tracing::warn!(error = %e, "cannot record a pick");
         }

@@ -24,8 +24,6 @@ use crate::{
 const MAX_QUERY_CHARS: usize = 200;
 /// Most addresses one suggestion request may carry.
 const MAX_ADDRESSES: usize = 100;
-/// Recent picks considered per lookup.
-const RECENT_PICKS: i64 = 20;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -92,8 +90,8 @@ pub async fn lookup(
         ));
     }
     let recent = state
-        .store
-        .recent_picks(&user.employee.id, kind, RECENT_PICKS)
+        .items
+        .recent_picks(state.store.as_ref(), &user.employee.id, kind)
         .await?;
     let items = state.items.index().lookup(&Lookup {
         kind,
@@ -252,8 +250,8 @@ pub async fn record_pick(
         return Err(AppError::NotFound("no such CRM record in the cache".into()));
     }
     state
-        .store
-        .record_pick(&user.employee.id, pick.kind, pick.id)
+        .items
+        .record_pick(state.store.as_ref(), &user.employee.id, pick.kind, pick.id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,16 +12,72 @@ use crate::store::{Store, StoreResult};
 /// Overlay size above which a rebuild is worthwhile (at least this many, or 1 % of the items).
 const REBUILD_MIN: usize = 10_000;
 
+/// Recent picks kept per employee and kind; a pick made on another instance shows here at
+/// the latest after this long.
+const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// Recent picks considered per lookup.
+const RECENT_PICKS: i64 = 20;
+
 /// The cache shared through `AppState`.
-#[derive(Debug, Default)]
 pub struct ItemCache {
     index: ItemIndex,
+    recent: moka::future::Cache<(String, ItemKind), std::sync::Arc<Vec<i64>>>,
+}
+
+impl Default for ItemCache {
+    fn default() -> Self {
+        Self {
+            index: ItemIndex::default(),
+            recent: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(RECENT_TTL)
+                .build(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ItemCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemCache")
+            .field("index", &self.index.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ItemCache {
     /// An empty cache (call [`ItemCache::rebuild`] to load it).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The employee's recent picks of `kind`, most recent first (cached; the database is
+    /// read once per employee and kind).
+    pub async fn recent_picks(
+        &self,
+        store: &dyn Store,
+        employee: &str,
+        kind: ItemKind,
+    ) -> StoreResult<std::sync::Arc<Vec<i64>>> {
+        let key = (employee.to_owned(), kind);
+        if let Some(picks) = self.recent.get(&key).await {
+            return Ok(picks);
+        }
+        let picks = std::sync::Arc::new(store.recent_picks(employee, kind, RECENT_PICKS).await?);
+        self.recent.insert(key, picks.clone()).await;
+        Ok(picks)
+    }
+
+    /// Records a pick and forgets the cached list, so the next lookup ranks it first.
+    pub async fn record_pick(
+        &self,
+        store: &dyn Store,
+        employee: &str,
+        kind: ItemKind,
+        id: i64,
+    ) -> StoreResult<()> {
+        store.record_pick(employee, kind, id).await?;
+        self.recent.invalidate(&(employee.to_owned(), kind)).await;
+        Ok(())
     }
 
     /// The searchable index.

@@ -203,11 +203,15 @@ pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&
         })
     };
     let mut result = run_kinds(state, &row, &mut progress, &on_progress).await;
-    heartbeat.abort();
     if result.is_ok() {
         // Later changes are the reconcile's; it starts from the moment this run started.
         result = super::reconcile::set_watermarks(state, row.started_at).await;
     }
+    // "Done" means visible in lookups: the index is rebuilt (heart still beating) first.
+    if let Err(e) = state.items.rebuild(state.store.as_ref()).await {
+        tracing::error!(error = %e, "rebuilding the item index after an import failed");
+    }
+    heartbeat.abort();
     let text = serde_json::to_string(&progress).unwrap_or_default();
     let (status, error) = match &result {
         Ok(()) => ("done", None),
@@ -219,9 +223,6 @@ pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&
         .await
     {
         tracing::error!(error = %e, run = %row.run_id, "cannot record the end of an import");
-    }
-    if let Err(e) = state.items.rebuild(state.store.as_ref()).await {
-        tracing::error!(error = %e, "rebuilding the item index after an import failed");
     }
     super::sync::announce_rebuild(state).await;
     match result {
