@@ -17,23 +17,27 @@ use tests::{
     raynet_sim::{RaynetSim, SimOptions},
     server::{TEST_PASSWORD, spawn_app_public},
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Runs `node tests/browser/<script>` with `env`, echoing its output; panics unless it exits 0.
-async fn run_node(script: &str, env: &[(&str, String)]) {
+/// When the script prints `STOP_SERVER`, `server` is stopped (to show the offline state) and
+/// the script is told so on its standard input.
+async fn run_node(script: &str, env: &[(&str, String)], mut server: Option<TestApp>) {
     let dir = repo_root().join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
         "run `npm ci` in tests/browser (scripts/test does it) to install playwright-core"
     );
+    let tag = script.trim_end_matches(".mjs").to_owned();
     let mut command = tokio::process::Command::new("node");
     command
         .arg(dir.join(script))
         .current_dir(repo_root())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -41,32 +45,35 @@ async fn run_node(script: &str, env: &[(&str, String)]) {
         command.env(k, v);
     }
     let mut child = command.spawn().expect("node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let echo = |stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>, tag: &'static str| {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("[{tag}] {line}");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let err_tag = tag.clone();
+    let err = tokio::spawn(async move {
+        while let Ok(Some(line)) = errors.next_line().await {
+            eprintln!("[{err_tag}] {line}");
+        }
+    });
+    let walk = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[{tag}] {line}");
+            if line == "STOP_SERVER" {
+                if let Some(server) = server.take() {
+                    server.stop().await;
+                }
+                stdin
+                    .write_all(b"stopped\n")
+                    .await
+                    .expect("node reads stdin");
             }
-        })
+        }
+        child.wait().await.expect("node runs")
     };
-    let out = echo(Box::new(stdout), script_tag(script));
-    let err = echo(Box::new(stderr), script_tag(script));
-    let status = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait())
+    let status = tokio::time::timeout(std::time::Duration::from_secs(240), walk)
         .await
-        .expect("the browser script finishes within 4 minutes")
-        .expect("node runs");
-    let _ = tokio::join!(out, err);
+        .expect("the browser script finishes within 4 minutes");
+    let _ = err.await;
     assert!(status.success(), "{script} failed: {status}");
-}
-
-fn script_tag(script: &str) -> &'static str {
-    if script.starts_with("admin") {
-        "admin-ui"
-    } else {
-        "browser"
-    }
 }
 
 /// Whether the running server offers `path` (from its OpenAPI document).
@@ -134,6 +141,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
             ("WITH_IMPORT", if import { "1" } else { "0" }.into()),
             ("WITH_EVENTS", if events { "1" } else { "0" }.into()),
         ],
+        None,
     )
     .await;
 

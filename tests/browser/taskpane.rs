@@ -3,80 +3,13 @@
 //! webhook, an employee with their own CRM key, the sandbox's records, import), mints the
 //! employee's token, runs the walk, then checks in the simulator what the pane saved.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{Value, json};
-use tests::{TestApp, mint_token_for, raynet_sim::SimOptions, stack::spawn_stack};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::json;
+use tests::{mint_token_for, raynet_sim::SimOptions, stack::spawn_stack};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs `node tests/browser/<script>` with `env`, echoing its output; stops `server` when the
-/// script prints `STOP_SERVER` (and then tells it on stdin); panics unless it exits 0.
-async fn run_walk(script: &str, env: &[(&str, String)], server: TestApp) {
-    let dir = repo_root().join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "run `npm ci` in tests/browser (scripts/test does it) to install playwright-core"
-    );
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(dir.join(script))
-        .current_dir(repo_root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("node starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let err = tokio::spawn(async move {
-        while let Ok(Some(line)) = errors.next_line().await {
-            eprintln!("[taskpane] {line}");
-        }
-    });
-    let mut server = Some(server);
-    let walk = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("[taskpane] {line}");
-            if line == "STOP_SERVER" {
-                if let Some(server) = server.take() {
-                    server.stop().await;
-                }
-                stdin
-                    .write_all(b"stopped\n")
-                    .await
-                    .expect("node reads stdin");
-            }
-        }
-        child.wait().await.expect("node runs")
-    };
-    let status = tokio::time::timeout(Duration::from_secs(240), walk)
-        .await
-        .expect("the browser walk finishes within 4 minutes");
-    let _ = err.await;
-    assert!(status.success(), "{script} failed: {status}");
-}
-
-async fn offers(app: &TestApp, path: &str) -> bool {
-    let doc: Value = app
-        .client
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    doc["paths"].get(path).is_some()
-}
+use super::{offers, repo_root, run_node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser() {
@@ -139,7 +72,7 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
         admin: _admin,
         ..
     } = stack;
-    run_walk("taskpane.mjs", &env, app).await;
+    run_node("taskpane.mjs", &env, Some(app)).await;
 
     if save {
         let activities = crm.sim.activities();
