@@ -418,6 +418,8 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
+        // Unknown variables are warned about by `unknown_env_vars`, not fatal.
+        let known = known_keys();
         figment
             // The short name the setup guide uses for the master key.
             .merge(
@@ -425,11 +427,11 @@ impl Config {
                     .only(&["CRM_BRIDGE_MASTER_KEY"])
                     .map(|_| "secrets.master_key".into()),
             )
-            .merge(
-                Env::prefixed(ENV_PREFIX)
-                    .split("__")
-                    .filter(|k| known_env_key(k.as_str())),
-            )
+            .merge(Env::prefixed(ENV_PREFIX).split("__").filter(move |k| {
+                known
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(k.as_str()))
+            }))
     }
 
     /// Extracts and checks a configuration from `figment`.
@@ -514,10 +516,6 @@ fn collect_keys(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) 
             }
         }
     }
-}
-
-fn known_env_key(key: &str) -> bool {
-    known_keys().iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// `CRM_BRIDGE_*` variables in `vars` that match no configuration key (likely misspelled).

@@ -659,14 +659,14 @@ impl ItemIndex {
         }
         out.sort_unstable();
         out.dedup();
-        // A hash collision could name a firm of another domain; the firm still exists, and the
-        // caller shows it only as a suggestion, so no check against the text is needed.
-        out.retain(|c| self_get_exists(&state, *c));
+        // Domains of firms deleted since the last rebuild are still in the segment's list.
+        // (A hash collision could name a firm of another domain; it is only a suggestion.)
+        out.retain(|c| company_exists(&state, *c));
         out
     }
 }
 
-fn self_get_exists(state: &State, company: i64) -> bool {
+fn company_exists(state: &State, company: i64) -> bool {
     match state.overlay.get(&(ItemKind::Company, company)) {
         Some(o) => o.item.is_some(),
         None => state
