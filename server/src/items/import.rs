@@ -289,8 +289,9 @@ async fn save(state: &AppState, run: &str, progress: &[KindProgress]) -> Result<
 /// A page being fetched.
 type PageTask = tokio::task::JoinHandle<Result<Page<crate::crm::CrmRecord>, CrmError>>;
 
-/// Pages of one kind, fetched a few ahead of the writer.
-struct PageStream {
+/// Pages of one kind, fetched a few ahead of the writer (also the benchmark's fetch-only
+/// baseline, so both page through the CRM the same way).
+pub struct PageStream {
     crm: Arc<dyn Crm>,
     kind: RecordKind,
     next_offset: u64,
@@ -300,7 +301,8 @@ struct PageStream {
 }
 
 impl PageStream {
-    fn new(crm: Arc<dyn Crm>, kind: ItemKind, offset: u64) -> Self {
+    /// Pages of `kind` from `offset` on.
+    pub fn new(crm: Arc<dyn Crm>, kind: ItemKind, offset: u64) -> Self {
         Self {
             crm,
             kind: kind.into(),
@@ -338,7 +340,8 @@ impl PageStream {
         }
     }
 
-    async fn next(
+    /// The next page (`None` after the last); retried pages are counted in `errors`.
+    pub async fn next(
         &mut self,
         errors: &mut u64,
     ) -> Result<Option<Page<crate::crm::CrmRecord>>, AppError> {

@@ -18,8 +18,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use server::{
     config::DatabaseUrl,
-    crm::{Crm, MAX_PAGE, PageRequest, RaynetClient, RaynetConnection, RecordKind},
+    crm::{Crm, RaynetClient, RaynetConnection},
     identity::office365::Office365Settings,
+    items::{ItemKind, import::PageStream},
     secrets::MasterKey,
     settings::{CrmConnectionSettings, Setting, WebhookSettings},
     store::NewEmployee,
@@ -175,32 +176,15 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Time to page through every kind with the connector alone, as the import does (3 pages in
-/// flight), writing nothing.
+/// Time to page through every kind with the import's own page pipeline, writing nothing.
 async fn fetch_all_pages(raynet: &RaynetSim) -> anyhow::Result<Duration> {
-    let client = Arc::new(raynet_client(raynet)?);
+    let client: Arc<dyn Crm> = Arc::new(raynet_client(raynet)?);
     let started = Instant::now();
-    for kind in RecordKind::ALL {
-        let first = client.list(kind, PageRequest::first(None)).await?;
-        let total = first.total;
-        let mut offset = MAX_PAGE;
-        let mut in_flight = std::collections::VecDeque::new();
-        while offset < total || !in_flight.is_empty() {
-            while offset < total && in_flight.len() < 3 {
-                let client = client.clone();
-                let request = PageRequest {
-                    offset,
-                    limit: MAX_PAGE,
-                    changed_since: None,
-                };
-                in_flight.push_back(tokio::spawn(
-                    async move { client.list(kind, request).await },
-                ));
-                offset += MAX_PAGE;
-            }
-            if let Some(next) = in_flight.pop_front() {
-                std::hint::black_box(next.await??);
-            }
+    let mut errors = 0;
+    for kind in ItemKind::ALL {
+        let mut pages = PageStream::new(client.clone(), kind, 0);
+        while let Some(page) = pages.next(&mut errors).await? {
+            std::hint::black_box(page);
         }
     }
     Ok(started.elapsed())
