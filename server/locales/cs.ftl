@@ -265,3 +265,13 @@ cli-import-done = Import { $run } je hotov: { $count ->
 cli-import-failed = Import { $run } selhal: { $error }
 cli-import-busy = Import { $run } právě provádí server; sledujte ho v administraci.
 cli-no-api-key = Na standardním vstupu není žádný API klíč.
+
+## CRM connection and webhook (automated setup)
+crm-base-url-raynet = API klíč se posílá jen do Raynetu: zadejte adresu Raynetu začínající https://, například https://app.raynet.cz/api/v2/.
+crm-api-key-again = Adresa API se změnila: zadejte API klíč znovu. Uložený klíč se posílá jen na adresu, pro kterou byl uložen.
+crm-test-unknown-instance = Raynet nezná instanci tohoto názvu. Zkontrolujte pole Instance: je to část adresy za app.raynet.cz/, když jste přihlášeni do Raynetu.
+crm-test-bad-key = Raynet nepřijal e-mail administrátora a API klíč. Zkontrolujte, že klíč patří tomuto e-mailu a nebyl smazán.
+crm-test-blocked = Raynet po více než 20 neúspěšných přihlášeních blokuje adresu tohoto serveru na 60 minut. Opravte nastavení a zkuste test znovu za hodinu.
+flash-reregistered = Webhook dostal nový tajný token a je znovu zaregistrovaný v Raynetu.
+webhook-manual-token-confirm = Webhook zaregistrovaný v Raynetu se zaregistruje znovu s novým tokenem. Pokračovat?
+health-webhook-rejected = Odmítnutá doručení (špatný token)

@@ -261,3 +261,13 @@ cli-import-done = Import { $run } done: { $count ->
 cli-import-failed = Import { $run } failed: { $error }
 cli-import-busy = Import { $run } is being run by a server right now; watch it in the admin UI.
 cli-no-api-key = No API key on standard input.
+
+## CRM connection and webhook (automated setup)
+crm-base-url-raynet = The API key is only sent to Raynet: enter an https:// address of Raynet such as https://app.raynet.cz/api/v2/.
+crm-api-key-again = The API address changed: enter the API key again. A stored key is only sent to the address it was saved with.
+crm-test-unknown-instance = Raynet has no instance of this name. Check the Instance field: it is the part after app.raynet.cz/ when you are signed in to Raynet.
+crm-test-bad-key = Raynet did not accept the admin e-mail and API key. Check that the key belongs to this e-mail and was not deleted.
+crm-test-blocked = Raynet blocks this server's address for 60 minutes after more than 20 failed logins. Fix the settings, then test again in an hour.
+flash-reregistered = The webhook got a new secret token and is registered in Raynet again.
+webhook-manual-token-confirm = The webhook registered in Raynet is registered again with the new token. Continue?
+health-webhook-rejected = Deliveries refused (wrong token)

@@ -238,6 +238,9 @@ pub struct CrmConfig {
     /// Longest wait for one backoff in seconds; longer waits are left to the job queue.
     /// Default 60.
     pub max_backoff_secs: u64,
+    /// Allow CRM base URLs other than Raynet's HTTPS hosts (a simulator, a test double, a
+    /// proxy). Default false: a stored API key is only ever sent to Raynet over HTTPS.
+    pub allow_other_hosts: bool,
 }
 
 impl Default for CrmConfig {
@@ -247,6 +250,7 @@ impl Default for CrmConfig {
             max_connections: 4,
             max_retries: 5,
             max_backoff_secs: 60,
+            allow_other_hosts: false,
         }
     }
 }

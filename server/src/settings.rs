@@ -82,6 +82,14 @@ pub struct CrmConnectionSettings {
     pub user_email: String,
     /// The API key, sealed.
     pub api_key_enc: Option<String>,
+    /// The base URL the key was saved with, the only address it is ever sent to (`None` for a
+    /// key stored before this was recorded: the key then belongs to `base_url`).
+    pub api_key_base_url: Option<String>,
+}
+
+/// Whether two CRM base URLs name the same API (surrounding spaces and a trailing slash aside).
+pub fn same_base_url(a: &str, b: &str) -> bool {
+    a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
 }
 
 impl Setting for CrmConnectionSettings {
@@ -100,17 +108,36 @@ impl CrmConnectionSettings {
             && self.api_key_enc.is_some()
     }
 
-    /// Seals and stores the API key.
+    /// Seals and stores the API key, bound to the current `base_url`.
     pub fn set_api_key(&mut self, master: &MasterKey, key: &str) {
         self.api_key_enc = Some(seal_field(master, Self::KEY, Self::API_KEY_FIELD, key));
+        self.api_key_base_url = Some(self.base_url.clone());
     }
 
-    /// The decrypted API key.
+    /// The base URL the stored key belongs to.
+    pub fn key_base_url(&self) -> &str {
+        self.api_key_base_url.as_deref().unwrap_or(&self.base_url)
+    }
+
+    /// The decrypted API key (for showing it masked; to send it, see [`Self::api_key_for`]).
     pub fn api_key(&self, master: &MasterKey) -> Result<Option<SecretString>, AppError> {
         self.api_key_enc
             .as_deref()
             .map(|s| open_field(master, Self::KEY, Self::API_KEY_FIELD, s))
             .transpose()
+    }
+
+    /// The decrypted API key if it may be sent to `base_url`: only the address it was saved with.
+    pub fn api_key_for(
+        &self,
+        master: &MasterKey,
+        base_url: &str,
+    ) -> Result<Option<SecretString>, AppError> {
+        if same_base_url(self.key_base_url(), base_url) {
+            self.api_key(master)
+        } else {
+            Ok(None)
+        }
     }
 }
 

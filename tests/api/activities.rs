@@ -135,6 +135,7 @@ pub(crate) async fn connect_crm(app: &TestApp, crm: &RaynetSim) -> SimUser {
         instance: crm.instance.clone(),
         user_email: crm.admin.username.clone(),
         api_key_enc: None,
+        ..Default::default()
     };
     settings.set_api_key(&app.state.master_key, &crm.admin.api_key);
     settings
@@ -152,9 +153,13 @@ pub(crate) async fn add_employee(app: &TestApp, user: &SimUser) -> Employee {
         &server::secrets::employee_crm_key_aad(&employee.id),
         &user.api_key,
     );
+    let base_url = CrmConnectionSettings::load(app.state.store.as_ref())
+        .await
+        .expect("the connection is stored")
+        .base_url;
     app.state
         .store
-        .set_crm_api_key_enc(&employee.id, Some(&sealed))
+        .set_crm_api_key_enc(&employee.id, Some(&sealed), Some(&base_url))
         .await
         .expect("key stored");
     app.state
@@ -842,7 +847,7 @@ async fn jobs_pending_when_the_server_is_killed_complete_exactly_once_after_a_re
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = {data:?}\n[database]\nurl = {url:?}\n[crm]\nmax_retries = 0\n\
+            "[server]\ndata_dir = {data:?}\n[database]\nurl = {url:?}\n[crm]\nmax_retries = 0\nallow_other_hosts = true\n\
              [jobs]\nlease_secs = 2\npoll_interval_ms = 50\nmax_backoff_secs = 1\n",
             data = dir.display().to_string(),
             url = rig.app.db.url.expose(),

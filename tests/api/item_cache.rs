@@ -642,6 +642,7 @@ async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
         instance: raynet.instance.clone(),
         user_email: raynet.admin.username.clone(),
         api_key_enc: None,
+        ..Default::default()
     };
     crm.set_api_key(&master, &raynet.admin.api_key);
     crm.save(store.as_ref()).await.unwrap();
@@ -656,6 +657,7 @@ async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
     let env = [
         ("CRM_BRIDGE_MASTER_KEY", key.as_str()),
         ("CRM_BRIDGE_JOBS__POLL_INTERVAL_MS", "50"),
+        ("CRM_BRIDGE_CRM__ALLOW_OTHER_HOSTS", "true"),
     ];
     // Slow pages, so the import is still running when it is killed.
     raynet.sim.set_faults(Faults {

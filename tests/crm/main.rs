@@ -42,6 +42,7 @@ pub(crate) fn quick_config() -> CrmConfig {
         max_connections: 4,
         max_retries: 3,
         max_backoff_secs: 3,
+        allow_other_hosts: true,
     }
 }
 

@@ -62,6 +62,8 @@ pub fn test_config(db: &TestDb) -> Config {
     config.database.url = db.url.clone();
     config.admin.secure_cookie = false;
     config.jobs.poll_interval_ms = 50;
+    // raynet-sim listens on plain HTTP on loopback, not on a Raynet host.
+    config.crm.allow_other_hosts = true;
     config
 }
 

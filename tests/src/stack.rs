@@ -47,6 +47,7 @@ pub async fn spawn_stack_on(db: TestDb, options: SimOptions, register_webhook: b
         instance: raynet.instance.clone(),
         user_email: raynet.admin.username.clone(),
         api_key_enc: None,
+        ..Default::default()
     };
     crm.set_api_key(key, &raynet.admin.api_key);
     crm.save(store).await.expect("CRM connection saved");

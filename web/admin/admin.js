@@ -50,6 +50,11 @@
       setText("[data-webhook-today]", num(s.today));
       setText("[data-webhook-pending]", num(s.pending));
       setText("[data-webhook-failed]", num(s.failed));
+      var rejected = document.querySelector("[data-webhook-rejected]");
+      if (rejected) {
+        rejected.textContent = num(s.rejected) + (s.last_rejected_at ? " (" + when(s.last_rejected_at) + ")" : "");
+        rejected.classList.toggle("failure", s.rejected > 0);
+      }
     }).catch(function () { setText("[data-webhook-last]", t("unavailable")); });
   }
 

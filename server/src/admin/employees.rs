@@ -15,6 +15,7 @@ use crate::{
         session::{AdminSession, RequireAdmin},
     },
     secrets::{employee_crm_key_aad, mask},
+    settings::{CrmConnectionSettings, Setting},
     state::AppState,
     store::{Employee, EmployeeChanges, NewEmployee, Role},
 };
@@ -228,9 +229,17 @@ async fn apply_secrets(
         let key = key.trim();
         let sealed =
             (!key.is_empty()).then(|| state.master_key.seal(&employee_crm_key_aad(id), key));
+        // The key is bound to the CRM address it is entered for; see `CrmHub::for_employee`.
+        let base_url = CrmConnectionSettings::load(state.store.as_ref())
+            .await?
+            .base_url;
         state
             .store
-            .set_crm_api_key_enc(id, sealed.as_deref())
+            .set_crm_api_key_enc(
+                id,
+                sealed.as_deref(),
+                sealed.is_some().then_some(base_url.as_str()),
+            )
             .await?;
     }
     if let Some(hash) = password_hash {

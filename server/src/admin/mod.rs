@@ -1,18 +1,77 @@
-//! The admin JSON API (`/api/admin/*`: session, password, employees, Office 365 settings, audit
-//! log) and the one-time first-admin setup page (`/admin/setup/{token}`). Handlers are thin:
-//! sessions and CSRF live in `identity::session`, persistence in `store`.
+//! The admin JSON API (`/api/admin/*`: session, password, employees, every setting, audit log)
+//! and the one-time first-admin setup page (`/admin/setup/{token}`). Each setting has one domain
+//! module (validation + save) that both its JSON handlers and its HTML page call. Sessions and
+//! CSRF live in `identity::session`, persistence in `store`.
 
 pub mod audit;
+pub mod company;
+pub mod crm_connection;
 pub mod employees;
 pub mod office365;
 pub mod pages;
 pub mod session;
 pub mod setup;
+pub mod sync;
+pub mod webhook;
+
+use std::collections::BTreeMap;
 
 use axum::{Router, routing::get};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::AppError, identity::session::AdminSession, state::AppState, store::NewAudit};
+use crate::{
+    error::AppError,
+    i18n::{Lang, Tr},
+    identity::session::AdminSession,
+    state::AppState,
+    store::NewAudit,
+};
+
+/// What is wrong with a settings form: field name → catalog key of the message. The JSON API
+/// answers it as a 422 in English, the HTML pages show it next to each field in the admin's
+/// language.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems(pub BTreeMap<&'static str, &'static str>);
+
+impl Problems {
+    /// Records `message_key` for `field` (the first problem of a field wins).
+    pub fn add(&mut self, field: &'static str, message_key: &'static str) {
+        self.0.entry(field).or_insert(message_key);
+    }
+
+    /// Whether nothing is wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Field → message in `tr`'s language.
+    pub fn texts(&self, tr: &Tr) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(field, key)| ((*field).to_owned(), tr.t(key)))
+            .collect()
+    }
+
+    /// `Ok` when nothing is wrong, else the 422 the JSON API answers.
+    pub fn check(&self) -> Result<(), AppError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// The 422 the JSON API answers, with English messages.
+    pub fn error(&self) -> AppError {
+        let fields = self.texts(&Tr::new(Lang::En));
+        let message = fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        AppError::Invalid { message, fields }
+    }
+}
 
 /// The JSON endpoints of the admin API.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,6 +81,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(employees::list, employees::create))
         .routes(routes!(employees::get_one, employees::update))
         .routes(routes!(office365::get_settings, office365::put_settings))
+        .routes(routes!(company::get_settings, company::put_settings))
+        .routes(routes!(sync::get_settings, sync::put_settings))
+        .routes(routes!(
+            crm_connection::get_settings,
+            crm_connection::put_settings
+        ))
+        .routes(routes!(crm_connection::test))
+        .routes(routes!(webhook::status))
+        .routes(routes!(webhook::generate))
+        .routes(routes!(
+            webhook::register_handler,
+            webhook::unregister_handler
+        ))
+        .routes(routes!(webhook::new_token))
         .routes(routes!(audit::list))
 }
 
@@ -33,6 +106,21 @@ pub fn html_router() -> Router<AppState> {
             get(setup::form).post(setup::create_admin),
         )
         .merge(pages::router())
+}
+
+/// A loose e-mail check (something@domain.tld, no spaces).
+pub fn plausible_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && s.len() <= 254
+        }
+        None => false,
+    }
 }
 
 /// Writes one audit row for a change made by `by`.

@@ -9,7 +9,10 @@ use utoipa::ToSchema;
 
 use crate::{
     error::{AppError, AppJson},
-    identity::{office365::Office365Settings, session::RequireAdmin},
+    identity::{
+        office365::Office365Settings,
+        session::{AdminSession, RequireAdmin},
+    },
     secrets::mask,
     state::AppState,
 };
@@ -100,6 +103,15 @@ pub async fn put_settings(
     RequireAdmin(session): RequireAdmin,
     AppJson(input): AppJson<Office365Input>,
 ) -> Result<AppJson<Office365View>, AppError> {
+    Ok(AppJson(apply(&state, &session, input).await?))
+}
+
+/// Validates and applies a change (shared with the Office 365 page), auditing it.
+pub async fn apply(
+    state: &AppState,
+    session: &AdminSession,
+    input: Office365Input,
+) -> Result<Office365View, AppError> {
     let mut fields = BTreeMap::new();
     for (name, value) in [
         ("client_id", &input.client_id),
@@ -142,7 +154,7 @@ pub async fn put_settings(
             .join("; ");
         return Err(AppError::Invalid { message, fields });
     }
-    let mut settings = Office365Settings::load(&state).await?;
+    let mut settings = Office365Settings::load(state).await?;
     let mut changed = Vec::new();
     if let Some(v) = input.client_id {
         settings.client_id = v.trim().to_lowercase();
@@ -165,14 +177,14 @@ pub async fn put_settings(
         settings.set_client_secret(&state.master_key, (!secret.is_empty()).then_some(secret));
         changed.push("client_secret");
     }
-    settings.save(&state).await?;
+    settings.save(state).await?;
     super::audit(
-        &state,
-        &session,
+        state,
+        session,
         "office365.update",
         "settings:office365",
         format!("fields: {}", changed.join(",")),
     )
     .await?;
-    Ok(AppJson(view(&state, &settings)?))
+    view(state, &settings)
 }

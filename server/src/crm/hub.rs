@@ -9,7 +9,7 @@ use crate::{
     config::CrmConfig,
     error::AppError,
     secrets::{MasterKey, employee_crm_key_aad},
-    settings::{CrmConnectionSettings, Setting},
+    settings::{CrmConnectionSettings, Setting, same_base_url},
     store::{Employee, Store},
 };
 
@@ -32,7 +32,20 @@ impl CrmHub {
         })
     }
 
+    /// Refuses a base URL that is not Raynet's over HTTPS, unless the configuration allows others.
+    pub fn check_base_url(&self, base_url: &str) -> Result<(), AppError> {
+        if self.config.allow_other_hosts || super::raynet::is_raynet_base_url(base_url) {
+            Ok(())
+        } else {
+            Err(AppError::invalid_field(
+                "base_url",
+                "must be an https:// address of Raynet (such as https://app.raynet.cz/api/v2/)",
+            ))
+        }
+    }
+
     fn build(&self, connection: RaynetConnection) -> Result<Arc<dyn Crm>, AppError> {
+        self.check_base_url(&connection.base_url)?;
         let client = RaynetClient::with_limits(
             self.http.clone(),
             connection,
@@ -83,6 +96,20 @@ impl CrmHub {
                 "this employee has no CRM API key; ask your CRM Bridge admin to add it".into(),
             ));
         };
+        if settings.base_url.is_empty() || settings.instance.is_empty() {
+            return Err(not_configured());
+        }
+        if !employee
+            .crm_key_base_url
+            .as_deref()
+            .is_some_and(|saved_for| same_base_url(saved_for, &settings.base_url))
+        {
+            return Err(AppError::Conflict(
+                "the CRM address changed since this employee's CRM API key was saved; \
+                 ask your CRM Bridge admin to enter the key again"
+                    .into(),
+            ));
+        }
         let key = master
             .open(&employee_crm_key_aad(&employee.id), sealed)
             .map_err(|e| AppError::Internal(e.into()))?;
@@ -91,9 +118,6 @@ impl CrmHub {
         } else {
             employee.crm_user_email.clone()
         };
-        if settings.base_url.is_empty() || settings.instance.is_empty() {
-            return Err(not_configured());
-        }
         self.build(RaynetConnection {
             base_url: settings.base_url,
             instance: settings.instance,
@@ -116,7 +140,15 @@ fn connection_of(
     if !settings.is_complete() {
         return Err(not_configured());
     }
-    let api_key = settings.api_key(master)?.ok_or_else(not_configured)?;
+    let api_key = settings
+        .api_key_for(master, &settings.base_url)?
+        .ok_or_else(|| {
+            AppError::Unavailable(
+                "the CRM address changed since the API key was saved; an admin enters the key \
+                 again on the CRM connection page"
+                    .into(),
+            )
+        })?;
     Ok(RaynetConnection {
         base_url: settings.base_url.clone(),
         instance: settings.instance.clone(),
@@ -131,6 +163,10 @@ pub fn crm_error(err: CrmError) -> AppError {
         CrmError::BadCredentials => {
             AppError::Upstream("the CRM rejected the API key or user e-mail".into())
         }
+        CrmError::UnknownInstance => {
+            AppError::Upstream("the CRM has no instance of this name".into())
+        }
+        CrmError::Blocked => AppError::Upstream(CrmError::Blocked.to_string()),
         CrmError::AccessDenied(m) => AppError::Upstream(format!("the CRM denied access: {m}")),
         CrmError::NotFound => AppError::NotFound("the CRM has no such record".into()),
         CrmError::RateLimited { until } => AppError::TooManyRequests(match until {

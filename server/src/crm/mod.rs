@@ -22,6 +22,12 @@ pub enum CrmError {
     /// address after 20 bad logins.
     #[error("the CRM rejected the credentials")]
     BadCredentials,
+    /// The CRM does not know the instance name (`X-Instance-Name`).
+    #[error("the CRM has no instance of this name")]
+    UnknownInstance,
+    /// The CRM blocks this address for a while after too many bad logins.
+    #[error("the CRM blocks this address after too many failed logins; try again in an hour")]
+    Blocked,
     /// The credentials are valid but the user may not do this.
     #[error("the CRM user is not allowed to do this: {0}")]
     AccessDenied(String),

@@ -75,6 +75,8 @@ pub async fn receive(
         bool::from(t.expose_secret().as_bytes().ct_eq(sent))
     });
     if !valid {
+        // Counted for the Health page: the CRM's webhook no longer carries our token.
+        state.store.note_webhook_rejection().await?;
         return Err(AppError::Unauthorized(
             "missing or wrong X-RAYNETCRM-Token".into(),
         ));

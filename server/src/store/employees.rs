@@ -53,6 +53,8 @@ pub struct Employee {
     pub crm_user_email: String,
     /// The person's CRM API key, encrypted (see `secrets`).
     pub crm_api_key_enc: Option<String>,
+    /// The CRM base URL the key was saved with: the only address it is ever sent to.
+    pub crm_key_base_url: Option<String>,
     /// Office 365 e-mail that binds the first Outlook sign-in (lower case).
     pub o365_email: String,
     /// Entra tenant id, once bound.
@@ -127,6 +129,7 @@ pub(super) struct EmployeeRow {
     role: String,
     crm_user_email: String,
     crm_api_key_enc: Option<String>,
+    crm_key_base_url: Option<String>,
     o365_email: String,
     entra_tid: Option<String>,
     entra_oid: Option<String>,
@@ -149,6 +152,7 @@ impl TryFrom<EmployeeRow> for Employee {
             role: Role::parse(&r.role)?,
             crm_user_email: r.crm_user_email,
             crm_api_key_enc: r.crm_api_key_enc,
+            crm_key_base_url: r.crm_key_base_url,
             o365_email: r.o365_email,
             entra_tid: r.entra_tid,
             entra_oid: r.entra_oid,
@@ -166,8 +170,8 @@ fn rows_to_employees(rows: Vec<EmployeeRow>) -> StoreResult<Vec<Employee>> {
 }
 
 pub(super) const SELECT_EMPLOYEE: &str = "SELECT employee_id, identifier, login_email, password_hash, role, \
-    crm_user_email, crm_api_key_enc, o365_email, entra_tid, entra_oid, active, language, \
-    first_signin_at, created_at, updated_at FROM employees";
+    crm_user_email, crm_api_key_enc, crm_key_base_url, o365_email, entra_tid, entra_oid, active, \
+    language, first_signin_at, created_at, updated_at FROM employees";
 
 for_both_backends! {
     #[async_trait]

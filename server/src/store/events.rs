@@ -48,6 +48,11 @@ pub struct EventStats {
     pub pending: i64,
     /// Given up on.
     pub failed: i64,
+    /// Deliveries refused for a missing or wrong token (401): the CRM's webhook no longer
+    /// matches our token, and changes are being lost.
+    pub rejected: i64,
+    /// The last refused delivery (Unix ms).
+    pub last_rejected_at: Option<i64>,
 }
 
 /// A stored import run.
@@ -91,6 +96,10 @@ pub trait EventStore {
     ) -> StoreResult<()>;
     /// Figures for the admin UI; `since` starts "today".
     async fn event_stats(&self, since: i64) -> StoreResult<EventStats>;
+    /// Counts a delivery refused for a missing or wrong token.
+    async fn note_webhook_rejection(&self) -> StoreResult<()>;
+    /// Forgets refused deliveries (after the webhook was registered again).
+    async fn clear_webhook_rejections(&self) -> StoreResult<()>;
     /// Deletes applied and ignored events received before `before`.
     async fn prune_events(&self, before: i64) -> StoreResult<u64>;
 
@@ -224,7 +233,36 @@ for_both_backends! {
             .bind(since)
             .fetch_one(self.reader())
             .await?;
-            Ok(EventStats { last_received_at: last, today, pending, failed })
+            let rejections: Option<(i64, i64)> =
+                sqlx::query_as("SELECT total, last_at FROM webhook_rejections WHERE id = 1")
+                    .fetch_optional(self.reader())
+                    .await?;
+            Ok(EventStats {
+                last_received_at: last,
+                today,
+                pending,
+                failed,
+                rejected: rejections.map_or(0, |r| r.0),
+                last_rejected_at: rejections.map(|r| r.1),
+            })
+        }
+
+        async fn note_webhook_rejection(&self) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO webhook_rejections (id, total, last_at) VALUES (1, 1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET total = webhook_rejections.total + 1, last_at = $1",
+            )
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn clear_webhook_rejections(&self) -> StoreResult<()> {
+            sqlx::query("DELETE FROM webhook_rejections")
+                .execute(self.writer())
+                .await?;
+            Ok(())
         }
 
         async fn prune_events(&self, before: i64) -> StoreResult<u64> {

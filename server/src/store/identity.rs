@@ -32,8 +32,13 @@ pub struct EmployeeChanges {
 pub trait IdentityStore {
     /// Applies `changes`; [`StoreError::NotFound`] if no such employee.
     async fn update_employee(&self, id: &str, changes: EmployeeChanges) -> StoreResult<Employee>;
-    /// Replaces (or with `None` removes) the encrypted CRM API key.
-    async fn set_crm_api_key_enc(&self, id: &str, enc: Option<&str>) -> StoreResult<()>;
+    /// Replaces (or with `None` removes) the encrypted CRM API key and the base URL it is for.
+    async fn set_crm_api_key_enc(
+        &self,
+        id: &str,
+        enc: Option<&str>,
+        base_url: Option<&str>,
+    ) -> StoreResult<()>;
     /// The employee bound to this Entra identity.
     async fn employee_by_entra(&self, tid: &str, oid: &str) -> StoreResult<Option<Employee>>;
     /// Binds the not yet bound employee whose Office 365 e-mail is `email` (case-insensitive)
@@ -86,13 +91,20 @@ for_both_backends! {
             by_id(self, id).await?.ok_or(StoreError::NotFound)
         }
 
-        async fn set_crm_api_key_enc(&self, id: &str, enc: Option<&str>) -> StoreResult<()> {
+        async fn set_crm_api_key_enc(
+            &self,
+            id: &str,
+            enc: Option<&str>,
+            base_url: Option<&str>,
+        ) -> StoreResult<()> {
             let done = sqlx::query(
-                "UPDATE employees SET crm_api_key_enc = $1, updated_at = $2 WHERE employee_id = $3",
+                "UPDATE employees SET crm_api_key_enc = $1, crm_key_base_url = $4, updated_at = $2 \
+                 WHERE employee_id = $3",
             )
             .bind(enc)
             .bind(now_ms())
             .bind(id)
+            .bind(base_url)
             .execute(self.writer())
             .await?;
             if done.rows_affected() == 0 {

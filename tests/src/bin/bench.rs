@@ -416,6 +416,7 @@ impl ServerUnderTest {
             instance: raynet.instance.clone(),
             user_email: raynet.admin.username.clone(),
             api_key_enc: None,
+            ..Default::default()
         };
         crm.set_api_key(&master, &raynet.admin.api_key);
         crm.save(store.as_ref()).await?;
@@ -474,6 +475,7 @@ impl ServerUnderTest {
             .env("CRM_BRIDGE_MASTER_KEY", key_text)
             .env("CRM_BRIDGE_ENTRA__AUTHORITY", entra.authority())
             .env("CRM_BRIDGE_ADMIN__SECURE_COOKIE", "false")
+            .env("CRM_BRIDGE_CRM__ALLOW_OTHER_HOSTS", "true")
             .env("CRM_BRIDGE_JOBS__POLL_INTERVAL_MS", "50")
             .env("CRM_BRIDGE_LOG__LEVEL", "warn")
             .stdout(Stdio::null())

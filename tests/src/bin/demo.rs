@@ -76,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
     config.server.web_dir = web_dir();
     config.entra.authority = entra.authority();
     config.admin.secure_cookie = false;
+    // The demo's CRM is raynet-sim on loopback.
+    config.crm.allow_other_hosts = true;
     let state = server::build_state(config).await?;
     let store = state.store.as_ref();
     let key = &state.master_key;
@@ -105,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         instance: crm.instance.clone(),
         user_email: crm.admin.username.clone(),
         api_key_enc: None,
+        ..Default::default()
     };
     connection.set_api_key(key, &crm.admin.api_key);
     connection.save(store).await?;

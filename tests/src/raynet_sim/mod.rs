@@ -763,10 +763,14 @@ async fn answer(
         {
             return message(
                 StatusCode::FORBIDDEN,
-                "Access from this IP address is blocked for 60 minutes after too many failed logins.",
+                "IpAddressBlockedException: Access from this IP address is blocked for 60 minutes after too many failed logins.",
             );
         }
     }
+    let unknown_instance = headers
+        .get("x-instance-name")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|name| name != sim.instance);
     let Some(user) = authenticate(sim, headers) else {
         let mut limits = sim.limits.lock();
         let entry = limits.bad_logins.entry(ip).or_insert((0, Instant::now()));
@@ -775,9 +779,15 @@ async fn answer(
         }
         entry.0 += 1;
         entry.1 = Instant::now();
+        // Raynet's answers name the failure as `<Exception>: <text>`; which exception a wrong
+        // instance and a wrong key give is not documented (inferred, see research notes).
         return message(
             StatusCode::UNAUTHORIZED,
-            "Invalid credentials or instance name.",
+            if unknown_instance {
+                "InstanceNotFoundException: No instance of this name exists."
+            } else {
+                "InvalidCredentialsException: Invalid user name or API key."
+            },
         );
     };
     {

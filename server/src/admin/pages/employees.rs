@@ -13,10 +13,13 @@ use serde::Deserialize;
 
 use super::{
     Ctx, FieldErrors, Flash, Input, field, flash,
-    settings::{admin_or_return, describe, plausible_email},
+    settings::{admin_or_return, describe},
 };
 use crate::{
-    admin::employees::{self as api, EmployeeInput, EmployeeView, ListQuery},
+    admin::{
+        employees::{self as api, EmployeeInput, EmployeeView, ListQuery},
+        plausible_email,
+    },
     crm::crm_error,
     error::{AppError, AppJson},
     identity::{password, session::RequireAdmin},

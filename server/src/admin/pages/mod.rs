@@ -337,6 +337,7 @@ pub fn flash(tr: &Tr, flash: &Query<Flash>) -> Markup {
         Some("deleted") => tkey!("flash-deleted"),
         Some("generated") => tkey!("flash-generated"),
         Some("registered") => tkey!("flash-registered"),
+        Some("reregistered") => tkey!("flash-reregistered"),
         Some("password") => tkey!("flash-password"),
         _ => return html! {},
     };
@@ -385,10 +386,6 @@ pub fn field(
         Input::Email => ("email", "off"),
         Input::Secret => ("password", "new-password"),
         Input::Url => ("url", "off"),
-    };
-    let value = match kind {
-        Input::Secret => "",
-        _ => value,
     };
     html! {
         div.field.invalid[error.is_some()] {

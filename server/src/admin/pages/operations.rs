@@ -113,6 +113,10 @@ pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
         (true, None) => tr.t("webhook-registered"),
         _ => tr.t("webhook-not-registered"),
     };
+    let rejected = crate::admin::webhook::webhook_status(&state)
+        .await
+        .map(|s| (s.events.rejected, s.events.last_rejected_at))
+        .unwrap_or_default();
     let body = html! {
         (js_strings(tr))
         section.card #health-webhook {
@@ -123,6 +127,11 @@ pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
                 dt { (tr.t("webhook-events-today")) } dd data-webhook-today { "—" }
                 dt { (tr.t("health-events-pending")) } dd data-webhook-pending { "—" }
                 dt { (tr.t("health-events-failed")) } dd data-webhook-failed { "—" }
+                dt { (tr.t("health-webhook-rejected")) }
+                dd data-webhook-rejected .failure[rejected.0 > 0] {
+                    (tr.number(rejected.0))
+                    @if let Some(at) = rejected.1 { " (" (tr.datetime_ms(at)) ")" }
+                }
             }
         }
         section.card #health-jobs {

@@ -10,16 +10,20 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{Ctx, FieldErrors, Flash, Input, field, flash};
 use crate::{
-    admin::{audit, office365::Office365Input},
-    crm::{ConnectionReport, RaynetConnection, crm_error},
-    error::{AppError, AppJson},
+    admin::{
+        company::{self, CompanyInput},
+        crm_connection::{self, CrmConnectionInput, TypedConnection},
+        office365::Office365Input,
+        sync::{self, SyncInput},
+    },
+    crm::ConnectionReport,
+    error::AppError,
     i18n::Tr,
-    identity::{office365::Office365Settings, session::RequireAdmin},
+    identity::office365::Office365Settings,
     secrets::mask,
     settings::{
         CompanySettings, CrmConnectionSettings, ParticipantSyncMode, Setting, SyncSettings,
@@ -37,46 +41,13 @@ macro_rules! admin_or_return {
 }
 pub(super) use admin_or_return;
 
-/// Whether `ico` is 8 digits whose last digit is the modulo-11 check digit.
-pub fn ico_is_valid(ico: &str) -> bool {
-    let digits: Vec<u32> = ico.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.len() != 8 || ico.chars().count() != 8 {
-        return false;
-    }
-    let sum: u32 = digits[..7]
-        .iter()
-        .zip((2..=8).rev())
-        .map(|(d, w)| d * w)
-        .sum();
-    let check = (11 - sum % 11) % 10;
-    digits[7] == check
-}
-
-/// Whether `dic` is `CZ` followed by 8 to 10 digits.
-pub fn dic_is_valid(dic: &str) -> bool {
-    dic.strip_prefix("CZ").is_some_and(|rest| {
-        (8..=10).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_digit())
-    })
-}
-
 fn internal(ctx: &Ctx, title: &str, active: &str, err: &AppError) -> Response {
     ctx.page(err.status(), title, active, ctx.error_notice(err))
 }
 
 // ----- Company -----
 
-/// The company form.
-#[derive(Debug, Default, Deserialize)]
-pub struct CompanyForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    ico: String,
-    #[serde(default)]
-    dic: String,
-}
-
-fn company_body(ctx: &Ctx, form: &CompanyForm, errors: &FieldErrors, top: Markup) -> Markup {
+fn company_body(ctx: &Ctx, form: &CompanyInput, errors: &FieldErrors, top: Markup) -> Markup {
     let tr = &ctx.tr;
     html! {
         (top)
@@ -101,7 +72,7 @@ pub async fn company_page(
         Ok(s) => s,
         Err(e) => return internal(&ctx, tkey!("company-title"), "/admin/company", &e),
     };
-    let form = CompanyForm {
+    let form = CompanyInput {
         name: saved.name,
         ico: saved.ico,
         dic: saved.dic,
@@ -110,54 +81,46 @@ pub async fn company_page(
     ctx.ok(tkey!("company-title"), "/admin/company", body)
 }
 
+/// The company form (the JSON body's fields plus the CSRF token).
+#[derive(Debug, Default, Deserialize)]
+pub struct CompanyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ico: String,
+    #[serde(default)]
+    dic: String,
+}
+
 /// `POST /admin/company`: validates and saves; errors next to the fields.
 pub async fn company_save(
     State(state): State<AppState>,
     ctx: Ctx,
-    Form(mut form): Form<CompanyForm>,
+    Form(form): Form<CompanyForm>,
 ) -> Response {
     let session = admin_or_return!(ctx, "/admin/company");
-    let tr = &ctx.tr;
-    form.name = form.name.trim().to_owned();
-    form.ico = form.ico.trim().to_owned();
-    form.dic = form.dic.trim().to_uppercase().replace(' ', "");
-    let mut errors = FieldErrors::new();
-    if form.name.is_empty() {
-        errors.insert("name".into(), tr.t("error-required"));
-    } else if form.name.chars().count() > 200 {
-        errors.insert("name".into(), tr.t("error-too-long"));
-    }
-    let ico_compact = form.ico.replace(' ', "");
-    if !ico_compact.is_empty() && !ico_is_valid(&ico_compact) {
-        let key = if ico_compact.len() == 8 && ico_compact.chars().all(|c| c.is_ascii_digit()) {
-            tkey!("company-ico-checksum")
-        } else {
-            tkey!("company-ico-format")
+    let form = CompanyInput {
+        name: form.name,
+        ico: form.ico,
+        dic: form.dic,
+    };
+    let settings = form.normalized();
+    let problems = company::validate(&settings);
+    if !problems.is_empty() {
+        let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
+        let shown = CompanyInput {
+            name: settings.name,
+            ico: settings.ico,
+            dic: settings.dic,
         };
-        errors.insert("ico".into(), tr.t(key));
-    }
-    if !form.dic.is_empty() && !dic_is_valid(&form.dic) {
-        errors.insert("dic".into(), tr.t("company-dic-format"));
-    }
-    if !errors.is_empty() {
-        let top = html! { p.notice.error role="alert" { (tr.t("form-has-errors")) } };
         return ctx.page(
             StatusCode::UNPROCESSABLE_ENTITY,
             tkey!("company-title"),
             "/admin/company",
-            company_body(&ctx, &form, &errors, top),
+            company_body(&ctx, &shown, &problems.texts(&ctx.tr), top),
         );
     }
-    let settings = CompanySettings {
-        name: form.name,
-        ico: ico_compact,
-        dic: form.dic,
-    };
-    let saved = async {
-        settings.save(state.store.as_ref()).await?;
-        audit(&state, &session, "company.update", "settings:company", "").await
-    };
-    match saved.await {
+    match company::save(&state, &session, &settings).await {
         Ok(()) => Redirect::to("/admin/company?ok=saved").into_response(),
         Err(e) => internal(&ctx, tkey!("company-title"), "/admin/company", &e),
     }
@@ -186,7 +149,7 @@ pub struct CrmForm {
 
 fn crm_body(
     ctx: &Ctx,
-    form: &CrmForm,
+    form: &TypedConnection,
     masked: Option<String>,
     errors: &FieldErrors,
     top: Markup,
@@ -210,7 +173,8 @@ fn crm_body(
             }
             (field(tr, "instance", tkey!("crm-instance"), &form.instance, Input::Text, Some(tr.t("crm-instance-hint")), errors))
             (field(tr, "user_email", tkey!("crm-user-email"), &form.user_email, Input::Email, Some(tr.t("crm-user-email-hint")), errors))
-            (field(tr, "api_key", tkey!("crm-api-key"), "", Input::Secret, Some(key_hint), errors))
+            // What the admin typed stays in the re-rendered form of the same request.
+            (field(tr, "api_key", tkey!("crm-api-key"), &form.api_key, Input::Secret, Some(key_hint), errors))
             div.actions {
                 button.primary type="submit" { (tr.t("save-settings")) }
                 button type="submit" formaction="/admin/crm/test" { (tr.t("crm-test")) }
@@ -221,7 +185,7 @@ fn crm_body(
 
 async fn stored_crm(state: &AppState) -> Result<(CrmConnectionSettings, Option<String>), AppError> {
     let saved = CrmConnectionSettings::load(state.store.as_ref()).await?;
-    let masked = saved.api_key(&state.master_key)?.as_ref().map(mask);
+    let masked = crm_connection::view(state, &saved)?.api_key_masked;
     Ok((saved, masked))
 }
 
@@ -232,7 +196,7 @@ pub async fn crm_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flas
         Ok(v) => v,
         Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
     };
-    let form = CrmForm {
+    let form = TypedConnection {
         base_url: if saved.base_url.is_empty() {
             KNOWN_CRM_HOSTS[0].to_owned()
         } else {
@@ -252,96 +216,51 @@ pub async fn crm_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flas
     ctx.ok(tkey!("crm-title"), "/admin/crm", body)
 }
 
-fn validate_crm(tr: &Tr, form: &mut CrmForm, has_stored_key: bool) -> FieldErrors {
-    form.base_url = form.base_url.trim().to_owned();
-    form.instance = form.instance.trim().to_owned();
-    form.user_email = form.user_email.trim().to_lowercase();
-    form.api_key = form.api_key.trim().to_owned();
-    let mut errors = FieldErrors::new();
-    match url::Url::parse(&form.base_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && form.base_url.len() <= 300 => {}
-        _ => {
-            errors.insert("base_url".into(), tr.t("error-url"));
-        }
+/// The typed form over the stored connection, or the page showing what is wrong with it.
+async fn checked_crm_form(
+    state: &AppState,
+    ctx: &Ctx,
+    form: CrmForm,
+) -> Result<(TypedConnection, Option<String>), Response> {
+    let (saved, masked) = stored_crm(state)
+        .await
+        .map_err(|e| internal(ctx, tkey!("crm-title"), "/admin/crm", &e))?;
+    let typed = TypedConnection::merge(
+        CrmConnectionInput {
+            base_url: Some(form.base_url),
+            instance: Some(form.instance),
+            user_email: Some(form.user_email),
+            api_key: Some(form.api_key),
+        },
+        &saved,
+    );
+    let problems = crm_connection::validate(state, &typed, &saved);
+    if problems.is_empty() {
+        return Ok((typed, masked));
     }
-    if form.instance.is_empty() {
-        errors.insert("instance".into(), tr.t("error-required"));
-    } else if form.instance.len() > 100
-        || !form
-            .instance
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    {
-        errors.insert("instance".into(), tr.t("crm-instance-format"));
-    }
-    if !plausible_email(&form.user_email) {
-        errors.insert("user_email".into(), tr.t("error-email"));
-    }
-    if form.api_key.is_empty() && !has_stored_key {
-        errors.insert("api_key".into(), tr.t("error-required"));
-    } else if form.api_key.len() > 500 || form.api_key.chars().any(char::is_control) {
-        errors.insert("api_key".into(), tr.t("error-api-key"));
-    }
-    errors
+    let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
+    Err(ctx.page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        tkey!("crm-title"),
+        "/admin/crm",
+        crm_body(ctx, &typed, masked, &problems.texts(&ctx.tr), top),
+    ))
 }
 
-/// A loose e-mail check (something@domain.tld, no spaces).
-pub fn plausible_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-                && s.len() <= 254
-        }
-        None => false,
-    }
-}
-
-/// `POST /admin/crm`: saves the connection (an empty key keeps the stored one).
+/// `POST /admin/crm`: saves the connection (an empty key keeps the stored one while the address
+/// stays the same).
 pub async fn crm_save(
     State(state): State<AppState>,
     ctx: Ctx,
-    Form(mut form): Form<CrmForm>,
+    Form(form): Form<CrmForm>,
 ) -> Response {
     let session = admin_or_return!(ctx, "/admin/crm");
-    let (mut saved, masked) = match stored_crm(&state).await {
+    let (typed, _) = match checked_crm_form(&state, &ctx, form).await {
         Ok(v) => v,
-        Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
+        Err(page) => return page,
     };
-    let errors = validate_crm(&ctx.tr, &mut form, saved.api_key_enc.is_some());
-    if !errors.is_empty() {
-        let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            tkey!("crm-title"),
-            "/admin/crm",
-            crm_body(&ctx, &form, masked, &errors, top),
-        );
-    }
-    saved.base_url = form.base_url;
-    saved.instance = form.instance;
-    saved.user_email = form.user_email;
-    let mut fields = "base_url,instance,user_email".to_owned();
-    if !form.api_key.is_empty() {
-        saved.set_api_key(&state.master_key, &form.api_key);
-        fields.push_str(",api_key");
-    }
-    let result = async {
-        saved.save(state.store.as_ref()).await?;
-        audit(
-            &state,
-            &session,
-            "crm.update",
-            "settings:crm_connection",
-            format!("fields: {fields}"),
-        )
-        .await
-    };
-    match result.await {
-        Ok(()) => Redirect::to("/admin/crm?ok=saved").into_response(),
+    match crm_connection::save(&state, &session, &typed).await {
+        Ok(_) => Redirect::to("/admin/crm?ok=saved").into_response(),
         Err(e) => internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
     }
 }
@@ -353,68 +272,52 @@ pub fn describe(tr: &Tr, report: &ConnectionReport) -> Markup {
     }
 }
 
-/// `POST /admin/crm/test`: tests what is typed (the stored key when the field is empty).
+/// Why a connection test failed, in words: unknown instance, bad key and a blocked address are
+/// told apart.
+fn test_failure_text(ctx: &Ctx, err: &AppError) -> String {
+    let key = match err {
+        AppError::Coded { code, .. } => match *code {
+            "crm_unknown_instance" => Some(tkey!("crm-test-unknown-instance")),
+            "crm_bad_credentials" => Some(tkey!("crm-test-bad-key")),
+            "crm_blocked" => Some(tkey!("crm-test-blocked")),
+            _ => None,
+        },
+        _ => None,
+    };
+    match key {
+        Some(key) => ctx.tr.t(key),
+        None => ctx.error_text(err),
+    }
+}
+
+/// `POST /admin/crm/test`: tests what is typed (the stored key when the field is empty and the
+/// address is the one the key was saved with).
 pub async fn crm_test(
     State(state): State<AppState>,
     ctx: Ctx,
-    Form(mut form): Form<CrmForm>,
+    Form(form): Form<CrmForm>,
 ) -> Response {
     admin_or_return!(ctx, "/admin/crm");
-    let (saved, masked) = match stored_crm(&state).await {
+    let (typed, masked) = match checked_crm_form(&state, &ctx, form).await {
         Ok(v) => v,
-        Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
+        Err(page) => return page,
     };
-    let errors = validate_crm(&ctx.tr, &mut form, saved.api_key_enc.is_some());
-    if !errors.is_empty() {
-        let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            tkey!("crm-title"),
-            "/admin/crm",
-            crm_body(&ctx, &form, masked, &errors, top),
-        );
-    }
-    let key = if form.api_key.is_empty() {
-        match saved.api_key(&state.master_key) {
-            Ok(Some(k)) => k,
-            Ok(None) => SecretString::from(String::new()),
-            Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
-        }
-    } else {
-        SecretString::from(form.api_key.clone())
-    };
-    let connection = RaynetConnection {
-        base_url: form.base_url.clone(),
-        instance: form.instance.clone(),
-        user_email: form.user_email.clone(),
-        api_key: key,
-    };
-    let outcome = match state.crm.client_for(connection) {
-        Ok(client) => client.test_connection().await.map_err(crm_error),
-        Err(e) => Err(e),
-    };
-    let top = match outcome {
+    let top = match crm_connection::test_connection(&state, &typed).await {
         Ok(report) => html! {
             div.notice.ok role="status" { strong { (ctx.tr.t("crm-test-success")) } (describe(&ctx.tr, &report)) }
         },
         Err(e) => html! {
-            div.notice.error role="alert" { strong { (ctx.tr.t("crm-test-failed")) } p { (ctx.error_text(&e)) } }
+            div.notice.error role="alert" { strong { (ctx.tr.t("crm-test-failed")) } p { (test_failure_text(&ctx, &e)) } }
         },
     };
     ctx.ok(
         tkey!("crm-title"),
         "/admin/crm",
-        crm_body(&ctx, &form, masked, &FieldErrors::new(), top),
+        crm_body(&ctx, &typed, masked, &FieldErrors::new(), top),
     )
 }
 
 // ----- Sync parameters -----
-
-/// The sync form.
-#[derive(Debug, Deserialize)]
-pub struct SyncForm {
-    participant_mode: String,
-}
 
 fn sync_body(ctx: &Ctx, mode: ParticipantSyncMode, top: Markup) -> Markup {
     let tr = &ctx.tr;
@@ -471,6 +374,12 @@ pub async fn sync_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
     }
 }
 
+/// The sync form (the JSON body's field plus the CSRF token).
+#[derive(Debug, Deserialize)]
+pub struct SyncForm {
+    participant_mode: String,
+}
+
 /// `POST /admin/sync`.
 pub async fn sync_save(
     State(state): State<AppState>,
@@ -478,37 +387,21 @@ pub async fn sync_save(
     Form(form): Form<SyncForm>,
 ) -> Response {
     let session = admin_or_return!(ctx, "/admin/sync");
-    let mode = match form.participant_mode.as_str() {
-        "none" => ParticipantSyncMode::None,
-        "meetings_only" => ParticipantSyncMode::MeetingsOnly,
-        "all_activities" => ParticipantSyncMode::AllActivities,
-        _ => {
-            let top = html! { p.notice.error role="alert" { (ctx.tr.t("sync-mode-unknown")) } };
-            return ctx.page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                tkey!("sync-title"),
-                "/admin/sync",
-                sync_body(&ctx, ParticipantSyncMode::default(), top),
-            );
-        }
+    let form = SyncInput {
+        participant_mode: form.participant_mode,
     };
-    let result = async {
-        SyncSettings {
-            participant_mode: mode,
-        }
-        .save(state.store.as_ref())
-        .await?;
-        audit(
-            &state,
-            &session,
-            "sync.update",
-            "settings:sync",
-            format!("participant_mode: {}", form.participant_mode),
-        )
-        .await
-    };
-    match result.await {
-        Ok(()) => Redirect::to("/admin/sync?ok=saved").into_response(),
+    if let Err(problems) = sync::parse(&form) {
+        let texts = problems.texts(&ctx.tr);
+        let top = html! { @for text in texts.values() { p.notice.error role="alert" { (text) } } };
+        return ctx.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            tkey!("sync-title"),
+            "/admin/sync",
+            sync_body(&ctx, ParticipantSyncMode::default(), top),
+        );
+    }
+    match sync::save(&state, &session, &form).await {
+        Ok(_) => Redirect::to("/admin/sync?ok=saved").into_response(),
         Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", &e),
     }
 }
@@ -644,13 +537,7 @@ pub async fn office365_save(
         client_secret: (!form.client_secret.is_empty()).then(|| form.client_secret.clone()),
         ..Office365Input::default()
     };
-    match crate::admin::office365::put_settings(
-        State(state.clone()),
-        RequireAdmin(session),
-        AppJson(input),
-    )
-    .await
-    {
+    match crate::admin::office365::apply(&state, &session, input).await {
         Ok(_) => Redirect::to("/admin/office365?ok=saved").into_response(),
         Err(e) => internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
     }
@@ -761,39 +648,4 @@ pub async fn office365_test(State(state): State<AppState>, ctx: Ctx) -> Response
         "/admin/office365",
         office365_body(&ctx, &state, &form, masked, &FieldErrors::new(), top),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ico_check_digits_are_verified() {
-        // 2560780 weighted: 2*8+5*7+6*6+0*5+7*4+8*3+0*2 = 139; 139 % 11 = 7; 11 - 7 = 4.
-        assert!(ico_is_valid("25607804"));
-        assert!(!ico_is_valid("25607805"));
-        assert!(!ico_is_valid("2560780"));
-        assert!(!ico_is_valid("2560780a"));
-        assert!(!ico_is_valid("256078041"));
-    }
-
-    #[test]
-    fn ico_remainders_zero_and_one_give_check_digits_one_and_zero() {
-        // Weighted sum 0 → remainder 0 → check digit 1.
-        assert!(ico_is_valid("00000001"));
-        assert!(!ico_is_valid("00000000"));
-        // 4 × 3 = 12 → remainder 1 → check digit 0.
-        assert!(ico_is_valid("00000400"));
-        assert!(!ico_is_valid("00000401"));
-    }
-
-    #[test]
-    fn dic_is_cz_and_eight_to_ten_digits() {
-        assert!(dic_is_valid("CZ25607804"));
-        assert!(dic_is_valid("CZ7001011234"));
-        assert!(!dic_is_valid("CZ1234567"));
-        assert!(!dic_is_valid("CZ12345678901"));
-        assert!(!dic_is_valid("SK25607804"));
-        assert!(!dic_is_valid("CZ2560780A"));
-    }
 }

@@ -11,21 +11,12 @@ use maud::{Markup, html};
 
 use super::{Ctx, Flash, flash, settings::admin_or_return};
 use crate::{
-    admin::audit,
-    crm::{WEBHOOK_EVENTS, crm_error},
+    admin::webhook::{self as domain, WEBHOOK_DESCRIPTION, webhook_url},
+    crm::WEBHOOK_EVENTS,
     error::AppError,
-    identity::session::{AdminSession, random_token},
-    settings::{Setting, WebhookSettings},
+    settings::WebhookSettings,
     state::AppState,
 };
-
-/// Description given to the webhook in the CRM.
-pub const WEBHOOK_DESCRIPTION: &str = "CRM Bridge";
-
-fn webhook_url(state: &AppState, id: &str) -> String {
-    let base = state.config.server.public_base(state.config.tls.enabled());
-    format!("{base}/api/raynet-event/{id}")
-}
 
 fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Markup {
     let tr = &ctx.tr;
@@ -44,7 +35,8 @@ fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Mar
             }
             form method="post" action="/admin/webhook/generate" {
                 (ctx.csrf())
-                button type="submit" class=(if url.is_none() { "primary" } else { "" }) { (tr.t("webhook-generate")) }
+                button type="submit" class=(if url.is_none() { "primary" } else { "" })
+                    data-confirm=[registered.then(|| tr.t("webhook-generate-warning"))] { (tr.t("webhook-generate")) }
                 @if registered { p.hint { (tr.t("webhook-generate-warning")) } }
             }
         }
@@ -94,15 +86,11 @@ fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Mar
                 }
                 form method="post" action="/admin/webhook/manual-token" {
                     (ctx.csrf())
-                    button type="submit" { (tr.t("webhook-manual-token")) }
+                    button type="submit" data-confirm=[registered.then(|| tr.t("webhook-manual-token-confirm"))] { (tr.t("webhook-manual-token")) }
                 }
             }
         }
     }
-}
-
-async fn load(state: &AppState) -> Result<WebhookSettings, AppError> {
-    WebhookSettings::load(state.store.as_ref()).await
 }
 
 fn failed(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, err: &AppError) -> Response {
@@ -117,7 +105,7 @@ fn failed(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, err: &AppError) -
 /// `GET /admin/webhook`.
 pub async fn page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
     admin_or_return!(ctx, "/admin/webhook");
-    match load(&state).await {
+    match domain::load(&state).await {
         Ok(hook) => ctx.ok(
             tkey!("webhook-title"),
             "/admin/webhook",
@@ -127,114 +115,62 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) 
     }
 }
 
-/// Removes the webhook registered in the CRM, if any (a webhook already gone counts as removed).
-async fn unregister(state: &AppState, hook: &mut WebhookSettings) -> Result<(), AppError> {
-    if let Some(id) = hook.crm_webhook_id.clone() {
-        let crm = state
-            .crm
-            .admin(state.store.as_ref(), &state.master_key)
-            .await?;
-        match crm.delete_webhook(&id).await {
-            Ok(()) | Err(crate::crm::CrmError::NotFound) => {}
-            Err(e) => return Err(crm_error(e)),
-        }
-        hook.crm_webhook_id = None;
-        hook.registered_at = None;
-    }
-    Ok(())
-}
-
-async fn generate_inner(state: &AppState, session: &AdminSession) -> Result<(), AppError> {
-    let mut hook = load(state).await?;
-    unregister(state, &mut hook).await?;
-    // 256 random bits, URL-safe.
-    hook.webhook_id = random_token();
-    hook.secret_token_enc = None;
-    hook.save(state.store.as_ref()).await?;
-    audit(state, session, "webhook.generate", "settings:webhook", "").await
-}
-
 /// `POST /admin/webhook/generate`: a new webhook id (the old registration is removed first).
 pub async fn generate(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = admin_or_return!(ctx, "/admin/webhook");
-    match generate_inner(&state, &session).await {
-        Ok(()) => Redirect::to("/admin/webhook?ok=generated").into_response(),
-        Err(e) => failed(&ctx, &state, &load(&state).await.unwrap_or_default(), &e),
+    match domain::generate_id(&state, &session).await {
+        Ok(_) => Redirect::to("/admin/webhook?ok=generated").into_response(),
+        Err(e) => failed(
+            &ctx,
+            &state,
+            &domain::load(&state).await.unwrap_or_default(),
+            &e,
+        ),
     }
-}
-
-async fn create_inner(state: &AppState, session: &AdminSession) -> Result<(), AppError> {
-    let mut hook = load(state).await?;
-    if hook.webhook_id.is_empty() {
-        return Err(AppError::Conflict("generate the webhook id first".into()));
-    }
-    unregister(state, &mut hook).await?;
-    let crm = state
-        .crm
-        .admin(state.store.as_ref(), &state.master_key)
-        .await?;
-    let token = random_token();
-    let url = webhook_url(state, &hook.webhook_id);
-    let id = crm
-        .create_webhook(&url, &token, &WEBHOOK_EVENTS)
-        .await
-        .map_err(crm_error)?;
-    hook.set_secret_token(&state.master_key, &token);
-    hook.crm_webhook_id = Some(id);
-    hook.registered_at = Some(crate::store::now_ms());
-    hook.save(state.store.as_ref()).await?;
-    audit(state, session, "webhook.create", "settings:webhook", "").await
 }
 
 /// `POST /admin/webhook/create`: registers (or re-registers) the webhook in the CRM with a fresh
 /// secret token and the three record events.
 pub async fn create(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = admin_or_return!(ctx, "/admin/webhook");
-    match create_inner(&state, &session).await {
-        Ok(()) => Redirect::to("/admin/webhook?ok=registered").into_response(),
-        Err(e) => failed(&ctx, &state, &load(&state).await.unwrap_or_default(), &e),
+    match domain::register(&state, &session).await {
+        Ok(_) => Redirect::to("/admin/webhook?ok=registered").into_response(),
+        Err(e) => failed(
+            &ctx,
+            &state,
+            &domain::load(&state).await.unwrap_or_default(),
+            &e,
+        ),
     }
 }
 
 /// `POST /admin/webhook/delete`: removes the webhook from the CRM (the id stays).
 pub async fn delete(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = admin_or_return!(ctx, "/admin/webhook");
-    let result = async {
-        let mut hook = load(&state).await?;
-        unregister(&state, &mut hook).await?;
-        hook.save(state.store.as_ref()).await?;
-        audit(&state, &session, "webhook.delete", "settings:webhook", "").await
-    };
-    match result.await {
-        Ok(()) => Redirect::to("/admin/webhook?ok=deleted").into_response(),
-        Err(e) => failed(&ctx, &state, &load(&state).await.unwrap_or_default(), &e),
+    match domain::unregister(&state, &session).await {
+        Ok(_) => Redirect::to("/admin/webhook?ok=deleted").into_response(),
+        Err(e) => failed(
+            &ctx,
+            &state,
+            &domain::load(&state).await.unwrap_or_default(),
+            &e,
+        ),
     }
 }
 
-/// `POST /admin/webhook/manual-token`: a fresh secret token shown once, for registering by hand
-/// (it replaces the token of a webhook created through the API, which then needs recreating).
+/// `POST /admin/webhook/manual-token`: a fresh secret token. A webhook registered through the API
+/// is re-registered with it at once; otherwise the token is shown once, for registering by hand.
 pub async fn manual_token(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = admin_or_return!(ctx, "/admin/webhook");
-    let result = async {
-        let mut hook = load(&state).await?;
-        if hook.webhook_id.is_empty() {
-            return Err(AppError::Conflict("generate the webhook id first".into()));
+    let result = domain::new_secret_token(&state, &session).await;
+    let hook = domain::load(&state).await.unwrap_or_default();
+    match result {
+        Ok(domain::NewToken { token: None, .. }) => {
+            Redirect::to("/admin/webhook?ok=reregistered").into_response()
         }
-        let token = random_token();
-        hook.set_secret_token(&state.master_key, &token);
-        hook.save(state.store.as_ref()).await?;
-        audit(
-            &state,
-            &session,
-            "webhook.manual_token",
-            "settings:webhook",
-            "",
-        )
-        .await?;
-        Ok((hook, token))
-    };
-    match result.await {
-        Ok((hook, token)) => {
+        Ok(domain::NewToken {
+            token: Some(token), ..
+        }) => {
             let top = html! {
                 div.notice.ok role="status" {
                     p { (ctx.tr.t("webhook-manual-token-shown")) }
@@ -248,6 +184,6 @@ pub async fn manual_token(State(state): State<AppState>, ctx: Ctx) -> Response {
                 body(&ctx, &state, &hook, top),
             )
         }
-        Err(e) => failed(&ctx, &state, &load(&state).await.unwrap_or_default(), &e),
+        Err(e) => failed(&ctx, &state, &hook, &e),
     }
 }

@@ -34,6 +34,24 @@ use crate::{
 /// The default API address (Czech host); `.sk`, `.com` and `eu.raynetcrm.com` hosts also exist.
 pub const DEFAULT_BASE_URL: &str = "https://app.raynet.cz/api/v2/";
 
+/// The domains Raynet serves its API from (the host itself or any subdomain).
+pub const RAYNET_DOMAINS: [&str; 4] = ["raynet.cz", "raynetcrm.com", "raynetcrm.sk", "raynet.sk"];
+
+/// Whether `base_url` is an HTTPS address on one of Raynet's domains, the only places an API key
+/// is sent to unless the configuration allows others (`crm.allow_other_hosts`).
+pub fn is_raynet_base_url(base_url: &str) -> bool {
+    let Ok(url) = Url::parse(base_url.trim()) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && RAYNET_DOMAINS
+            .iter()
+            .any(|d| host == *d || host.strip_suffix(d).is_some_and(|h| h.ends_with('.')))
+}
+
 /// Ids per `id[IN]=…` request, so the URL stays short.
 const IDS_PER_REQUEST: usize = 200;
 
@@ -226,8 +244,33 @@ impl RaynetClient {
             }
             let error: wire::ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
             match status {
-                StatusCode::UNAUTHORIZED => return Err(CrmError::BadCredentials),
-                StatusCode::FORBIDDEN => return Err(CrmError::AccessDenied(error.text())),
+                // Raynet names the failure in `message` (`…Exception: …`).
+                StatusCode::UNAUTHORIZED => {
+                    return Err(
+                        if error
+                            .message
+                            .as_deref()
+                            .is_some_and(|m| m.contains("Instance"))
+                        {
+                            CrmError::UnknownInstance
+                        } else {
+                            CrmError::BadCredentials
+                        },
+                    );
+                }
+                StatusCode::FORBIDDEN => {
+                    return Err(
+                        if error
+                            .message
+                            .as_deref()
+                            .is_some_and(|m| m.contains("Blocked"))
+                        {
+                            CrmError::Blocked
+                        } else {
+                            CrmError::AccessDenied(error.text())
+                        },
+                    );
+                }
                 StatusCode::NOT_FOUND => return Err(CrmError::NotFound),
                 StatusCode::BAD_REQUEST => return Err(CrmError::Invalid(error.text())),
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
@@ -847,6 +890,28 @@ mod tests {
             },
             &CrmConfig::default(),
         )
+    }
+
+    #[test]
+    fn only_https_addresses_on_raynet_domains_count_as_raynet() {
+        for ok in [
+            "https://app.raynet.cz/api/v2/",
+            "https://eu.raynetcrm.com/api/v2/",
+            "https://app.raynetcrm.sk/api/v2/",
+            "https://raynet.cz/api/v2/",
+        ] {
+            assert!(is_raynet_base_url(ok), "{ok}");
+        }
+        for bad in [
+            "http://app.raynet.cz/api/v2/",
+            "https://evil.example/api/v2/",
+            "https://app.raynet.cz.evil.example/api/v2/",
+            "https://notraynet.cz/api/v2/",
+            "https://user:pw@app.raynet.cz/api/v2/",
+            "not a url",
+        ] {
+            assert!(!is_raynet_base_url(bad), "{bad}");
+        }
     }
 
     #[test]
