@@ -8,6 +8,7 @@ use std::{sync::Arc, time::Duration};
 use parking_lot::Mutex;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
+use server::settings::Setting;
 use tests::{
     AdminClient, TestApp, TestDb,
     raynet_sim::{RaynetSim, SimOptions},
@@ -572,6 +573,75 @@ async fn every_admin_setting_is_in_the_openapi_document() {
         assert!(
             doc["paths"][path][method].is_object(),
             "{method} {path} is not documented"
+        );
+    }
+}
+
+/// The first `sh` code block after the heading that starts with `heading` in `markdown`.
+fn code_block_after(markdown: &str, heading: &str) -> String {
+    let section = markdown
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("no section {heading}"));
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = section[start..].find("```").expect("the block ends") + start;
+    section[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn the_automated_setup_in_both_setup_guides_runs_verbatim_against_a_server_and_the_simulators()
+ {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    for (file, heading) in [
+        ("setup.md", "7. Automated setup"),
+        ("setup.cs.md", "7. Automatické nastavení"),
+    ] {
+        let markdown = std::fs::read_to_string(docs.join(file)).unwrap();
+        let script = code_block_after(&markdown, heading);
+        let app = spawn_app_public(TestDb::for_this_run().await, |_| {}).await;
+        app.login_as_admin().await;
+        let sim = sim().await;
+        let output = tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env("CRM_BRIDGE_URL", &app.base_url)
+            .env("ADMIN_EMAIL", "admin@example.com")
+            .env("ADMIN_PASSWORD", tests::server::TEST_PASSWORD)
+            .env("RAYNET_API_URL", &sim.url)
+            .env("RAYNET_INSTANCE", &sim.instance)
+            .env("RAYNET_USER", &sim.admin.username)
+            .env("RAYNET_API_KEY", &sim.admin.api_key)
+            .env("O365_CLIENT_ID", "0f0e0d0c-0b0a-4909-8807-060504030201")
+            .env("O365_TENANT_ID", "11111111-2222-4333-8444-555555555555")
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{file}: {stdout}\n{stderr}");
+        let last: Value = serde_json::Deserializer::from_str(&stdout)
+            .into_iter::<Value>()
+            .filter_map(Result::ok)
+            .last()
+            .unwrap_or_default();
+        assert_eq!(last["registered"], true, "{file}: {stdout}");
+        assert_eq!(sim.sim.webhooks().len(), 1, "{file}");
+        let company = server::settings::CompanySettings::load(app.state.store.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(company.ico, "25607804", "{file}");
+        assert!(
+            app.state
+                .store
+                .count_items(server::items::ItemKind::Company)
+                .await
+                .unwrap()
+                > 0,
+            "{file}: nothing imported"
+        );
+        assert!(
+            !stdout.contains(&sim.admin.api_key),
+            "{file}: the key was echoed"
         );
     }
 }
