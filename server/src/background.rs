@@ -27,6 +27,10 @@ pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
             state.clone(),
             stop.clone(),
         )));
+        tasks.push(tokio::spawn(activities::follow::run_worker(
+            state.clone(),
+            stop.clone(),
+        )));
         tasks.push(tokio::spawn(items::import::run_worker(
             state.clone(),
             stop.clone(),

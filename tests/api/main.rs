@@ -10,4 +10,5 @@ mod admin_settings_api;
 mod cli;
 mod http_basics;
 mod item_cache;
+mod ledger_follows;
 mod secrets_at_rest;

@@ -301,12 +301,14 @@ async fn save(
         return Ok((StatusCode::ACCEPTED, AppJson(Entry::of(&item))));
     }
     let stored: Content = serde_json::from_str(&item.content).unwrap_or_default();
-    // E-mails do not change once sent: a repeat post returns the entry. Meetings change.
-    let unchanged = if kind == "email" {
-        !stored.deleted
-    } else {
-        item.content == new_content && item.links == changes.links && item.status != "failed"
-    };
+    // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
+    // activity deleted in the CRM is saved again.
+    let unchanged = item.crm_deleted_at.is_none()
+        && if kind == "email" {
+            !stored.deleted
+        } else {
+            item.content == new_content && item.links == changes.links && item.status != "failed"
+        };
     if unchanged {
         return Ok((StatusCode::OK, AppJson(Entry::of(&item))));
     }

@@ -1,9 +1,11 @@
 //! Saving e-mails and meetings into the CRM: the add-in endpoints (`/api/addin/emails`,
 //! `/meetings`, `/logged`, `/persons`), the ledger entry view, and the `activity.sync` job that
 //! writes the activity with the employee's own CRM key. The ledger and the queue are persisted
-//! by `store::ledger` and `store::jobs`; the workers live in `jobs`.
+//! by `store::ledger` and `store::jobs`; the workers live in `jobs`. `follow` keeps the ledger in
+//! step with the CRM (activities deleted or re-linked there).
 
 pub mod admin;
+pub mod follow;
 pub mod handlers;
 pub mod times;
 pub mod worker;
@@ -90,7 +92,8 @@ pub struct Entry {
     pub id: String,
     /// `email` or `meeting`.
     pub kind: String,
-    /// `queued`, `saved`, `failed` or `unlinked`.
+    /// `queued`, `saved`, `failed`, `unlinked`, or `deleted_in_crm` (the activity was deleted in
+    /// the CRM: saving again makes a new one).
     pub status: String,
     /// The CRM activity, once saved.
     pub crm_activity_id: Option<i64>,
@@ -104,6 +107,10 @@ pub struct Entry {
     pub unmatched: Vec<String>,
     /// Last change (RFC 3339).
     pub updated_at: String,
+    /// The colleague who saved this e-mail or meeting first: this entry shares their activity.
+    pub saved_by: Option<String>,
+    /// The links the activity has in the CRM, when they were changed there.
+    pub crm_links: Option<Links>,
 }
 
 impl Entry {
@@ -112,14 +119,23 @@ impl Entry {
         let content: Content = serde_json::from_str(&item.content).unwrap_or_default();
         let status = if content.deleted {
             "unlinked".to_owned()
+        } else if item.crm_deleted_at.is_some() {
+            "deleted_in_crm".to_owned()
         } else {
             item.status.clone()
         };
+        let live = status != "unlinked" && status != "deleted_in_crm";
         Self {
             id: item.id.clone(),
             kind: item.kind.clone(),
-            crm_activity_id: item.crm_activity_id.filter(|_| status != "unlinked"),
-            crm_link: item.crm_link.clone().filter(|_| status != "unlinked"),
+            crm_activity_id: item.crm_activity_id.filter(|_| live),
+            crm_link: item.crm_link.clone().filter(|_| live),
+            saved_by: item.saved_by.clone().filter(|_| live),
+            crm_links: item
+                .crm_links
+                .as_deref()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .filter(|_| live),
             status,
             error: item.error.clone(),
             links: serde_json::from_str(&item.links).unwrap_or_default(),

@@ -1,6 +1,10 @@
 //! The `activity.sync` job: makes the CRM activity match its ledger entry with the employee's
 //! own CRM key. It looks the activity up by our entry id (`extId`) before creating one, so an
 //! attempt that was cut off after the CRM created the activity never makes a second one.
+//!
+//! One e-mail or meeting is one CRM activity across colleagues: when a colleague saved the same
+//! internetMessageId / iCalUId first, the entry joins that activity and the employee is added as
+//! a participant, instead of creating a second activity.
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -84,6 +88,57 @@ fn participants(
     )
 }
 
+/// The entry this one joins: the oldest live entry of another employee for the same e-mail or
+/// meeting, if it is older than `item`.
+async fn first_saver(state: &AppState, item: &LoggedItem) -> Result<Option<LoggedItem>, JobError> {
+    let entries = state
+        .store
+        .items_for_source(&item.kind, &item.source_key)
+        .await?;
+    let first = entries.into_iter().find(|e| {
+        matches!(e.status.as_str(), "queued" | "saved")
+            && e.crm_deleted_at.is_none()
+            && !serde_json::from_str::<Content>(&e.content).is_ok_and(|c| c.deleted)
+    });
+    Ok(first.filter(|f| f.id != item.id && f.employee_id != item.employee_id))
+}
+
+/// Adds `person` as a participant of the colleague's activity `id`, keeping everyone else.
+async fn join_activity(
+    crm: &dyn Crm,
+    kind: ActivityKind,
+    id: i64,
+    person: i64,
+) -> Result<(), CrmError> {
+    let activity = crm.get_activity(kind, id).await?;
+    if activity.owner_id == Some(person)
+        || activity
+            .participants
+            .iter()
+            .any(|p| p.person_id == Some(person))
+    {
+        return Ok(());
+    }
+    let mut people: Vec<ParticipantSpec> = activity
+        .participants
+        .iter()
+        .filter(|p| !p.owner)
+        .map(|p| ParticipantSpec {
+            person_id: p.person_id,
+            company_id: p.company_id,
+        })
+        .collect();
+    people.push(ParticipantSpec {
+        person_id: Some(person),
+        company_id: None,
+    });
+    let update = ActivityUpdate {
+        participants: Some(people),
+        ..ActivityUpdate::default()
+    };
+    crm.update_activity(kind, id, &update).await
+}
+
 #[async_trait]
 impl JobHandler for SyncActivity {
     async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
@@ -117,7 +172,16 @@ impl JobHandler for SyncActivity {
         };
 
         if content.deleted {
-            if let Some(id) = existing {
+            let shared = match existing {
+                Some(id) => store
+                    .items_for_activity(&item.kind, id)
+                    .await?
+                    .iter()
+                    .any(|other| other.id != item.id && other.status == "saved"),
+                None => false,
+            };
+            // A colleague's entry still uses the activity: only this entry lets go of it.
+            if let Some(id) = existing.filter(|_| !shared) {
                 match crm.delete_activity(kind, id).await {
                     Ok(()) | Err(CrmError::NotFound) => {}
                     Err(e) => return Err(e.into()),
@@ -128,6 +192,32 @@ impl JobHandler for SyncActivity {
         }
 
         let owner = self.owner(crm.as_ref(), &employee).await?;
+        if existing.is_none()
+            && let Some(first) = first_saver(state, &item).await?
+        {
+            let Some(activity) = first.crm_activity_id else {
+                return Err(JobError::retry(
+                    "a colleague is saving the same item; waiting for their activity",
+                ));
+            };
+            match join_activity(crm.as_ref(), kind, activity, owner).await {
+                Ok(()) => {
+                    let saved_by = store
+                        .employee(&first.employee_id)
+                        .await?
+                        .map(|e| e.identifier)
+                        .unwrap_or_default();
+                    let link = crm.activity_link(kind, activity);
+                    store
+                        .mark_item_joined(&item.id, item.revision, activity, &link, &saved_by)
+                        .await?;
+                    return Ok(());
+                }
+                // Deleted in the CRM meanwhile: this entry gets its own activity below.
+                Err(CrmError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mode = SyncSettings::load(store).await?.participant_mode;
         let crm_links = ActivityLinks {
             company_id: links.company_id,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::RecordKind;
+use super::{ActivityKind, RecordKind};
 
 /// What happened to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct CrmEvent {
     pub entity_name: String,
     /// The record kind, when it is one the item cache keeps.
     pub kind: Option<RecordKind>,
+    /// The activity kind, when it is one we write (e-mails and meetings the ledger follows).
+    pub activity: Option<ActivityKind>,
     /// The record's id.
     pub entity_id: i64,
     /// When the CRM made the event.
@@ -90,6 +92,11 @@ pub fn parse_event(body: &[u8]) -> Result<CrmEvent, String> {
         "project" => Some(RecordKind::Project),
         _ => None,
     };
+    let activity = match wire.data.entity_name.to_ascii_lowercase().as_str() {
+        "email" => Some(ActivityKind::Email),
+        "meeting" => Some(ActivityKind::Meeting),
+        _ => None,
+    };
     let created_at = wire
         .created_at
         .as_deref()
@@ -100,6 +107,7 @@ pub fn parse_event(body: &[u8]) -> Result<CrmEvent, String> {
         action,
         entity_name: wire.data.entity_name.chars().take(100).collect(),
         kind,
+        activity,
         entity_id,
         created_at,
     })

@@ -91,9 +91,12 @@ pub async fn receive(
             item_kind: event.kind.map(|k| ItemKind::from(k).code()),
             entity_id: event.entity_id,
             created_at: event.created_at.map(|t| t.timestamp_millis()),
+            to_apply: event.kind.is_some() || event.activity.is_some(),
         })
         .await?;
     if stored {
+        // Two workers wait: one for cached records, one for the activities the ledger follows.
+        state.wake.events.notify_waiters();
         state.wake.events.notify_one();
     }
     Ok(AppJson(Received {
@@ -120,10 +123,24 @@ pub async fn stats(
 }
 
 /// Applies pending events until `stop` turns true.
-pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_worker(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
+    run_rounds(state, stop, |state| Box::pin(apply_round(state))).await;
+}
+
+/// One round of an event worker: the number of events handled.
+pub type Round =
+    for<'a> fn(&'a AppState) -> futures::future::BoxFuture<'a, Result<usize, AppError>>;
+
+/// Runs `round` until `stop` turns true, right away while there is work, else when the
+/// receiver wakes the workers or the poll interval passes.
+pub async fn run_rounds(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    round: Round,
+) {
     let poll = Duration::from_millis(state.config.jobs.poll_interval_ms.max(10));
     loop {
-        let worked = match apply_round(&state).await {
+        let worked = match round(&state).await {
             Ok(n) => n > 0,
             Err(e) => {
                 tracing::warn!(error = %e, "applying CRM events failed; retrying");
@@ -146,7 +163,7 @@ pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<
 
 /// One round: lease, coalesce, fetch, apply. Returns the number of events handled.
 pub async fn apply_round(state: &AppState) -> Result<usize, AppError> {
-    let events = state.store.lease_events(BATCH, LEASE_MS).await?;
+    let events = state.store.lease_events(BATCH, LEASE_MS, false).await?;
     if events.is_empty() {
         return Ok(0);
     }

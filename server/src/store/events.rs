@@ -20,6 +20,9 @@ pub struct NewEvent {
     pub entity_id: i64,
     /// When the CRM made the event (Unix ms).
     pub created_at: Option<i64>,
+    /// Whether a worker applies it (a cached record, or an activity the ledger follows); the
+    /// others are kept as `ignored`.
+    pub to_apply: bool,
 }
 
 /// A stored, leased webhook.
@@ -29,6 +32,8 @@ pub struct StoredEvent {
     pub event_id: String,
     /// `created`, `updated` or `deleted`.
     pub action: String,
+    /// The CRM's entity name.
+    pub entity_name: String,
     /// Our item kind code.
     pub item_kind: Option<i16>,
     /// The record's id.
@@ -81,8 +86,14 @@ pub struct ImportRunRow {
 pub trait EventStore {
     /// Stores a webhook; `false` when an event with that id was stored before.
     async fn insert_event(&self, event: &NewEvent) -> StoreResult<bool>;
-    /// Leases up to `limit` pending events whose time has come, for `lease_ms`.
-    async fn lease_events(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Leases up to `limit` pending events whose time has come, for `lease_ms`: events of cached
+    /// records, or (`activities`) events of activities, which have no item kind.
+    async fn lease_events(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+        activities: bool,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// Marks events done (`applied` or `ignored`).
     async fn finish_events(&self, ids: &[String], status: &str) -> StoreResult<()>;
     /// Puts events back for another attempt at `retry_at`, or marks them `failed` after
@@ -159,19 +170,26 @@ for_both_backends! {
             .bind(e.entity_id)
             .bind(e.created_at)
             .bind(now_ms())
-            .bind(if e.item_kind.is_some() { "pending" } else { "ignored" })
+            .bind(if e.to_apply { "pending" } else { "ignored" })
             .execute(self.writer())
             .await?;
             Ok(done.rows_affected() == 1)
         }
 
-        async fn lease_events(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<StoredEvent>> {
+        async fn lease_events(
+            &self,
+            limit: i64,
+            lease_ms: i64,
+            activities: bool,
+        ) -> StoreResult<Vec<StoredEvent>> {
             let now = now_ms();
+            let which = if activities { "item_kind IS NULL" } else { "item_kind IS NOT NULL" };
             let sql = sqlx::AssertSqlSafe(format!(
                 "UPDATE crm_events SET lease_until = $1 WHERE event_id IN (SELECT event_id FROM \
-                 crm_events WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+                 crm_events WHERE status = 'pending' AND {which} \
+                 AND (lease_until IS NULL OR lease_until < $2) \
                  ORDER BY received_at LIMIT $3{SKIP_LOCKED}) \
-                 RETURNING event_id, action, item_kind, entity_id, attempts"
+                 RETURNING event_id, action, entity_name, item_kind, entity_id, attempts"
             ));
             Ok(sqlx::query_as::<_, StoredEvent>(sql)
                 .bind(now + lease_ms)

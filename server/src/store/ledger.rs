@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::{StoreResult, for_both_backends, jobs::NewJob, now_ms};
 
 const ITEM_COLUMNS: &str = "entry_id, employee_id, kind, source_key, item_id, status, \
-     crm_activity_id, crm_link, error, links, unmatched, content, revision, created_at, updated_at";
+     crm_activity_id, crm_link, error, links, unmatched, content, revision, created_at, updated_at, \
+     saved_by, crm_deleted_at, crm_links";
 
 /// A ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -42,6 +43,12 @@ pub struct LoggedItem {
     pub created_at: i64,
     /// Last change (Unix ms).
     pub updated_at: i64,
+    /// Who saved the e-mail or meeting first, when this entry joined a colleague's activity.
+    pub saved_by: Option<String>,
+    /// When the CRM activity was deleted in the CRM (Unix ms).
+    pub crm_deleted_at: Option<i64>,
+    /// The links the activity has in the CRM, when they were changed there (JSON).
+    pub crm_links: Option<String>,
 }
 
 /// A new ledger entry.
@@ -119,6 +126,29 @@ pub trait LedgerStore {
         activity_id: i64,
         link: &str,
     ) -> StoreResult<()>;
+    /// Records that the entry joined the colleague's activity `activity_id` (saved first by
+    /// `saved_by`); the entry becomes `saved` unless it changed since `revision`.
+    async fn mark_item_joined(
+        &self,
+        id: &str,
+        revision: i32,
+        activity_id: i64,
+        link: &str,
+        saved_by: &str,
+    ) -> StoreResult<()>;
+    /// Every entry of `kind` for this internetMessageId / iCalUId, by any employee, oldest first.
+    async fn items_for_source(&self, kind: &str, source_key: &str) -> StoreResult<Vec<LoggedItem>>;
+    /// Every entry linked to the CRM activity `activity_id` of `kind`.
+    async fn items_for_activity(
+        &self,
+        kind: &str,
+        activity_id: i64,
+    ) -> StoreResult<Vec<LoggedItem>>;
+    /// The CRM activity was deleted in the CRM: its entries say so (until saved again).
+    async fn mark_activity_deleted_in_crm(&self, kind: &str, activity_id: i64) -> StoreResult<u64>;
+    /// The CRM activity's links as they are in the CRM now (JSON), `None` when they are the
+    /// ones picked.
+    async fn set_entry_crm_links(&self, id: &str, crm_links: Option<&str>) -> StoreResult<()>;
     /// The entry failed for good, with a readable reason.
     async fn mark_item_failed(&self, id: &str, error: &str) -> StoreResult<()>;
     /// The CRM activity was deleted.
@@ -209,6 +239,7 @@ for_both_backends! {
             let sql = format!(
                 "UPDATE logged_items SET links = $2, unmatched = $3, content = $4, \
                  item_id = COALESCE($5, item_id), status = 'queued', error = NULL, \
+                 crm_deleted_at = NULL, crm_links = NULL, \
                  revision = revision + 1, updated_at = $6 WHERE entry_id = $1 \
                  RETURNING {ITEM_COLUMNS}"
             );
@@ -284,6 +315,7 @@ for_both_backends! {
         ) -> StoreResult<()> {
             sqlx::query(
                 "UPDATE logged_items SET crm_activity_id = $3, crm_link = $4, error = NULL, \
+                 crm_deleted_at = NULL, \
                  status = CASE WHEN revision = $2 AND status = 'queued' THEN 'saved' \
                  ELSE status END, updated_at = $5 WHERE entry_id = $1",
             )
@@ -291,6 +323,93 @@ for_both_backends! {
             .bind(revision)
             .bind(activity_id)
             .bind(link)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn mark_item_joined(
+            &self,
+            id: &str,
+            revision: i32,
+            activity_id: i64,
+            link: &str,
+            saved_by: &str,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE logged_items SET crm_activity_id = $3, crm_link = $4, error = NULL, \
+                 saved_by = $5, crm_deleted_at = NULL, \
+                 status = CASE WHEN revision = $2 AND status = 'queued' THEN 'saved' \
+                 ELSE status END, updated_at = $6 WHERE entry_id = $1",
+            )
+            .bind(id)
+            .bind(revision)
+            .bind(activity_id)
+            .bind(link)
+            .bind(saved_by)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn items_for_source(
+            &self,
+            kind: &str,
+            source_key: &str,
+        ) -> StoreResult<Vec<LoggedItem>> {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM logged_items WHERE kind = $1 AND source_key = $2 \
+                 ORDER BY created_at, entry_id"
+            );
+            Ok(sqlx::query_as::<_, LoggedItem>(sqlx::AssertSqlSafe(sql))
+                .bind(kind)
+                .bind(source_key)
+                .fetch_all(self.reader())
+                .await?)
+        }
+
+        async fn items_for_activity(
+            &self,
+            kind: &str,
+            activity_id: i64,
+        ) -> StoreResult<Vec<LoggedItem>> {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM logged_items WHERE kind = $1 AND crm_activity_id = $2 \
+                 ORDER BY created_at, entry_id"
+            );
+            Ok(sqlx::query_as::<_, LoggedItem>(sqlx::AssertSqlSafe(sql))
+                .bind(kind)
+                .bind(activity_id)
+                .fetch_all(self.reader())
+                .await?)
+        }
+
+        async fn mark_activity_deleted_in_crm(
+            &self,
+            kind: &str,
+            activity_id: i64,
+        ) -> StoreResult<u64> {
+            Ok(sqlx::query(
+                "UPDATE logged_items SET crm_deleted_at = $3, updated_at = $3 \
+                 WHERE kind = $1 AND crm_activity_id = $2 AND status = 'saved' \
+                 AND crm_deleted_at IS NULL",
+            )
+            .bind(kind)
+            .bind(activity_id)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?
+            .rows_affected())
+        }
+
+        async fn set_entry_crm_links(&self, id: &str, crm_links: Option<&str>) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE logged_items SET crm_links = $2, updated_at = $3 WHERE entry_id = $1",
+            )
+            .bind(id)
+            .bind(crm_links)
             .bind(now_ms())
             .execute(self.writer())
             .await?;
