@@ -267,6 +267,9 @@ pub struct JobsConfig {
     pub max_attempts: u32,
     /// Minutes between reconcile runs against the CRM (0 = never). Default 15.
     pub reconcile_minutes: u64,
+    /// Hours between id sweeps that remove cached records the CRM no longer has (a delete
+    /// whose webhook was lost; ids only, 1 request per 1,000 records) (0 = never). Default 24.
+    pub sweep_hours: u64,
     /// How long a worker holds a job before another may take it over, in seconds. Default 120.
     pub lease_secs: u64,
     /// Longest wait between two attempts of a job, in seconds (a CRM reset time may be later).
@@ -283,6 +286,7 @@ impl Default for JobsConfig {
             poll_interval_ms: 500,
             max_attempts: 12,
             reconcile_minutes: 15,
+            sweep_hours: 24,
             lease_secs: 120,
             max_backoff_secs: 300,
             workers: 4,

@@ -714,3 +714,48 @@ async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
     );
     second.terminate().await;
 }
+
+#[tokio::test]
+async fn the_id_sweep_removes_records_deleted_in_the_crm_while_the_webhook_was_lost() {
+    let stack = tests::stack::spawn_stack(SimOptions::default(), false).await;
+    stack.import(Duration::from_secs(60)).await;
+    let store = stack.app.state.store.clone();
+    let before = store.count_items(ItemKind::Project).await.unwrap();
+    let gone = store.item_ids(ItemKind::Project).await.unwrap()[0];
+    // Deleted in Raynet; no webhook is registered, so the server never hears of it.
+    let (status, body) =
+        stack
+            .raynet
+            .sim
+            .user_change(&reqwest::Method::DELETE, "project", Some(gone), &json!({}));
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(store.count_items(ItemKind::Project).await.unwrap(), before);
+
+    let response = stack
+        .admin
+        .send_with_csrf(reqwest::Method::POST, &stack.app.url("/api/admin/sweep"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let report: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(report["removed"], 1, "{report}");
+    assert_eq!(
+        store.count_items(ItemKind::Project).await.unwrap(),
+        before - 1
+    );
+    assert!(
+        !store
+            .item_ids(ItemKind::Project)
+            .await
+            .unwrap()
+            .contains(&gone)
+    );
+    // Ids only: one request per 1,000 records and kind, plus the check of the one candidate.
+    let cached = report["cached"].as_u64().unwrap();
+    assert!(
+        report["requests"].as_u64().unwrap() <= cached / 1000 + 4 + 1,
+        "{report}"
+    );
+}

@@ -640,7 +640,7 @@ async fn a_crm_that_does_not_answer_in_time_is_an_upstream_failure() {
 }
 
 #[tokio::test]
-async fn bad_credentials_are_reported_once_and_never_retried() {
+async fn bad_credentials_and_an_unknown_instance_are_reported_once_and_never_retried() {
     let sim = start_sim(false).await;
     let mut wrong = sim.admin.clone();
     wrong.api_key = "wrong-key".into();
@@ -659,7 +659,7 @@ async fn bad_credentials_are_reported_once_and_never_retried() {
     .unwrap();
     assert_eq!(
         wrong_instance.get(RecordKind::Company, 1).await,
-        Err(CrmError::BadCredentials)
+        Err(CrmError::UnknownInstance)
     );
     assert_eq!(sim.sim.quota_remaining(), 24_000);
 }
@@ -677,10 +677,10 @@ async fn twenty_bad_logins_block_the_address_even_for_the_right_key() {
         );
     }
     let good = connector(&sim);
-    assert!(matches!(
+    assert_eq!(
         good.get(RecordKind::Company, 1).await,
-        Err(CrmError::AccessDenied(_))
-    ));
+        Err(CrmError::Blocked)
+    );
     sim.sim.clear_bad_logins();
     assert!(good.get(RecordKind::Company, 1).await.is_ok());
 }

@@ -444,6 +444,9 @@ pub trait Crm: Send + Sync {
     /// One page of records of `kind`, in id order.
     async fn list(&self, kind: RecordKind, page: PageRequest) -> Result<Page<CrmRecord>, CrmError>;
 
+    /// One page of the ids of `kind`, in id order: the cheap listing for finding deletions.
+    async fn list_ids(&self, kind: RecordKind, page: PageRequest) -> Result<Page<i64>, CrmError>;
+
     /// The records of `kind` with these ids (missing ones are left out), in id order.
     async fn get_many(&self, kind: RecordKind, ids: &[i64]) -> Result<Vec<CrmRecord>, CrmError>;
 

@@ -142,7 +142,7 @@ impl From<crate::crm::CrmRecord> for Item {
 }
 
 /// Routes of the item cache other than the add-in's (`api`): the webhook receiver and the
-/// admin's import and webhook endpoints.
+/// admin's import, webhook and sweep endpoints.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
@@ -151,4 +151,5 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
         .routes(routes!(import::start, import::list))
         .routes(routes!(import::get_one))
         .routes(routes!(import::events))
+        .routes(routes!(reconcile::sweep_now))
 }

@@ -1,6 +1,10 @@
 //! Periodic reconcile: asks the CRM for records changed since the last reconcile
 //! (`rowInfo.lastModifiedAt[GT]`), so a lost webhook is repaired. One instance at a time (a
 //! lease), and each kind keeps its own watermark in the settings table.
+//!
+//! A change query never shows a record deleted while its webhook was lost, so a less frequent
+//! id sweep lists every id the CRM has (ids only, paged) and removes cached records it lacks,
+//! after checking each candidate once more by id.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -31,6 +35,96 @@ pub struct ReconcileState {
     pub last_changed: u64,
     /// Error of the last run, if it failed.
     pub last_error: Option<String>,
+    /// The last id sweep, if one ran.
+    pub last_sweep: Option<SweepReport>,
+}
+
+/// What an id sweep did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(default)]
+pub struct SweepReport {
+    /// When it ended (Unix ms).
+    pub finished_at: i64,
+    /// Ids the CRM listed.
+    pub crm_ids: u64,
+    /// Cached records compared.
+    pub cached: u64,
+    /// Cached records removed because the CRM no longer has them.
+    pub removed: u64,
+    /// CRM requests made.
+    pub requests: u64,
+    /// How long it took, in milliseconds.
+    pub took_ms: u64,
+}
+
+/// Lists every id of every kind in the CRM and removes cached records the CRM no longer has
+/// (each candidate is checked by id first, so a record created meanwhile is kept).
+pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
+    let store = state.store.as_ref();
+    let crm = state.crm.admin(store, &state.master_key).await?;
+    let started = std::time::Instant::now();
+    let mut report = SweepReport::default();
+    for kind in ItemKind::ALL {
+        let mut in_crm: Vec<i64> = Vec::new();
+        let mut request = PageRequest::first(None);
+        loop {
+            let page = crm
+                .list_ids(kind.into(), request)
+                .await
+                .map_err(crate::crm::crm_error)?;
+            report.requests += 1;
+            let count = page.items.len() as u64;
+            in_crm.extend(page.items);
+            if count < MAX_PAGE {
+                break;
+            }
+            request = request.next();
+        }
+        in_crm.sort_unstable();
+        report.crm_ids += in_crm.len() as u64;
+        let cached = store.item_ids(kind).await?;
+        report.cached += cached.len() as u64;
+        let candidates: Vec<i64> = cached
+            .into_iter()
+            .filter(|id| in_crm.binary_search(id).is_err())
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let before = store.count_items(kind).await?;
+        super::events::refresh_records(state, crm.as_ref(), kind, &candidates)
+            .await
+            .map_err(crate::crm::crm_error)?;
+        report.requests += candidates.len().div_ceil(100) as u64;
+        let after = store.count_items(kind).await?;
+        report.removed += u64::try_from(before - after).unwrap_or(0);
+    }
+    report.took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.finished_at = now_ms();
+    let mut status = ReconcileState::load(store).await?;
+    status.last_sweep = Some(report.clone());
+    status.save(store).await?;
+    Ok(report)
+}
+
+/// Runs an id sweep now (admins; it also runs every `jobs.sweep_hours`).
+#[utoipa::path(
+    post,
+    path = "/api/admin/sweep",
+    tag = "admin",
+    responses(
+        (status = 200, body = SweepReport),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 502, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)
+    )
+)]
+pub async fn sweep_now(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _admin: crate::identity::session::RequireAdmin,
+) -> Result<crate::error::AppJson<SweepReport>, AppError> {
+    Ok(crate::error::AppJson(sweep_once(&state).await?))
 }
 
 impl Setting for ReconcileState {
@@ -102,8 +196,10 @@ pub async fn set_watermarks(state: &AppState, at: i64) -> Result<(), AppError> {
 /// live changes have piled up.
 pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let minutes = state.config.jobs.reconcile_minutes;
+    let sweep_every = Duration::from_secs(state.config.jobs.sweep_hours * 3600);
     let tick = Duration::from_secs(30);
     let mut next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
+    let mut next_sweep = tokio::time::Instant::now() + sweep_every;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -116,6 +212,24 @@ pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiv
             && let Err(e) = state.items.rebuild(state.store.as_ref()).await
         {
             tracing::warn!(error = %e, "rebuilding the item index failed");
+        }
+        if !sweep_every.is_zero() && tokio::time::Instant::now() >= next_sweep {
+            next_sweep = tokio::time::Instant::now() + sweep_every;
+            let lease_until = now_ms() + (sweep_every.as_millis() / 2) as i64;
+            match state
+                .store
+                .try_lease("sweep", &state.instance_id, lease_until)
+                .await
+            {
+                Ok(true) => match sweep_once(&state).await {
+                    Ok(r) => {
+                        tracing::info!(removed = r.removed, took_ms = r.took_ms, "id sweep done")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "id sweep failed"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot take the sweep lease"),
+            }
         }
         if minutes == 0 || tokio::time::Instant::now() < next_reconcile {
             continue;

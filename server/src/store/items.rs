@@ -29,6 +29,8 @@ pub trait ItemStore {
     ) -> StoreResult<Vec<(ItemKind, i64)>>;
     /// Number of stored items of `kind`.
     async fn count_items(&self, kind: ItemKind) -> StoreResult<i64>;
+    /// The CRM ids of every stored item of `kind`, ascending.
+    async fn item_ids(&self, kind: ItemKind) -> StoreResult<Vec<i64>>;
     /// Every stored item, streamed (for building the in-memory index).
     fn stream_items(&self) -> BoxStream<'_, StoreResult<Item>>;
     /// Remembers that `employee` picked an item now.
@@ -160,6 +162,13 @@ for_both_backends! {
             .fetch_all(self.writer())
             .await?;
             Ok(ids.into_iter().map(|id| (kind, id)).collect())
+        }
+
+        async fn item_ids(&self, kind: ItemKind) -> StoreResult<Vec<i64>> {
+            Ok(sqlx::query_scalar("SELECT crm_id FROM items WHERE kind = $1 ORDER BY crm_id")
+                .bind(kind.code())
+                .fetch_all(self.reader())
+                .await?)
         }
 
         async fn count_items(&self, kind: ItemKind) -> StoreResult<i64> {

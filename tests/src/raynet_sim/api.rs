@@ -911,6 +911,7 @@ fn list(db: &Db, e: Ent, query: &str) -> Answer {
     let mut iso_format = false;
     let mut descending = false;
     let mut sort_name = false;
+    let mut row_info_only = false;
     let mut filters = Vec::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
@@ -925,7 +926,10 @@ fn list(db: &Db, e: Ent, query: &str) -> Answer {
             "dateFormat" => iso_format = value == "ISO8601",
             "sortDirection" => descending = value == "DESC",
             "sortColumn" => sort_name = value == "name",
-            "fulltext" | "view" => {}
+            // `view=rowInfo`: only the record's state (id, version, rowInfo.*), "for periodic
+            // change detection" as the spec puts it.
+            "view" => row_info_only = value == "rowInfo",
+            "fulltext" => {}
             other => {
                 let (field, op) = match other.split_once('[') {
                     Some((f, rest)) => (f, rest.trim_end_matches(']')),
@@ -981,6 +985,15 @@ fn list(db: &Db, e: Ent, query: &str) -> Answer {
     let data: Vec<Value> = page
         .into_iter()
         .map(|i| render_at(db, e, i, iso_format))
+        .map(|record| match (row_info_only, record) {
+            (true, Value::Object(fields)) => Value::Object(
+                fields
+                    .into_iter()
+                    .filter(|(k, _)| k == "id" || k == "_version" || k.starts_with("rowInfo."))
+                    .collect(),
+            ),
+            (_, record) => record,
+        })
         .collect();
     // The spec's examples: `"true"` on these lists, a boolean on activity lists.
     let success = if matches!(e, Ent::Email | Ent::Meeting) {

@@ -600,6 +600,20 @@ impl Crm for RaynetClient {
         self.list_raw(kind, page_query(page)).await
     }
 
+    async fn list_ids(&self, kind: RecordKind, page: PageRequest) -> Result<Page<i64>, CrmError> {
+        let mut query = page_query(page);
+        query.push(("view", "rowInfo".to_owned()));
+        let env = self
+            .get_json::<Vec<wire::RowState>>(self.url(&[entity(kind)]), &query)
+            .await?;
+        let total = env.total_count;
+        let items: Vec<i64> = data(env)?.into_iter().map(|r| r.id).collect();
+        Ok(Page {
+            total: total.unwrap_or(items.len() as u64),
+            items,
+        })
+    }
+
     async fn get_many(&self, kind: RecordKind, ids: &[i64]) -> Result<Vec<CrmRecord>, CrmError> {
         let mut ids = ids.to_vec();
         ids.sort_unstable();

@@ -36,6 +36,12 @@ pub(crate) struct Envelope<T> {
     pub(crate) message: Option<String>,
 }
 
+/// A record as `view=rowInfo` lists it: its id and state only.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RowState {
+    pub(crate) id: i64,
+}
+
 /// An error body: `{message, translatedMessage}` (HTTP 500 and others) or
 /// `{type, message}` (429).
 #[derive(Debug, Default, Deserialize)]
