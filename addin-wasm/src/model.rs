@@ -116,7 +116,7 @@ pub struct Entry {
     pub id: String,
     /// `email` or `meeting`.
     pub kind: String,
-    /// `queued`, `saved`, `failed` or `unlinked`.
+    /// `queued`, `saved`, `failed`, `unlinked` or `deleted_in_crm`.
     pub status: String,
     /// The CRM activity, once saved.
     pub crm_activity_id: Option<i64>,
@@ -128,6 +128,10 @@ pub struct Entry {
     pub links: Links,
     /// Addresses that match no CRM person.
     pub unmatched: Vec<String>,
+    /// The colleague who saved this e-mail or meeting first (the activity is shared).
+    pub saved_by: Option<String>,
+    /// The links the activity has in the CRM, when they were changed there.
+    pub crm_links: Option<Links>,
 }
 
 fn null_as_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -104,10 +104,17 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
             logged: false,
         };
     };
-    let (tone, text) = match e.status.as_str() {
-        "saved" => (Tone::Success, t.t("status-saved")),
+    let (tone, mut text) = match e.status.as_str() {
+        "saved" => match &e.saved_by {
+            Some(colleague) => (
+                Tone::Success,
+                t.t_with("status-saved-by", &[("colleague", colleague)]),
+            ),
+            None => (Tone::Success, t.t("status-saved")),
+        },
         "queued" => (Tone::Warning, t.t("status-queued")),
         "unlinked" => (Tone::Info, t.t("status-unlinked")),
+        "deleted_in_crm" => (Tone::Warning, t.t("status-deleted-in-crm")),
         _ => {
             let reason = e.error.clone().unwrap_or_else(|| e.status.clone());
             (
@@ -116,7 +123,12 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
             )
         }
     };
-    let live = e.status != "unlinked";
+    if e.crm_links.is_some() && e.status == "saved" {
+        text.push(' ');
+        text.push_str(&t.t("status-links-changed"));
+    }
+    // Deleted in the CRM: like an unsaved item, Save makes a new activity.
+    let live = e.status != "unlinked" && e.status != "deleted_in_crm";
     StatusView {
         tone,
         text,
@@ -159,6 +171,43 @@ mod tests {
         let unlinked = entry_view(Some(&mk("unlinked")), &t);
         assert!(!unlinked.can_unlink && !unlinked.logged);
         assert!(!entry_view(None, &t).logged);
+    }
+
+    #[test]
+    fn a_colleagues_activity_names_them_and_a_deleted_one_offers_saving_again() {
+        let t = Catalog::new(Lang::En);
+        let shared = Entry {
+            status: "saved".into(),
+            saved_by: Some("Jana Nováková".into()),
+            crm_link: Some("https://app.raynet.cz/x/?view=DetailView&en=Meeting&ei=4".into()),
+            ..Default::default()
+        };
+        let v = entry_view(Some(&shared), &t);
+        assert_eq!(v.text, "Already saved to the CRM by Jana Nováková.");
+        assert!(v.link.is_some());
+        let deleted = entry_view(
+            Some(&Entry {
+                status: "deleted_in_crm".into(),
+                ..Default::default()
+            }),
+            &t,
+        );
+        assert_eq!(deleted.tone, Tone::Warning);
+        assert!(
+            deleted.text.contains("deleted in Raynet"),
+            "{}",
+            deleted.text
+        );
+        assert!(!deleted.logged && deleted.link.is_none());
+        let moved = entry_view(
+            Some(&Entry {
+                status: "saved".into(),
+                crm_links: Some(crate::model::Links::default()),
+                ..Default::default()
+            }),
+            &t,
+        );
+        assert!(moved.text.contains("changed in Raynet"), "{}", moved.text);
     }
 
     #[test]
