@@ -3,7 +3,8 @@
 // real server, raynet-sim and entra-sim started by tests/browser/main.rs.
 // Env: BASE_URL, TOKEN, STRANGER_TOKEN (valid, but of no employee), SHOTS_DIR; ITEMS="1" when
 // the item cache API exists (suggestions and lookups are checked), SAVE="1" when the activities
-// API exists (saving is checked).
+// API exists (saving is checked); COLLEAGUE: who saved the sandbox's meeting first; RAYNET_URL:
+// the simulator, whose control endpoint deletes an activity "in Raynet".
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
@@ -66,6 +67,10 @@ try {
     await frame.locator("#unmatched li").filter({ hasText: "karel.novy@vitkovice.cz" }).waitFor();
     await frame.locator("#save").click();
     await frame.locator("#status[data-status='saved']").waitFor({ timeout: 30000 });
+    step("a colleague saved this meeting first: one activity, 'already saved by' with the link");
+    await frame.locator("#status").filter({ hasText: process.env.COLLEAGUE }).waitFor({ timeout: 15000 });
+    await frame.locator("#status a.crm-link").waitFor();
+    await page.screenshot({ path: `${SHOTS_DIR}/meeting-saved-by-colleague.png` });
     await frame.locator("#unmatched button[data-email='karel.novy@vitkovice.cz']").click();
     await frame.locator("#chosen-person .chip").filter({ hasText: "Nový" }).waitFor();
     await frame.locator("#unmatched").waitFor({ state: "hidden" });
@@ -74,6 +79,25 @@ try {
     step("back to the saved e-mail: the pane shows it is in the CRM");
     await page.locator("#mailbox li[data-index='0']").click();
     await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 15000 });
+
+    step("the e-mail's activity is deleted in Raynet: the pane says so and offers saving again");
+    const query = `internet_message_id=${encodeURIComponent("<offer-1@vitkovice.cz>")}`;
+    const entry = await (await fetch(`${BASE_URL}/api/addin/logged?${query}`,
+      { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
+    const gone = await fetch(new URL(`/_sim/records/email/${entry.crm_activity_id}`, process.env.RAYNET_URL),
+      { method: "DELETE" });
+    if (!gone.ok) throw new Error(`the simulator did not delete the activity: ${gone.status}`);
+    let deleted = false;
+    for (let i = 0; i < 20 && !deleted; i++) {
+      await page.locator("#mailbox li[data-index='1']").click();
+      await page.locator("#mailbox li[data-index='0']").click();
+      deleted = await frame.locator("#status[data-status='deleted_in_crm']")
+        .waitFor({ timeout: 1000 }).then(() => true, () => false);
+    }
+    if (!deleted) throw new Error("the pane never showed the activity as deleted in Raynet");
+    await page.screenshot({ path: `${SHOTS_DIR}/email-deleted-in-crm.png` });
+    await frame.locator("#save").click();
+    await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 30000 });
   }
 
   step("ItemChanged to another e-mail refreshes the pane");

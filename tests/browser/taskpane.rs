@@ -51,6 +51,56 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
              the walk skips the steps that need a missing one"
         );
     }
+    // A colleague attends the sandbox's meeting too and saved it first.
+    let colleague = app.create_employee("jana@example.com", false).await;
+    let jana = crm
+        .sim
+        .add_user("jana@example.com", "FULL_THROTTLE", "Jana Nováková");
+    stack
+        .admin
+        .send_with_csrf(
+            Method::PUT,
+            &app.url(&format!("/api/admin/employees/{}", colleague.id)),
+        )
+        .json(&json!({"crm_user_email": jana.username, "crm_api_key": jana.api_key}))
+        .send()
+        .await
+        .unwrap();
+    if save {
+        let saved = app
+            .client
+            .post(app.url("/api/addin/meetings"))
+            .bearer_auth(mint_token_for(&stack.entra, &colleague))
+            .json(&json!({
+                "ical_uid": "040000008200E00074C5B7101A82E0080000000052C1F3A0A1D5DB01",
+                "subject": "Servis linky — kick-off",
+                "start": "2026-03-10T10:00:00", "end": "2026-03-10T11:00:00",
+                "time_zone": "Europe/Prague",
+                "organizer": {"name": "Demo User", "email": "demo@example.com"},
+                "required": [], "optional": [], "body_text": "",
+                "links": {"company_id": company, "person_ids": [], "project_id": null,
+                          "business_case_id": null}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            saved.status().is_success(),
+            "{}",
+            saved.text().await.unwrap()
+        );
+        let first = tests::stack::eventually(Duration::from_secs(20), || async {
+            crm.sim
+                .activities()
+                .iter()
+                .any(|a| a.owner_id == jana.person_id)
+        })
+        .await;
+        assert!(
+            first.is_some(),
+            "the colleague's meeting never reached the CRM"
+        );
+    }
     let token = mint_token_for(&stack.entra, &employee);
     let stranger = stack
         .entra
@@ -63,6 +113,8 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
         ("SHOTS_DIR", shots.display().to_string()),
         ("ITEMS", if items { "1" } else { "0" }.into()),
         ("SAVE", if save { "1" } else { "0" }.into()),
+        ("COLLEAGUE", colleague.identifier.clone()),
+        ("RAYNET_URL", crm.url.clone()),
     ];
     // The walk stops the server; the simulators live on until the end of the test.
     let tests::stack::Stack {
@@ -86,9 +138,13 @@ async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser
             email.owner_id, worker.person_id,
             "saved under the employee's own key"
         );
-        assert!(
-            activities.iter().any(|a| a.title.contains("kick-off")),
-            "the meeting is an activity in the CRM"
+        let meetings = activities
+            .iter()
+            .filter(|a| a.title.contains("kick-off"))
+            .count();
+        assert_eq!(
+            meetings, 1,
+            "the meeting saved by two colleagues is one activity"
         );
         let karel = crm.sim.count("person");
         assert!(karel > 0);
