@@ -104,6 +104,28 @@ async fn a_meeting_saved_by_two_colleagues_is_one_crm_activity_with_both_as_part
         people.contains(&Some(rig.alice_crm.person_id)),
         "{people:?}"
     );
+
+    // Bob's Outlook copy changes: the shared activity keeps Alice's content and participants.
+    let mut changed = body.clone();
+    changed["subject"] = json!("Porada (Bobova kopie)");
+    let (status, _) = rig
+        .send(
+            Method::POST,
+            "/api/addin/meetings",
+            Some(&changed),
+            &bob_token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let again = entry_when(&rig, &bob_token, query, |e| {
+        saved(e) && e["updated_at"] != bob_entry["updated_at"]
+    })
+    .await;
+    assert_eq!(again["crm_activity_id"], alice_entry["crm_activity_id"]);
+    let meeting = rig.activity(&alice_entry["crm_activity_id"]);
+    assert_eq!(meeting.title, "Porada s klientem");
+    let people: Vec<Option<i64>> = meeting.participants.iter().map(|p| p.person).collect();
+    assert!(people.contains(&Some(bob_person)) && people.contains(&Some(rig.alice_crm.person_id)));
 }
 
 #[tokio::test]

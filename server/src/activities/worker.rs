@@ -192,6 +192,21 @@ impl JobHandler for SyncActivity {
         }
 
         let owner = self.owner(crm.as_ref(), &employee).await?;
+        // An entry that joined a colleague's activity never rewrites it (that would drop the
+        // colleague's links and participants); it only makes sure the employee takes part.
+        if let (Some(activity), Some(saved_by)) = (existing, item.saved_by.as_deref()) {
+            match join_activity(crm.as_ref(), kind, activity, owner).await {
+                Ok(()) => {
+                    let link = crm.activity_link(kind, activity);
+                    store
+                        .mark_item_joined(&item.id, item.revision, activity, &link, saved_by)
+                        .await?;
+                    return Ok(());
+                }
+                Err(CrmError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         if existing.is_none()
             && let Some(first) = first_saver(state, &item).await?
         {

@@ -315,7 +315,7 @@ for_both_backends! {
         ) -> StoreResult<()> {
             sqlx::query(
                 "UPDATE logged_items SET crm_activity_id = $3, crm_link = $4, error = NULL, \
-                 crm_deleted_at = NULL, \
+                 crm_deleted_at = NULL, saved_by = NULL, \
                  status = CASE WHEN revision = $2 AND status = 'queued' THEN 'saved' \
                  ELSE status END, updated_at = $5 WHERE entry_id = $1",
             )
