@@ -10,7 +10,7 @@ use server::crm::{
     ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
     NewPerson, PageRequest, ParticipantSpec, RecordKind, WEBHOOK_EVENTS, describe_connection,
 };
-use tests::raynet_sim::{Fault, Faults, RaynetSim};
+use tests::raynet_sim::{Fault, Faults, RaynetSim, SimUser};
 
 use crate::{Receiver, connector, connector_for, quick_config, start_sim};
 
@@ -731,5 +731,68 @@ async fn the_connector_keeps_to_four_connections_where_a_naive_client_is_refused
         statuses.iter().filter(|s| **s == 200).count(),
         4,
         "{statuses:?}"
+    );
+}
+
+/// `GET` on the simulator's API as `user`.
+async fn raw_get(sim: &RaynetSim, user: &SimUser, path: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", sim.url))
+        .basic_auth(&user.username, Some(&user.api_key))
+        .header("X-Instance-Name", &sim.instance)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn security_levels_are_listed_carried_by_records_and_limit_what_a_user_may_open() {
+    let sim = start_sim(false).await;
+    let board = sim.sim.add_security_level("Vedení");
+    assert!(sim.sim.set_security_level("company", 1, board));
+    let user = sim
+        .sim
+        .add_user("obchodnik@firma.cz", "FULL_THROTTLE", "Petr Obchodník");
+    sim.sim.set_user_security_levels(user.account_id, vec![1]);
+
+    let (_, levels) = raw_get(&sim, &sim.admin, "securityLevel/").await;
+    let names: Vec<&str> = levels["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Sdílená", "Vedení"]);
+    let (status, company) = raw_get(&sim, &sim.admin, "company/1/").await;
+    assert_eq!(status, 200);
+    assert_eq!(company["data"]["securityLevel"]["id"], board);
+
+    // The user limited to the shared level neither lists nor opens the board's firm.
+    let (status, _) = raw_get(&sim, &user, "company/1/").await;
+    assert_eq!(status, 404);
+    let (_, all) = raw_get(&sim, &sim.admin, "company/?limit=1000").await;
+    let (_, seen) = raw_get(&sim, &user, "company/?limit=1000").await;
+    assert_eq!(
+        seen["totalCount"].as_u64().unwrap() + 1,
+        all["totalCount"].as_u64().unwrap()
+    );
+    assert!(
+        !seen["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == 1)
+    );
+    let (_, account) = raw_get(
+        &sim,
+        &sim.admin,
+        &format!("userAccount/{}/", user.account_id),
+    )
+    .await;
+    assert_eq!(
+        account["data"]["securityLevels"],
+        serde_json::json!([{"id": 1, "name": "Sdílená"}])
     );
 }

@@ -95,6 +95,17 @@ pub(crate) struct Db {
     pub(crate) users: Vec<SimUser>,
     pub(crate) webhooks: Vec<Webhook>,
     next_participant: i64,
+    /// Security levels (`/securityLevel/`): id and name; 1 "Sdílená" (shared) always exists.
+    pub(crate) levels: Vec<(i64, String)>,
+    /// Records whose security level is not the shared one.
+    record_levels: std::collections::HashMap<(Ent, i64), i64>,
+    /// User accounts limited to some levels (the others see every level).
+    user_levels: std::collections::HashMap<i64, Vec<i64>>,
+}
+
+/// The webhook entity name of an API entity path segment such as `company`.
+pub(crate) fn entity_name_of(entity: &str) -> Option<&'static str> {
+    Ent::parse(entity).map(Ent::entity_name)
 }
 
 /// Who makes a change, for webhook events and permissions.
@@ -104,7 +115,7 @@ pub(crate) struct Actor {
     pub(crate) role: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Ent {
     Company,
     Person,
@@ -209,7 +220,63 @@ impl Db {
             users: Vec::new(),
             webhooks: Vec::new(),
             next_participant: 1,
+            levels: vec![(1, "Sdílená".into())],
+            record_levels: std::collections::HashMap::new(),
+            user_levels: std::collections::HashMap::new(),
         }
+    }
+
+    fn level_of(&self, e: Ent, id: i64) -> i64 {
+        self.record_levels.get(&(e, id)).copied().unwrap_or(1)
+    }
+
+    fn level_ref(&self, e: Ent, id: i64) -> Value {
+        self.level_ref_of(self.level_of(e, id))
+    }
+
+    fn level_ref_of(&self, level: i64) -> Value {
+        let name = self
+            .levels
+            .iter()
+            .find(|(l, _)| *l == level)
+            .map_or("", |(_, n)| n.as_str());
+        json!({"id": level, "name": name})
+    }
+
+    /// The levels `user` may open (every level unless limited).
+    fn levels_of(&self, user: &SimUser) -> Vec<i64> {
+        self.user_levels
+            .get(&user.account_id)
+            .cloned()
+            .unwrap_or_else(|| self.levels.iter().map(|(l, _)| *l).collect())
+    }
+
+    /// Whether `user` may open record `id` of `e`.
+    fn may_open(&self, user: &SimUser, e: Ent, id: i64) -> bool {
+        self.user_levels
+            .get(&user.account_id)
+            .is_none_or(|levels| levels.contains(&self.level_of(e, id)))
+    }
+
+    /// Adds a security level; returns its id.
+    pub(crate) fn add_level(&mut self, name: &str) -> i64 {
+        let id = self.levels.iter().map(|(l, _)| *l).max().unwrap_or(0) + 1;
+        self.levels.push((id, name.into()));
+        id
+    }
+
+    /// Puts a record of `entity` on `level`; `false` for an unknown entity.
+    pub(crate) fn set_record_level(&mut self, entity: &str, id: i64, level: i64) -> bool {
+        let Some(e) = Ent::parse(entity) else {
+            return false;
+        };
+        self.record_levels.insert((e, id), level);
+        true
+    }
+
+    /// Limits a user account to `levels`.
+    pub(crate) fn set_user_levels(&mut self, account_id: i64, levels: Vec<i64>) {
+        self.user_levels.insert(account_id, levels);
     }
 
     pub(crate) fn add_user(
@@ -534,10 +601,6 @@ const STATES: [&str; 4] = ["A_POTENTIAL", "B_ACTUAL", "C_DEFERRED", "D_UNATTRACT
 const ROLES: [&str; 4] = ["A_SUBSCRIBER", "B_PARTNER", "C_SUPPLIER", "D_RIVAL"];
 const RATINGS: [&str; 3] = ["A", "B", "C"];
 
-fn security_level() -> Value {
-    json!({"id": 1, "name": "Sdílená"})
-}
-
 fn gdpr(created: i64) -> Value {
     json!([{
         "id": 1, "validFrom": date(created), "validTill": date(created + 3 * 365 * 86_400_000),
@@ -634,7 +697,7 @@ fn render_company(db: &Db, c: &Company, iso_format: bool) -> Value {
         "economyActivity": code(92, "Výroba"), "companyClassification1": code(93, "Klasifikace 1"),
         "companyClassification2": null, "companyClassification3": null,
         "notice": null, "tags": [], "logo": null, "socialNetworkContact": social(),
-        "customFields": null, "securityLevel": security_level(), "inlineGdpr": gdpr(c.created),
+        "customFields": null, "securityLevel": db.level_ref(Ent::Company, c.id), "inlineGdpr": gdpr(c.created),
         "_version": c.version, "attachments": [], "originLead": null,
         "extIds": ext_json(c.ext_ids.iter().map(|s| s.to_string()).collect()),
     }));
@@ -682,7 +745,7 @@ fn render_person(db: &Db, p: &Person, iso_format: bool) -> Value {
         "language": code(70, "čeština"), "maritalStatus": null,
         "gender": if p.female { "FEMALE" } else { "MALE" },
         "companyAddress": company_address, "socialNetworkContact": social(), "customFields": null,
-        "securityLevel": security_level(), "notice": null, "photo": null,
+        "securityLevel": db.level_ref(Ent::Person, p.id), "notice": null, "photo": null,
         "activeUserAccount": user, "keyman": false, "tags": [], "_version": p.version,
         "attachments": [], "relationships": relationships, "inlineGdpr": gdpr(p.created),
         "originLead": null, "extIds": ext_json(p.ext_ids.iter().map(|s| s.to_string()).collect()),
@@ -705,7 +768,7 @@ fn render_deal(db: &Db, e: Ent, d: &Deal, iso_format: bool) -> Value {
         "person": db.person_ref(d.person_id), "owner": db.owner_ref(), "category": code(128, "Obchod"),
         "validFrom": date(d.created), "validTill": null, "scheduledEnd": date(d.created + 90 * 86_400_000),
         "totalAmount": amount, "tradingProfit": amount * 0.3, "estimatedValue": amount * 0.7,
-        "status": d.status, "customFields": null, "securityLevel": security_level(),
+        "status": d.status, "customFields": null, "securityLevel": db.level_ref(e, d.id),
         "description": null, "tags": [], "attachments": [], "signatures": [], "_version": d.version,
         "extIds": ext_json(d.ext_ids.iter().map(|s| s.to_string()).collect()),
     }));
@@ -782,7 +845,7 @@ fn render_activity(db: &Db, e: Ent, a: &Activity, iso_format: bool) -> Value {
         "offer": null, "salesOrder": null,
         "scheduledFrom": opt_time(a.from, iso_format), "scheduledTill": opt_time(a.till, iso_format),
         "completed": opt_time(a.completed, iso_format), "description": a.description, "tags": a.tags,
-        "securityLevel": security_level(), "_version": a.version, "customFields": null,
+        "securityLevel": db.level_ref(e, a.id), "_version": a.version, "customFields": null,
         "participants": participants, "recurrence": null, "extIds": ext_json(a.ext_ids.clone()),
     }));
     if e == Ent::Meeting {
@@ -822,7 +885,8 @@ fn render_user(db: &Db, u: &SimUser, iso_format: bool) -> Value {
         "editOnlyOwnedRecordsPermission": false, "onlyLockRecordsPermission": false,
         "deletePermissionConfig": null, "twoFactorEnabled": false, "timezone": "EUROPE_PRAGUE",
         "dateFormat": "DAY_MONTH_YEAR", "timeFormat": "HOUR24", "startWeekDay": "MONDAY",
-        "securityLevels": [security_level()], "securityProfile": {"id": 1, "name": "Výchozí profil"},
+        "securityLevels": db.levels_of(u).into_iter().map(|l| db.level_ref_of(l)).collect::<Vec<_>>(),
+        "securityProfile": {"id": 1, "name": "Výchozí profil"},
     }));
     v.insert("rowInfo.createdAt".into(), json!(time(created, iso_format)));
     v.insert("rowInfo.createdBy".into(), json!("(unknown)"));
@@ -905,7 +969,7 @@ fn matches(field: &Fv, op: &str, value: &str) -> Result<bool, String> {
     })
 }
 
-fn list(db: &Db, e: Ent, query: &str) -> Answer {
+fn list(db: &Db, e: Ent, query: &str, user: &SimUser) -> Answer {
     let mut offset = 0usize;
     let mut limit = 20usize;
     let mut iso_format = false;
@@ -950,38 +1014,41 @@ fn list(db: &Db, e: Ent, query: &str) -> Answer {
         }
     }
     let len = db.len(e);
-    let (total, page): (usize, Vec<usize>) = if filters.is_empty() && !sort_name && !descending {
-        (
-            len,
-            (offset.min(len)..(offset.saturating_add(limit)).min(len)).collect(),
-        )
-    } else {
-        let mut hits = Vec::new();
-        for i in 0..len {
-            let mut keep = true;
-            for f in &filters {
-                match matches(&db.field(e, i, &f.field), &f.op, &f.value) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        keep = false;
-                        break;
+    let limited = db.user_levels.contains_key(&user.account_id);
+    let (total, page): (usize, Vec<usize>) =
+        if filters.is_empty() && !sort_name && !descending && !limited {
+            (
+                len,
+                (offset.min(len)..(offset.saturating_add(limit)).min(len)).collect(),
+            )
+        } else {
+            let mut hits = Vec::new();
+            for i in 0..len {
+                let mut keep = true;
+                for f in &filters {
+                    match matches(&db.field(e, i, &f.field), &f.op, &f.value) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            keep = false;
+                            break;
+                        }
+                        Err(m) => return message(StatusCode::BAD_REQUEST, &m),
                     }
-                    Err(m) => return message(StatusCode::BAD_REQUEST, &m),
+                }
+                // A user limited to some security levels never sees records on the others.
+                if keep && (!limited || db.may_open(user, e, db.id_at(e, i))) {
+                    hits.push(i);
                 }
             }
-            if keep {
-                hits.push(i);
+            if sort_name {
+                hits.sort_by_key(|&i| text_of(&db.field(e, i, "name")));
             }
-        }
-        if sort_name {
-            hits.sort_by_key(|&i| text_of(&db.field(e, i, "name")));
-        }
-        if descending {
-            hits.reverse();
-        }
-        let total = hits.len();
-        (total, hits.into_iter().skip(offset).take(limit).collect())
-    };
+            if descending {
+                hits.reverse();
+            }
+            let total = hits.len();
+            (total, hits.into_iter().skip(offset).take(limit).collect())
+        };
     let data: Vec<Value> = page
         .into_iter()
         .map(|i| render_at(db, e, i, iso_format))
@@ -1149,8 +1216,20 @@ pub(crate) fn handle(
                 Answer::json(StatusCode::OK, &json!({"success": true}))
             }
         }
+        (Method::GET, ["securityLevel"]) => {
+            let db = sim.db.lock();
+            let rows: Vec<Value> = db
+                .levels
+                .iter()
+                .map(|(id, name)| json!({"id": id, "name": name, "locked": *id == 1}))
+                .collect();
+            Answer::json(
+                StatusCode::OK,
+                &json!({"success": true, "totalCount": rows.len(), "data": rows}),
+            )
+        }
         (Method::GET, [entity]) => match Ent::parse(entity) {
-            Some(e) => list(&sim.db.lock(), e, query),
+            Some(e) => list(&sim.db.lock(), e, query, user),
             None => not_found(),
         },
         (Method::GET, [entity, "ext", ext]) => match Ent::parse(entity) {
@@ -1172,7 +1251,7 @@ pub(crate) fn handle(
         (Method::GET, [entity, id]) => match (Ent::parse(entity), id.parse::<i64>()) {
             (Some(e), Ok(id)) => {
                 let db = sim.db.lock();
-                match db.index(e, id) {
+                match db.index(e, id).filter(|_| db.may_open(user, e, id)) {
                     Some(i) => Answer::json(
                         StatusCode::OK,
                         &json!({"success": "true", "data": render_at(&db, e, i, iso_format)}),

@@ -300,6 +300,37 @@ impl Sim {
         self.db.lock().add_user(username, role, full_name, salt)
     }
 
+    /// Adds a security level (`/securityLevel/`); returns its id.
+    pub fn add_security_level(&self, name: &str) -> i64 {
+        self.db.lock().add_level(name)
+    }
+
+    /// Puts a record on a security level, as an admin would in the browser (fires
+    /// `record.updated`); `false` for an unknown entity.
+    pub fn set_security_level(&self, entity: &str, id: i64, level: i64) -> bool {
+        let (known, name) = {
+            let mut db = self.db.lock();
+            (
+                db.set_record_level(entity, id, level),
+                api::entity_name_of(entity),
+            )
+        };
+        if known && let Some(name) = name {
+            let actor = api::Actor {
+                username: "admin@raynet.cz".into(),
+                source: json!({"name": "user", "description": "browser"}),
+                role: "ADMIN".into(),
+            };
+            self.emit("record.updated", name, id, &[], &actor);
+        }
+        known
+    }
+
+    /// Limits a user account to these security levels (others see every level).
+    pub fn set_user_security_levels(&self, account_id: i64, levels: Vec<i64>) {
+        self.db.lock().set_user_levels(account_id, levels);
+    }
+
     /// Every e-mail and meeting activity, with owner and participants.
     pub fn activities(&self) -> Vec<Activity> {
         let db = self.db.lock();
