@@ -174,6 +174,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    for warning in state.config.check_transport()? {
+        tracing::warn!("{warning}");
+    }
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = background::start(&state, &stop_rx);

@@ -10,3 +10,4 @@ mod cli;
 mod http_basics;
 mod item_cache;
 mod secrets_at_rest;
+mod signin_attack;

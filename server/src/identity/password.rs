@@ -1,4 +1,7 @@
-//! Password hashing with argon2id (PHC strings) and generation of strong one-time passwords.
+//! Password hashing with argon2id (PHC strings), the bounded [`Verifier`] every password check
+//! goes through, and generation of strong one-time passwords.
+
+use std::time::Duration;
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -43,6 +46,62 @@ pub fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// How long a password check waits for a free slot before the attempt is refused as busy.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// Every slot for a password check was taken for [`QUEUE_WAIT`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("too many sign-ins are being checked right now; try again in a moment")]
+pub struct Busy;
+
+/// Checks passwords on the blocking pool, at most a fixed number at a time: each argon2 check
+/// takes 19 MiB, so unbounded checks let anonymous sign-in attempts exhaust memory. Unknown
+/// accounts are checked against a dummy hash, so the answer takes as long as for a real one.
+pub struct Verifier {
+    slots: tokio::sync::Semaphore,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("free_slots", &self.slots.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier running at most `max_concurrent` checks (0: one per CPU core).
+    pub fn new(max_concurrent: usize) -> Self {
+        let slots = if max_concurrent == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            max_concurrent
+        };
+        Self {
+            slots: tokio::sync::Semaphore::new(slots),
+            // Same parameters as real hashes; the password is random and never matches.
+            dummy_hash: hash(&generate()).unwrap_or_default(),
+        }
+    }
+
+    /// Whether `password` matches `hash`; with `None` (no such account, or no password) a dummy
+    /// hash is checked and the answer is `false`. [`Busy`] when no slot frees up in time.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Busy> {
+        let _slot = tokio::time::timeout(QUEUE_WAIT, self.slots.acquire())
+            .await
+            .map_err(|_| Busy)?
+            .map_err(|_| Busy)?;
+        let real = hash.is_some();
+        let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || verify(&password, &hash))
+            .await
+            .unwrap_or(false);
+        Ok(real && matches)
+    }
+}
+
 /// A random password of 20 characters from an alphabet without look-alikes.
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -68,6 +127,28 @@ mod tests {
     #[test]
     fn short_passwords_are_refused() {
         assert_eq!(hash("short"), Err(PasswordError::TooShort));
+    }
+
+    #[tokio::test]
+    async fn the_verifier_checks_real_hashes_and_never_accepts_a_missing_one() {
+        let verifier = Verifier::new(1);
+        let h = hash("correct horse battery").unwrap();
+        assert_eq!(
+            verifier.verify("correct horse battery", Some(&h)).await,
+            Ok(true)
+        );
+        assert_eq!(
+            verifier.verify("wrong horse battery", Some(&h)).await,
+            Ok(false)
+        );
+        assert_eq!(verifier.verify("", None).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_check_waiting_longer_than_the_queue_wait_is_busy() {
+        let verifier = Verifier::new(1);
+        let _taken = verifier.slots.acquire().await.unwrap();
+        assert_eq!(verifier.verify("x", None).await, Err(Busy));
     }
 
     #[test]

@@ -300,6 +300,9 @@ impl Ctx {
                 tr.ta("error-unavailable", &[("detail", m.as_str().into())])
             }
             AppError::TooManyRequests(m) => tr.ta("error-rate", &[("detail", m.as_str().into())]),
+            AppError::RetryLater { message, .. } => {
+                tr.ta("error-rate", &[("detail", message.as_str().into())])
+            }
             other => other.to_string(),
         }
     }
