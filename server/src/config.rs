@@ -128,7 +128,7 @@ fn parse_net(text: &str) -> Option<ipnet::IpNet> {
 }
 
 /// Whether `url`'s host is `localhost` or a loopback address.
-fn is_loopback_url(url: &url::Url) -> bool {
+pub fn is_loopback_url(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -12,6 +12,7 @@ pub mod crm;
 pub mod error;
 pub mod fsutil;
 pub mod http_client;
+pub mod http_guard;
 pub mod i18n;
 pub mod identity;
 pub mod items;
@@ -125,6 +126,10 @@ pub fn app(state: AppState) -> Router {
             header::COOKIE,
             HeaderName::from_static("x-raynetcrm-token"),
         ]))
+        .layer(middleware::from_fn_with_state(
+            http_guard::Guard::new(&state.config),
+            http_guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -18,14 +18,10 @@ use crate::{
     store::EmployeeChanges,
 };
 
-/// Only local admin paths are followed after sign-in (no open redirect).
+/// Where to go after signing in or switching the language: a same-site admin path (see
+/// [`super::redirect_target`]), else the company page.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains("\\") => {
-            n.to_owned()
-        }
-        _ => "/admin/company".to_owned(),
-    }
+    super::redirect_target(next).unwrap_or_else(|| "/admin/company".to_owned())
 }
 
 fn login_form(ctx: &Ctx, email: &str, next: &str, error: Option<String>) -> maud::Markup {
