@@ -704,6 +704,42 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_from_the_environment_and_bad_ones_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CRM_BRIDGE_SERVER__TRUSTED_PROXIES",
+                r#"["10.0.0.0/8", "127.0.0.1"]"#,
+            );
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.server.trusted_proxy_nets().len(), 2);
+            jail.set_env("CRM_BRIDGE_SERVER__TRUSTED_PROXIES", r#"["proxy.local"]"#);
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_plain_http_public_url_is_refused_off_loopback_only() {
+        let mut config = Config::default();
+        for (url, ok) in [
+            ("http://crm.example.com", false),
+            ("http://localhost:8080", true),
+            ("http://127.0.0.1:8080", true),
+            ("https://crm.example.com", true),
+        ] {
+            config.server.public_url = url.into();
+            assert_eq!(config.check_transport().is_ok(), ok, "{url}");
+        }
+        config.server.public_url = "http://crm.example.com".into();
+        config.server.behind_tls_proxy = true;
+        assert!(config.check_transport().is_ok());
+        config.admin.secure_cookie = false;
+        let warnings = config.check_transport().unwrap();
+        assert!(warnings[0].contains("admin.secure_cookie"), "{warnings:?}");
+    }
+
+    #[test]
     fn the_default_database_is_a_sqlite_file_in_the_data_directory() {
         let config = Config::default();
         assert_eq!(
