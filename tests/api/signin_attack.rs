@@ -143,6 +143,40 @@ async fn forty_parallel_wrong_passwords_on_one_account_get_at_most_the_limit_of_
     }
 }
 
+#[tokio::test]
+async fn parallel_attempts_on_two_instances_sharing_a_database_share_one_limit() {
+    for db in tests::all_backends().await {
+        let backend = db.backend;
+        let second_db = db.shared();
+        let first = spawn_app_with(db, |c| c.admin.max_failed_logins = 10).await;
+        let second = spawn_app_with(second_db, |c| c.admin.max_failed_logins = 10).await;
+        first.create_employee("target@example.com", true).await;
+        let attempts = (0..40).map(|i| {
+            let app = if i % 2 == 0 { &first } else { &second };
+            let (client, url) = (reqwest::Client::new(), app.url("/api/admin/session"));
+            async move {
+                client
+                    .post(url)
+                    .json(&json!({"email": "target@example.com", "password": format!("guess {i}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        });
+        let statuses = futures::future::join_all(attempts).await;
+        let checked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        println!("MEASURE backend={backend} instances=2 parallel=40 password_checks={checked}");
+        assert!(
+            checked <= 10,
+            "{backend}: {checked} password checks on two instances"
+        );
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
