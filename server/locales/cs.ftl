@@ -55,7 +55,7 @@ login-title = Přihlášení
 login-email = E-mail
 login-password = Heslo
 login-wrong = Chybný e-mail nebo heslo.
-login-throttled = Příliš mnoho neúspěšných přihlášení. Počkejte 15 minut a zkuste to znovu.
+login-throttled = Příliš mnoho neúspěšných přihlášení. Chvíli počkejte (nejvýše 15 minut) a zkuste to znovu.
 
 account-title = Můj účet
 account-password-heading = Změna hesla

@@ -54,7 +54,7 @@ login-title = Sign in
 login-email = E-mail
 login-password = Password
 login-wrong = Wrong e-mail or password.
-login-throttled = Too many failed sign-ins. Wait 15 minutes and try again.
+login-throttled = Too many failed sign-ins. Wait a little (at most 15 minutes) and try again.
 
 account-title = My account
 account-password-heading = Change password

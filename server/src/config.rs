@@ -67,6 +67,12 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Extra origins allowed by CORS besides the public URL's own origin.
     pub cors_origins: Vec<String>,
+    /// A TLS-terminating proxy is in front, so a plain `http://` public URL off loopback is
+    /// intended. Without it the server refuses to start with such a URL. Default false.
+    pub behind_tls_proxy: bool,
+    /// Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed when
+    /// deciding a client's IP address (sign-in throttling). Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +85,8 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             cors_origins: Vec::new(),
+            behind_tls_proxy: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -97,6 +105,35 @@ impl ServerConfig {
     /// Request timeout as a [`Duration`].
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The networks of `trusted_proxies`; entries that do not parse are left out (`Config::load`
+    /// refuses them).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_net(p))
+            .collect()
+    }
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
+/// Whether `url`'s host is `localhost` or a loopback address.
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -208,8 +245,12 @@ pub struct AdminConfig {
     pub session_idle_minutes: u64,
     /// A session ends this many hours after sign-in, whatever happens. Default 12.
     pub session_absolute_hours: u64,
-    /// Failed sign-ins allowed per account or per IP address within 15 minutes. Default 10.
+    /// Failed sign-ins allowed per IP address within 15 minutes, and per account before each
+    /// further attempt has to wait a doubling delay. Default 10.
     pub max_failed_logins: u32,
+    /// Password checks (argon2, 19 MiB each) running at the same time; further attempts wait
+    /// briefly, then get 503 with `Retry-After`. 0: the number of CPU cores.
+    pub max_concurrent_password_checks: usize,
     /// Mark the session cookie `Secure` (turn off only for plain-HTTP development).
     pub secure_cookie: bool,
 }
@@ -220,6 +261,7 @@ impl Default for AdminConfig {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             max_failed_logins: 10,
+            max_concurrent_password_checks: 0,
             secure_cookie: true,
         }
     }
@@ -474,6 +516,18 @@ impl Config {
                 reason: "at most 300 seconds".into(),
             });
         }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_net(p).is_none())
+        {
+            return Err(ConfigError::Bad {
+                key: "server.trusted_proxies",
+                env: env_var_for("server.trusted_proxies"),
+                reason: format!("{bad:?} is neither an IP address nor a CIDR network"),
+            });
+        }
         let url = self.database.url.expose();
         if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres")) {
             return Err(ConfigError::Bad {
@@ -483,6 +537,41 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// Checks how users reach the server before it serves: a plain `http://` public URL off
+    /// loopback is refused unless `server.behind_tls_proxy` says TLS ends at a proxy in front.
+    /// Returns warnings to log (a session cookie without `Secure` off loopback).
+    pub fn check_transport(&self) -> Result<Vec<String>, ConfigError> {
+        let public = self.server.public_base(self.tls.enabled());
+        let url = url::Url::parse(&public).map_err(|e| ConfigError::Bad {
+            key: "server.public_url",
+            env: env_var_for("server.public_url"),
+            reason: format!("{public:?} is not a URL: {e}"),
+        })?;
+        let loopback = is_loopback_url(&url);
+        if url.scheme() == "http" && !loopback && !self.server.behind_tls_proxy {
+            return Err(ConfigError::Bad {
+                key: "server.public_url",
+                env: env_var_for("server.public_url"),
+                reason: format!(
+                    "{public} is plain HTTP off loopback, so passwords and session cookies would \
+                     travel unencrypted: use an https:// URL (with --tls-cert/--tls-key or a \
+                     TLS-terminating proxy), or set `server.behind_tls_proxy = true` ({}) if a \
+                     proxy in front terminates TLS",
+                    env_var_for("server.behind_tls_proxy")
+                ),
+            });
+        }
+        let mut warnings = Vec::new();
+        if !self.admin.secure_cookie && !loopback {
+            warnings.push(format!(
+                "`admin.secure_cookie` is false while the server is reached at {public}: the \
+                 admin session cookie may travel over plain HTTP; set it to true ({})",
+                env_var_for("admin.secure_cookie")
+            ));
+        }
+        Ok(warnings)
     }
 
     /// The database URL to connect to: the configured one, or the SQLite file in the data dir.
@@ -620,6 +709,42 @@ mod tests {
             assert!(!text.contains("hunter2"), "{text}");
         }
         assert!(printed.contains("postgres://user:***@db/crm"), "{printed}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_environment_and_bad_ones_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CRM_BRIDGE_SERVER__TRUSTED_PROXIES",
+                r#"["10.0.0.0/8", "127.0.0.1"]"#,
+            );
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.server.trusted_proxy_nets().len(), 2);
+            jail.set_env("CRM_BRIDGE_SERVER__TRUSTED_PROXIES", r#"["proxy.local"]"#);
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_plain_http_public_url_is_refused_off_loopback_only() {
+        let mut config = Config::default();
+        for (url, ok) in [
+            ("http://crm.example.com", false),
+            ("http://localhost:8080", true),
+            ("http://127.0.0.1:8080", true),
+            ("https://crm.example.com", true),
+        ] {
+            config.server.public_url = url.into();
+            assert_eq!(config.check_transport().is_ok(), ok, "{url}");
+        }
+        config.server.public_url = "http://crm.example.com".into();
+        config.server.behind_tls_proxy = true;
+        assert!(config.check_transport().is_ok());
+        config.admin.secure_cookie = false;
+        let warnings = config.check_transport().unwrap();
+        assert!(warnings[0].contains("admin.secure_cookie"), "{warnings:?}");
     }
 
     #[test]

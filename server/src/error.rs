@@ -44,6 +44,16 @@ pub enum AppError {
     /// 429: too many attempts; retry later.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 (throttled) or 503 (busy) with `Retry-After`: come back after `retry_after_secs`.
+    #[error("{message}")]
+    RetryLater {
+        /// 429 or 503.
+        status: StatusCode,
+        /// Readable explanation.
+        message: String,
+        /// Seconds to wait, sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// 502: the CRM or Microsoft failed; details are logged, a summary is returned.
     #[error("{0}")]
     Upstream(String),
@@ -87,7 +97,7 @@ impl AppError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Coded { status, .. } => *status,
+            Self::Coded { status, .. } | Self::RetryLater { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,9 +143,11 @@ pub fn code_for(status: StatusCode) -> &'static str {
         408 => "timeout",
         409 => "conflict",
         413 => "payload_too_large",
+        414 => "uri_too_long",
         415 => "unsupported_media_type",
         422 => "invalid",
         429 => "too_many_requests",
+        431 => "headers_too_large",
         502 => "upstream_error",
         503 => "unavailable",
         504 => "upstream_timeout",
@@ -189,7 +201,17 @@ impl IntoResponse for AppError {
             other => (other.to_string(), None),
         };
         let mut response = error_response(status, message, fields);
-        if status.is_server_error() {
+        if let Self::RetryLater {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(&1).to_owned()),
+            );
+        }
+        // A busy refusal is expected under load and says nothing about a fault.
+        if status.is_server_error() && !matches!(self, Self::RetryLater { .. }) {
             // Logged by `log_server_errors`, inside the trace span of the request.
             response.extensions_mut().insert(Arc::new(self));
         }

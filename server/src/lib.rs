@@ -12,6 +12,7 @@ pub mod crm;
 pub mod error;
 pub mod fsutil;
 pub mod http_client;
+pub mod http_guard;
 pub mod i18n;
 pub mod identity;
 pub mod items;
@@ -125,6 +126,10 @@ pub fn app(state: AppState) -> Router {
             header::COOKIE,
             HeaderName::from_static("x-raynetcrm-token"),
         ]))
+        .layer(middleware::from_fn_with_state(
+            http_guard::Guard::new(&state.config),
+            http_guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -174,6 +179,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    for warning in state.config.check_transport()? {
+        tracing::warn!("{warning}");
+    }
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = background::start(&state, &stop_rx);

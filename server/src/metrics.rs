@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::Response,
 };
@@ -75,15 +76,32 @@ impl Metrics {
     }
 }
 
+/// The label for anything not known in advance.
+pub const OTHER: &str = "other";
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => OTHER,
+    }
+}
+
 /// Middleware: counts each request and records its latency by method, route template and status.
 pub async fn record_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
-    // The route template, not the raw path, keeps the label set bounded.
+    // Known methods and route templates only: raw methods and paths are chosen by the client
+    // and would grow the label set (and `/metrics`) without bound.
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or_else(|| OTHER.to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     let labels = HttpLabels {
         method,

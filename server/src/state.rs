@@ -30,6 +30,8 @@ pub struct AppState {
     pub instance_id: String,
     /// Wakes the background job workers.
     pub jobs: Arc<crate::jobs::JobQueue>,
+    /// Runs password checks, a bounded number at a time.
+    pub passwords: Arc<crate::identity::password::Verifier>,
 }
 
 /// Wake-ups for background workers, so new work starts at once rather than at the next poll.
@@ -50,6 +52,9 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let entra = Arc::new(EntraValidator::new(config.entra.clone()));
         let crm = Arc::new(CrmHub::new(&config.crm)?);
+        let passwords = Arc::new(crate::identity::password::Verifier::new(
+            config.admin.max_concurrent_password_checks,
+        ));
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -61,6 +66,7 @@ impl AppState {
             wake: Arc::new(Wake::default()),
             instance_id: uuid::Uuid::new_v4().to_string(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
+            passwords,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The employees admin API: list/search, create, read and change. CRM API keys are write-only
 //! (stored sealed, shown masked); an employee may read and change only their own record and
-//! never their role or active flag.
+//! never their role, active flag or Office 365 e-mail (it binds the first Outlook sign-in, so
+//! choosing a colleague's would capture theirs).
 
 use std::collections::BTreeMap;
 
@@ -403,7 +404,8 @@ pub async fn get_one(
     Ok(AppJson(view(&state, employee)))
 }
 
-/// Changes an employee (an employee may change only their own record, not role or active).
+/// Changes an employee (an employee may change only their own record, not role, active or the
+/// Office 365 e-mail).
 #[utoipa::path(
     put,
     path = "/api/admin/employees/{id}",
@@ -425,9 +427,11 @@ pub async fn update(
     AppJson(input): AppJson<EmployeeInput>,
 ) -> Result<AppJson<EmployeeView>, AppError> {
     may_see(&session, &id)?;
-    if !session.is_admin() && (input.role.is_some() || input.active.is_some()) {
+    if !session.is_admin()
+        && (input.role.is_some() || input.active.is_some() || input.o365_email.is_some())
+    {
         return Err(AppError::Forbidden(
-            "only an admin may change role or active".into(),
+            "only an admin may change role, active or the Office 365 e-mail".into(),
         ));
     }
     validate(&input, false)?;

@@ -13,6 +13,7 @@ use crate::{
     identity::{
         password,
         session::{self, AdminSession},
+        throttle::{Key, Rule},
     },
     state::AppState,
     store::Role,
@@ -49,7 +50,8 @@ pub struct SessionInfo {
     responses(
         (status = 200, body = SessionInfo),
         (status = 401, body = crate::error::ErrorBody),
-        (status = 429, body = crate::error::ErrorBody)
+        (status = 429, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)
     )
 )]
 pub async fn login(
@@ -58,18 +60,18 @@ pub async fn login(
     headers: HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Response, AppError> {
-    let ip = session::peer_ip(&extensions);
+    let ip = session::client_ip(&state, &extensions, &headers);
     let new = session::sign_in(&state, &body.email, &body.password, ip, &headers).await?;
     let info = SessionInfo {
         employee_id: new.employee.id.clone(),
         email: new.employee.login_email.clone(),
         role: new.employee.role,
-        csrf_token: new.csrf_token,
+        csrf_token: new.csrf_token.clone(),
     };
     let mut response = AppJson(info).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::session_cookie(&state, &new.id));
+    for cookie in new.cookies(&state) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     Ok(no_store(response))
 }
 
@@ -120,7 +122,8 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// Change one's own password; other sessions of the account end.
+/// Change one's own password; other sessions of the account end. Wrong current passwords are
+/// throttled like sign-ins (per account, growing delay).
 #[utoipa::path(
     post,
     path = "/api/admin/password",
@@ -130,7 +133,9 @@ pub struct PasswordChange {
         (status = 204),
         (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)
     )
 )]
 pub async fn change_password(
@@ -138,11 +143,14 @@ pub async fn change_password(
     session: AdminSession,
     AppJson(body): AppJson<PasswordChange>,
 ) -> Result<axum::http::StatusCode, AppError> {
-    let current = session.employee.password_hash.clone().unwrap_or_default();
-    let typed = body.current_password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&typed, &current))
-        .await
-        .unwrap_or(false);
+    let keys = [Key {
+        name: format!("password:{}", session.employee.id),
+        rule: Rule::Backoff {
+            free: i64::from(state.config.admin.max_failed_logins),
+        },
+    }];
+    let current = session.employee.password_hash.as_deref();
+    let ok = session::throttled_check(&state, &keys, &body.current_password, current).await?;
     if !ok {
         return Err(AppError::invalid_field("current_password", "is wrong"));
     }

@@ -8,6 +8,7 @@ pub mod entra;
 pub mod office365;
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -1,8 +1,12 @@
 //! Admin UI sessions: server-side rows keyed by the hash of a random id carried in the
 //! `crm_bridge_session` cookie, with idle and absolute expiry; the [`AdminSession`] extractor and
 //! the `require_admin` check; CSRF protection (synchronizer token plus an `Origin` check) for
-//! every state-changing request under `/api/admin/` and `/admin/`; and sign-in throttling per
-//! account and per IP address, persisted so that several instances agree.
+//! every state-changing request under `/api/admin/` and `/admin/`; and sign-in itself: bounded
+//! password checks, throttling (see `throttle`), and the device cookie that lets a browser which
+//! signed in to an account before keep signing in while the account is under attack.
+//!
+//! The CSRF token is derived from the session id (which only the cookie carries), so the store
+//! keeps a hash of it, never the token.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,7 +22,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::password;
+use super::throttle::{self, Key, Rule};
 use crate::{
     error::AppError,
     state::AppState,
@@ -31,8 +35,11 @@ pub const COOKIE: &str = "crm_bridge_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
-/// The window of the sign-in throttle.
-pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Name of the device cookie: proof that this browser signed in to an account before.
+pub const DEVICE_COOKIE: &str = "crm_bridge_device";
+/// How long a device cookie is honoured after the sign-in that set it.
+pub const DEVICE_MAX_AGE_SECS: i64 = 90 * 24 * 3600;
+const DEVICE_AAD: &str = "admin.device_cookie";
 
 /// 32 random bytes, base64url: session ids, CSRF tokens, setup tokens.
 pub fn random_token() -> String {
@@ -47,6 +54,11 @@ pub fn hash_token(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The CSRF token of the session whose cookie carries `session_id`.
+fn csrf_token_for(session_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("csrf\0{session_id}").as_bytes()))
 }
 
 fn csrf_error(message: &str) -> AppError {
@@ -124,16 +136,20 @@ impl FromRequestParts<AppState> for RequireAdmin {
     }
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
+fn named_cookie(headers: &HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    named_cookie(headers, COOKIE)
 }
 
 /// Loads the session named by the cookie, ending it when it has expired or its employee can no
@@ -157,8 +173,14 @@ pub async fn load_session(
         i64::try_from(admin.session_absolute_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
     let expired = now.saturating_sub(row.last_seen_at) > idle_ms
         || now.saturating_sub(row.created_at) > absolute_ms;
+    let csrf_token = csrf_token_for(&id);
+    let csrf_ok = bool::from(
+        hash_token(&csrf_token)
+            .as_bytes()
+            .ct_eq(row.csrf_hash.as_bytes()),
+    );
     let employee = match state.store.employee(&row.employee_id).await? {
-        Some(e) if e.active && !expired => e,
+        Some(e) if e.active && !expired && csrf_ok => e,
         _ => {
             state.store.delete_session(&hash).await?;
             return Ok(None);
@@ -167,7 +189,7 @@ pub async fn load_session(
     state.store.touch_session(&hash, now).await?;
     Ok(Some(AdminSession {
         employee,
-        csrf_token: row.csrf_token,
+        csrf_token,
         session_hash: hash,
     }))
 }
@@ -271,6 +293,22 @@ async fn form_csrf_token(
     Ok((token, Request::from_parts(parts, Body::from(bytes))))
 }
 
+fn secure_attr(state: &AppState) -> &'static str {
+    if state.config.admin.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+        secure_attr(state)
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("crm_bridge_invalid=; Path=/; Max-Age=0"))
+}
+
 /// The `Set-Cookie` value for a new session id.
 pub fn session_cookie(state: &AppState, id: &str) -> HeaderValue {
     let max_age = state
@@ -278,28 +316,17 @@ pub fn session_cookie(state: &AppState, id: &str) -> HeaderValue {
         .admin
         .session_absolute_hours
         .saturating_mul(3600);
-    let secure = if state.config.admin.secure_cookie {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("crm_bridge_session=; Path=/"))
+    cookie_header(
+        state,
+        COOKIE,
+        id,
+        i64::try_from(max_age).unwrap_or(i64::MAX),
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clearing_cookie(state: &AppState) -> HeaderValue {
-    let secure = if state.config.admin.secure_cookie {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("crm_bridge_session=; Path=/; Max-Age=0"))
+    cookie_header(state, COOKIE, "", 0)
 }
 
 /// A session just created by [`sign_in`].
@@ -311,79 +338,161 @@ pub struct NewSession {
     pub csrf_token: String,
     /// The employee.
     pub employee: Employee,
+    device: String,
 }
 
-/// The peer address (the TCP peer; proxies are not trusted for this).
-pub fn peer_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_ext
+impl NewSession {
+    /// The `Set-Cookie` values to send: the session cookie and a fresh device cookie.
+    pub fn cookies(&self, state: &AppState) -> [HeaderValue; 2] {
+        [
+            session_cookie(state, &self.id),
+            cookie_header(state, DEVICE_COOKIE, &self.device, DEVICE_MAX_AGE_SECS),
+        ]
+    }
+}
+
+/// The client's IP address: the TCP peer, or what `X-Forwarded-For` says when the peer is one of
+/// the configured trusted proxies.
+pub fn client_ip(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .map(|ConnectInfo(addr)| addr.ip());
+    throttle::client_ip(peer, headers, &state.config.server.trusted_proxy_nets())
 }
 
-/// Checks the credentials (throttled per account and per IP), ends the previous session named by
-/// `old_cookie_headers`, and creates a new session.
+/// A new device cookie value for `employee_id`: sealed, so it cannot be forged or moved to
+/// another account.
+fn new_device(state: &AppState, employee_id: &str, now: i64) -> String {
+    let plain = format!("{employee_id} {now} {}", random_token());
+    state.master_key.seal(DEVICE_AAD, &plain)
+}
+
+/// The id of the device cookie in `headers` if it was set by a sign-in to `employee_id` within
+/// [`DEVICE_MAX_AGE_SECS`].
+fn known_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    employee_id: &str,
+    now: i64,
+) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let sealed = named_cookie(headers, DEVICE_COOKIE)?;
+    let plain = state.master_key.open(DEVICE_AAD, &sealed).ok()?;
+    let mut parts = plain.expose_secret().split(' ');
+    let (owner, issued, id) = (parts.next()?, parts.next()?, parts.next()?);
+    let issued: i64 = issued.parse().ok()?;
+    let fresh = now.saturating_sub(issued) < DEVICE_MAX_AGE_SECS * 1000;
+    (owner == employee_id && fresh).then(|| id.to_owned())
+}
+
+/// The throttle keys of a sign-in attempt: the device's own budget for a known device, else the
+/// client address and the account.
+fn signin_keys(
+    state: &AppState,
+    email: &str,
+    ip: Option<IpAddr>,
+    device: Option<String>,
+) -> Vec<Key> {
+    let max = i64::from(state.config.admin.max_failed_logins);
+    match device {
+        Some(device) => vec![Key {
+            name: format!("device:{device}"),
+            rule: Rule::Backoff { free: max },
+        }],
+        None => ip
+            .map(|ip| Key {
+                name: format!("ip:{ip}"),
+                rule: Rule::Limit { max },
+            })
+            .into_iter()
+            .chain([Key {
+                name: format!("account:{email}"),
+                rule: Rule::Backoff { free: max },
+            }])
+            .collect(),
+    }
+}
+
+/// Checks a password through the bounded verifier, counted under `keys` first (see
+/// `throttle`): 429 while throttled, 503 when too busy, otherwise whether it matched.
+pub async fn throttled_check(
+    state: &AppState,
+    keys: &[Key],
+    password_text: &str,
+    hash: Option<&str>,
+) -> Result<bool, AppError> {
+    let store = state.store.as_ref();
+    let now = now_ms();
+    throttle::claim_all(store, keys, now).await?;
+    match state.passwords.verify(password_text, hash).await {
+        Ok(true) => {
+            throttle::succeeded(store, keys, now).await?;
+            Ok(true)
+        }
+        Ok(false) => Ok(false),
+        Err(busy) => {
+            throttle::release(store, keys).await?;
+            Err(AppError::RetryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: busy.to_string(),
+                retry_after_secs: 1,
+            })
+        }
+    }
+}
+
+/// Checks the credentials (throttled, see `throttle`), ends the previous session named by
+/// `headers`' cookie, and creates a new session. Unknown accounts cost the same password check
+/// as known ones, so timing does not tell which e-mails have accounts.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password_text: &str,
     ip: Option<IpAddr>,
-    old_cookie_headers: &HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<NewSession, AppError> {
     let email = email.trim().to_lowercase();
-    let account_key = format!("account:{email}");
-    let ip_key = ip.map(|ip| format!("ip:{ip}"));
     let now = now_ms();
-    let since = now - THROTTLE_WINDOW_MS;
-    let limit = i64::from(state.config.admin.max_failed_logins);
-    let mut keys = vec![account_key.clone()];
-    keys.extend(ip_key);
-    for key in &keys {
-        if state.store.count_login_failures(key, since).await? >= limit {
-            return Err(AppError::TooManyRequests(
-                "too many failed sign-ins; wait 15 minutes and try again".into(),
-            ));
-        }
-    }
-    let employee = state.store.employee_by_login_email(&email).await?;
-    let hash = employee
+    let employee = state
+        .store
+        .employee_by_login_email(&email)
+        .await?
+        .filter(|e| e.active);
+    let device = employee
         .as_ref()
-        .filter(|e| e.active)
-        .and_then(|e| e.password_hash.clone());
-    let typed = password_text.to_owned();
-    let verified = match hash {
-        Some(hash) => tokio::task::spawn_blocking(move || password::verify(&typed, &hash))
-            .await
-            .unwrap_or(false),
-        None => false,
-    };
+        .and_then(|e| known_device(state, headers, &e.id, now));
+    let keys = signin_keys(state, &email, ip, device);
+    let hash = employee.as_ref().and_then(|e| e.password_hash.as_deref());
+    let verified = throttled_check(state, &keys, password_text, hash).await?;
     let Some(employee) = employee.filter(|_| verified) else {
-        state.store.record_login_failure(&keys, now).await?;
         return Err(AppError::Unauthorized("wrong e-mail or password".into()));
     };
-    state
-        .store
-        .clear_login_failures(&account_key, since)
-        .await?;
     // Rotation at sign-in: whatever session the browser had ends here.
-    if let Some(old) = cookie_value(old_cookie_headers) {
+    if let Some(old) = cookie_value(headers) {
         state.store.delete_session(&hash_token(&old)).await?;
     }
     let id = random_token();
-    let csrf_token = random_token();
+    let csrf_token = csrf_token_for(&id);
     state
         .store
         .create_session(&AdminSessionRow {
             session_hash: hash_token(&id),
             employee_id: employee.id.clone(),
-            csrf_token: csrf_token.clone(),
+            csrf_hash: hash_token(&csrf_token),
             created_at: now,
             last_seen_at: now,
         })
         .await?;
+    let device = new_device(state, &employee.id, now);
     Ok(NewSession {
         id,
         csrf_token,
         employee,
+        device,
     })
 }
 

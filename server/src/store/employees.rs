@@ -165,6 +165,22 @@ impl TryFrom<EmployeeRow> for Employee {
     }
 }
 
+/// Maps a unique violation on `employees` to a conflict naming the e-mail that is taken.
+pub(super) fn employee_conflict(err: sqlx::Error) -> StoreError {
+    let o365 = match &err {
+        sqlx::Error::Database(db) => {
+            db.constraint().is_some_and(|c| c.contains("o365"))
+                || db.message().contains("o365_email")
+        }
+        _ => false,
+    };
+    if o365 {
+        on_unique(err, "another active employee has this Office 365 e-mail")
+    } else {
+        on_unique(err, "an employee with this login e-mail already exists")
+    }
+}
+
 fn rows_to_employees(rows: Vec<EmployeeRow>) -> StoreResult<Vec<Employee>> {
     rows.into_iter().map(Employee::try_from).collect()
 }
@@ -196,7 +212,7 @@ for_both_backends! {
             .bind(now)
             .execute(self.writer())
             .await
-            .map_err(|e| on_unique(e, "an employee with this login e-mail already exists"))?;
+            .map_err(employee_conflict)?;
             self.employee(&id).await?.ok_or(StoreError::NotFound)
         }
 

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Employee, Role, StoreError, StoreResult, employees::EmployeeRow, employees::SELECT_EMPLOYEE,
+    AuditStore, Employee, NewAudit, Role, StoreError, StoreResult,
+    employees::{EmployeeRow, SELECT_EMPLOYEE, employee_conflict},
     for_both_backends, now_ms, on_unique,
 };
 
@@ -41,8 +42,10 @@ pub trait IdentityStore {
     ) -> StoreResult<()>;
     /// The employee bound to this Entra identity.
     async fn employee_by_entra(&self, tid: &str, oid: &str) -> StoreResult<Option<Employee>>;
-    /// Binds the not yet bound employee whose Office 365 e-mail is `email` (case-insensitive)
-    /// to (`tid`, `oid`); `None` if there is no such employee.
+    /// Binds the employee whose Office 365 e-mail is `email` (case-insensitive) to (`tid`,
+    /// `oid`), only when exactly one active employee has that e-mail and it is not bound yet;
+    /// `None` otherwise. An attempt to bind an employee already bound to another identity is
+    /// refused and written to the audit log.
     async fn bind_entra_by_email(
         &self,
         email: &str,
@@ -84,7 +87,7 @@ for_both_backends! {
             .bind(id)
             .execute(self.writer())
             .await
-            .map_err(|e| on_unique(e, "an employee with this login e-mail already exists"))?;
+            .map_err(employee_conflict)?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
@@ -137,18 +140,32 @@ for_both_backends! {
                 return Ok(None);
             }
             let sql = sqlx::AssertSqlSafe(format!(
-                "{SELECT_EMPLOYEE} WHERE o365_email = $1 AND entra_oid IS NULL \
-                 ORDER BY created_at LIMIT 1"
+                "{SELECT_EMPLOYEE} WHERE o365_email = $1 AND active = TRUE LIMIT 2"
             ));
-            let Some(found) = sqlx::query_as::<_, EmployeeRow>(sql)
+            let mut matches = sqlx::query_as::<_, EmployeeRow>(sql)
                 .bind(&email)
-                .fetch_optional(self.writer())
-                .await?
-                .map(Employee::try_from)
-                .transpose()?
-            else {
-                return Ok(None);
+                .fetch_all(self.writer())
+                .await?;
+            // Only an unambiguous e-mail binds (the unique index makes two matches rare).
+            let found = match (matches.pop(), matches.is_empty()) {
+                (Some(row), true) => Employee::try_from(row)?,
+                _ => return Ok(None),
             };
+            if let Some(bound) = &found.entra_oid
+                && (bound != oid || found.entra_tid.as_deref() != Some(tid))
+            {
+                self.add_audit(NewAudit {
+                    actor_id: None,
+                    actor: format!("outlook:{oid}"),
+                    action: "employee.rebind_refused".into(),
+                    target: format!("employee:{}", found.id),
+                    detail: "an Outlook sign-in with this Office 365 e-mail belongs to another \
+                             Microsoft account than the one bound"
+                        .into(),
+                })
+                .await?;
+                return Ok(None);
+            }
             let now = now_ms();
             // The `entra_oid IS NULL` guard makes concurrent first sign-ins bind only once.
             let done = sqlx::query(

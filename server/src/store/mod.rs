@@ -29,7 +29,7 @@ pub use items::ItemStore;
 pub use jobs::{Job, JobStore, NewJob};
 pub use ledger::{LedgerKey, LedgerStore, LoggedItem, LoggedItemChanges, NewLoggedItem};
 pub use postgres::PgStore;
-pub use sessions::{AdminSessionRow, SessionStore};
+pub use sessions::{AdminSessionRow, SessionStore, ThrottleCounter};
 pub use settings::SettingsStore;
 pub use sqlite::SqliteStore;
 

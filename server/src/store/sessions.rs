@@ -1,5 +1,5 @@
-//! Admin UI sessions, failed sign-in records for throttling, and one-time setup tokens.
-//! Session ids and setup tokens are stored only as hashes (the caller hashes them).
+//! Admin UI sessions, sign-in throttle counters, and one-time setup tokens.
+//! Session ids, CSRF tokens and setup tokens are stored only as hashes (the caller hashes them).
 
 use async_trait::async_trait;
 
@@ -12,8 +12,8 @@ pub struct AdminSessionRow {
     pub session_hash: String,
     /// Whose session it is.
     pub employee_id: String,
-    /// Synchronizer token required on state-changing requests.
-    pub csrf_token: String,
+    /// SHA-256 (hex) of the synchronizer token required on state-changing requests.
+    pub csrf_hash: String,
     /// Sign-in time (Unix ms).
     pub created_at: i64,
     /// Last request (Unix ms).
@@ -30,6 +30,15 @@ impl std::fmt::Debug for AdminSessionRow {
     }
 }
 
+/// One sign-in throttle counter: attempts not (yet) proven right, and when the last one began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct ThrottleCounter {
+    /// Attempts counted under the key.
+    pub failures: i64,
+    /// When the last counted attempt began (Unix ms).
+    pub last_at: i64,
+}
+
 /// Sessions, sign-in throttling and setup tokens.
 #[async_trait]
 pub trait SessionStore {
@@ -43,12 +52,21 @@ pub trait SessionStore {
     async fn delete_session(&self, session_hash: &str) -> StoreResult<()>;
     /// Ends every session of `employee_id` except `keep` (a session hash), if given.
     async fn delete_sessions_of(&self, employee_id: &str, keep: Option<&str>) -> StoreResult<()>;
-    /// Records one failed sign-in under each of `keys`.
-    async fn record_login_failure(&self, keys: &[String], now: i64) -> StoreResult<()>;
-    /// Failed sign-ins under `key` since `since` (Unix ms).
-    async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
-    /// Forgets the failures under `key` (after a successful sign-in) and any older than `before`.
-    async fn clear_login_failures(&self, key: &str, before: i64) -> StoreResult<()>;
+    /// The throttle counter under `key`, if any.
+    async fn throttle_counter(&self, key: &str) -> StoreResult<Option<ThrottleCounter>>;
+    /// Compare-and-set: replaces the counter under `key` by `next` only if it still is `seen`
+    /// (`None`: absent). `false` when another attempt changed it first.
+    async fn advance_throttle(
+        &self,
+        key: &str,
+        seen: Option<ThrottleCounter>,
+        next: ThrottleCounter,
+    ) -> StoreResult<bool>;
+    /// Takes one counted attempt back from `key` (it turned out right, or was never checked).
+    async fn release_throttle(&self, key: &str) -> StoreResult<()>;
+    /// Forgets the counter under `key` (after a right password) and every counter whose last
+    /// attempt is older than `before`.
+    async fn clear_throttle(&self, key: &str, before: i64) -> StoreResult<()>;
     /// Stores a setup token hash valid until `expires_at`.
     async fn create_setup_token(
         &self,
@@ -67,12 +85,12 @@ for_both_backends! {
     impl SessionStore for Db {
         async fn create_session(&self, s: &AdminSessionRow) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO admin_sessions (session_hash, employee_id, csrf_token, created_at, \
+                "INSERT INTO admin_sessions (session_hash, employee_id, csrf_hash, created_at, \
                  last_seen_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&s.session_hash)
             .bind(&s.employee_id)
-            .bind(&s.csrf_token)
+            .bind(&s.csrf_hash)
             .bind(s.created_at)
             .bind(s.last_seen_at)
             .execute(self.writer())
@@ -82,7 +100,7 @@ for_both_backends! {
 
         async fn session(&self, session_hash: &str) -> StoreResult<Option<AdminSessionRow>> {
             Ok(sqlx::query_as::<_, AdminSessionRow>(
-                "SELECT session_hash, employee_id, csrf_token, created_at, last_seen_at \
+                "SELECT session_hash, employee_id, csrf_hash, created_at, last_seen_at \
                  FROM admin_sessions WHERE session_hash = $1",
             )
             .bind(session_hash)
@@ -117,31 +135,63 @@ for_both_backends! {
             Ok(())
         }
 
-        async fn record_login_failure(&self, keys: &[String], now: i64) -> StoreResult<()> {
-            let mut tx = self.writer().begin().await?;
-            for key in keys {
-                sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES ($1, $2)")
-                    .bind(key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-
-        async fn count_login_failures(&self, key: &str, since: i64) -> StoreResult<i64> {
-            Ok(sqlx::query_scalar(
-                "SELECT COUNT(*) FROM login_failures WHERE throttle_key = $1 AND failed_at >= $2",
+        async fn throttle_counter(&self, key: &str) -> StoreResult<Option<ThrottleCounter>> {
+            Ok(sqlx::query_as::<_, ThrottleCounter>(
+                "SELECT failures, last_at FROM signin_throttle WHERE throttle_key = $1",
             )
             .bind(key)
-            .bind(since)
-            .fetch_one(self.writer())
+            .fetch_optional(self.writer())
             .await?)
         }
 
-        async fn clear_login_failures(&self, key: &str, before: i64) -> StoreResult<()> {
-            sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1 OR failed_at < $2")
+        async fn advance_throttle(
+            &self,
+            key: &str,
+            seen: Option<ThrottleCounter>,
+            next: ThrottleCounter,
+        ) -> StoreResult<bool> {
+            let done = match seen {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO signin_throttle (throttle_key, failures, last_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (throttle_key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(next.failures)
+                    .bind(next.last_at)
+                    .execute(self.writer())
+                    .await?
+                }
+                Some(seen) => {
+                    sqlx::query(
+                        "UPDATE signin_throttle SET failures = $1, last_at = $2 \
+                         WHERE throttle_key = $3 AND failures = $4 AND last_at = $5",
+                    )
+                    .bind(next.failures)
+                    .bind(next.last_at)
+                    .bind(key)
+                    .bind(seen.failures)
+                    .bind(seen.last_at)
+                    .execute(self.writer())
+                    .await?
+                }
+            };
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn release_throttle(&self, key: &str) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE signin_throttle SET failures = failures - 1 \
+                 WHERE throttle_key = $1 AND failures > 0",
+            )
+            .bind(key)
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn clear_throttle(&self, key: &str, before: i64) -> StoreResult<()> {
+            sqlx::query("DELETE FROM signin_throttle WHERE throttle_key = $1 OR last_at < $2")
                 .bind(key)
                 .bind(before)
                 .execute(self.writer())

@@ -29,8 +29,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = sqlite_parent_dir(url) {
-            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+            }
+            create_private(&path).map_err(sqlx::Error::Io)?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -61,7 +64,7 @@ impl SqliteStore {
     }
 }
 
-fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -69,10 +72,24 @@ fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Into::into)
+    Some(path.into())
+}
+
+/// Creates the database file readable by its owner only (mode 0600, like `master.key`) before
+/// SQLite does; SQLite gives its `-wal` and `-shm` files the mode of the database file.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 #[async_trait]

@@ -18,14 +18,10 @@ use crate::{
     store::EmployeeChanges,
 };
 
-/// Only local admin paths are followed after sign-in (no open redirect).
+/// Where to go after signing in or switching the language: a same-site admin path (see
+/// [`super::redirect_target`]), else the company page.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains("\\") => {
-            n.to_owned()
-        }
-        _ => "/admin/company".to_owned(),
-    }
+    super::redirect_target(next).unwrap_or_else(|| "/admin/company".to_owned())
 }
 
 fn login_form(ctx: &Ctx, email: &str, next: &str, error: Option<String>) -> maud::Markup {
@@ -72,29 +68,39 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    let ip = session::peer_ip(&extensions);
+    let ip = session::client_ip(&state, &extensions, &headers);
     match session::sign_in(&state, &form.email, &form.password, ip, &headers).await {
         Ok(new) => {
             let mut response = Redirect::to(&next).into_response();
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session::session_cookie(&state, &new.id));
+            for cookie in new.cookies(&state) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
             response
         }
         Err(err) => {
             let (status, message) = match &err {
                 AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ctx.tr.t("login-wrong")),
-                AppError::TooManyRequests(_) => {
-                    (StatusCode::TOO_MANY_REQUESTS, ctx.tr.t("login-throttled"))
-                }
+                AppError::RetryLater {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    ..
+                } => (StatusCode::TOO_MANY_REQUESTS, ctx.tr.t("login-throttled")),
                 other => (other.status(), ctx.error_text(other)),
             };
-            ctx.page(
+            let mut response = ctx.page(
                 status,
                 tkey!("login-title"),
                 "",
                 login_form(&ctx, &form.email, &next, Some(message)),
-            )
+            );
+            if let AppError::RetryLater {
+                retry_after_secs, ..
+            } = err
+            {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            response
         }
     }
 }

@@ -300,6 +300,9 @@ impl Ctx {
                 tr.ta("error-unavailable", &[("detail", m.as_str().into())])
             }
             AppError::TooManyRequests(m) => tr.ta("error-rate", &[("detail", m.as_str().into())]),
+            AppError::RetryLater { message, .. } => {
+                tr.ta("error-rate", &[("detail", message.as_str().into())])
+            }
             other => other.to_string(),
         }
     }
@@ -311,6 +314,21 @@ fn active_or_login(active: &str) -> &str {
     } else {
         active
     }
+}
+
+/// `target` if it is a same-site relative path under `/admin` that is safe to redirect to: no
+/// scheme or host (`//host`, `/\\host`), no control characters (a CR/LF would split the
+/// `Location` header), and a valid URI path.
+pub fn redirect_target(target: Option<&str>) -> Option<String> {
+    let target = target?;
+    let plain = !target.starts_with("//")
+        && !target.contains('\\')
+        && !target.chars().any(|c| c.is_control() || c.is_whitespace());
+    let admin =
+        target == "/admin" || target.starts_with("/admin/") || target.starts_with("/admin?");
+    let parses = target.parse::<axum::http::uri::PathAndQuery>().is_ok()
+        && HeaderValue::from_str(target).is_ok();
+    (plain && admin && parses).then(|| target.to_owned())
 }
 
 fn to_login(here: &str) -> Response {
@@ -402,4 +420,31 @@ pub fn field(
 /// A block of text with inline HTML from a trusted catalog message (only `<b>`/`<code>`).
 pub fn trusted(text: String) -> PreEscaped<String> {
     PreEscaped(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_target;
+
+    #[test]
+    fn only_same_site_admin_paths_are_redirect_targets() {
+        for good in ["/admin/crm", "/admin/employees?q=a%20b", "/admin"] {
+            assert_eq!(redirect_target(Some(good)).as_deref(), Some(good));
+        }
+        for bad in [
+            "/admin/x\r\nSet-Cookie: a=b",
+            "/admin%0d%0a",
+            "//evil.example.com/admin",
+            "/\\evil.example.com",
+            "https://evil.example.com/admin",
+            "/administrator",
+            "/admin/\u{7f}",
+            "/admin/ space",
+            "",
+        ] {
+            let decoded = bad.replace("%0d%0a", "\r\n");
+            assert_eq!(redirect_target(Some(&decoded)), None, "{bad:?}");
+        }
+        assert_eq!(redirect_target(None), None);
+    }
 }
