@@ -1,5 +1,6 @@
 //! Who is calling: Entra ID access tokens for the add-in (`entra`, `addin`), admin passwords
-//! (`password`), admin sessions with CSRF protection and sign-in throttling (`session`), and the
+//! (`password`), admin sessions with CSRF protection and sign-in (`session`), sign-in
+//! throttling (`throttle`), and the
 //! Office 365 settings that decide which tokens are trusted (`office365`). This module is the
 //! only code that knows JWTs.
 
