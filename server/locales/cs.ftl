@@ -57,6 +57,13 @@ login-password = Heslo
 login-wrong = Chybný e-mail nebo heslo.
 login-throttled = Příliš mnoho neúspěšných přihlášení. Počkejte 15 minut a zkuste to znovu.
 
+setup-title = Vytvoření prvního správce
+setup-intro = CRM Bridge zatím nemá žádného správce. Zvolte e-mail a heslo, kterými se budete přihlašovat; další správce můžete přidat později v části Zaměstnanci.
+setup-create = Vytvořit správce
+setup-done = Správce { $email } byl vytvořen. Přihlaste se a pokračujte v nastavení.
+setup-link-gone = Tento odkaz pro nastavení je neplatný, vypršel nebo už byl použit. Spusťte na serveru <code>crm-bridge admin create --email E</code>, nebo server restartujte, dokud žádný správce neexistuje – vypíše nový odkaz.
+setup-form-expired = Formulář vypršel nebo pochází z jiné stránky. Zadejte e-mail a heslo znovu a odešlete jej ještě jednou.
+
 account-title = Můj účet
 account-password-heading = Změna hesla
 account-current-password = Současné heslo

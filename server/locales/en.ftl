@@ -56,6 +56,13 @@ login-password = Password
 login-wrong = Wrong e-mail or password.
 login-throttled = Too many failed sign-ins. Wait 15 minutes and try again.
 
+setup-title = Create the first admin
+setup-intro = CRM Bridge has no administrator yet. Choose the e-mail and password you will sign in with; you can add more admins later under Employees.
+setup-create = Create admin
+setup-done = The admin { $email } was created. Sign in to continue the setup.
+setup-link-gone = This setup link is invalid, expired or already used. Run <code>crm-bridge admin create --email E</code> on the server, or restart the server for a new link while no admin exists.
+setup-form-expired = The form has expired or came from another page. Enter your e-mail and password again and submit once more.
+
 account-title = My account
 account-password-heading = Change password
 account-current-password = Current password
