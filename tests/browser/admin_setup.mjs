@@ -138,11 +138,19 @@ step("Office 365");
 await go("/admin/office365");
 await page.getByLabel("Application (client) ID").fill(env("O365_CLIENT_ID"));
 await page.getByLabel("Directory (tenant) ID").fill(env("O365_TENANT"));
+// The test tries the typed, unsaved values and names what is missing.
+await page.getByRole("button", { name: "Test", exact: true }).click();
+await expectText("Fill in first: Client secret");
+await page.getByLabel("Client secret").fill(env("O365_SECRET"));
+await page.getByRole("button", { name: "Test", exact: true }).click();
+await expectText("Microsoft accepted the app's credentials.");
+// The values to paste into Entra: one Application ID URI, its scope, the NAA redirect URI.
+const host = new URL(BASE).host;
+await expectText(`api://${host}/${env("O365_CLIENT_ID")}/access_as_user`);
+await expectText(`brk-multihub://${host}`);
 await page.getByLabel("Client secret").fill(env("O365_SECRET"));
 await page.getByRole("button", { name: "Save" }).click();
 await expectText("Saved.");
-await page.getByRole("button", { name: "Test", exact: true }).click();
-await expectText("Microsoft accepted the app's credentials.");
 await shot("office365", "en");
 
 // Employees: add one, test their key.
