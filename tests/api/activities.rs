@@ -291,6 +291,21 @@ async fn an_email_lands_once_as_an_email_activity_with_owner_links_and_body() {
 }
 
 #[tokio::test]
+async fn an_item_never_saved_is_answered_as_not_logged_not_as_an_error() {
+    let rig = Rig::start(quick_crm).await;
+    let (status, entry) = rig
+        .send(
+            reqwest::Method::GET,
+            "/api/addin/logged?internet_message_id=%3Cnever%40x%3E",
+            None,
+            &rig.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entry}");
+    assert_eq!(entry["status"], "not_logged");
+}
+
+#[tokio::test]
 async fn a_long_body_is_truncated_with_a_marker() {
     let rig = Rig::start(quick_crm).await;
     let (person, address, company) = contact(&rig.crm, 0);
@@ -597,7 +612,7 @@ async fn another_employee_cannot_see_or_change_someone_elses_entry() {
     let bob = rig.app.create_employee("bob@firma.example.cz", false).await;
     let bob_token = mint_token_for(&rig.entra, &bob);
 
-    let (status, _) = rig
+    let (status, seen) = rig
         .send(
             reqwest::Method::GET,
             "/api/addin/logged?internet_message_id=%3Cown%40x%3E",
@@ -605,7 +620,12 @@ async fn another_employee_cannot_see_or_change_someone_elses_entry() {
             &bob_token,
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(
+        seen["status"], "not_logged",
+        "Bob learns nothing of Alice's entry"
+    );
+    assert_eq!(seen["id"], "");
     let links = json!({"links": {"company_id": null, "person_ids": []}});
     let (status, _) = rig
         .send(

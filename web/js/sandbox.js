@@ -123,6 +123,9 @@
       if (li) select(Number(li.dataset.index));
     });
     $("none").addEventListener("click", () => select(null));
+    // Outlook restarts add-ins when its display language changes; the sandbox tells the pane
+    // the way Outlook tells it about anything: the open item changed.
+    $("language").addEventListener("change", () => select(current));
     for (const el of document.querySelectorAll("[data-field]")) {
       el.addEventListener("input", () => {
         if (current === null) return;

@@ -90,7 +90,7 @@ pub struct Entry {
     pub id: String,
     /// `email` or `meeting`.
     pub kind: String,
-    /// `queued`, `saved`, `failed` or `unlinked`.
+    /// `queued`, `saved`, `failed`, `unlinked`, or `not_logged` (never saved; no other field set).
     pub status: String,
     /// The CRM activity, once saved.
     pub crm_activity_id: Option<i64>,
@@ -107,6 +107,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The answer for an item the caller never saved.
+    pub fn not_logged() -> Self {
+        Self {
+            id: String::new(),
+            kind: String::new(),
+            status: "not_logged".to_owned(),
+            crm_activity_id: None,
+            crm_link: None,
+            error: None,
+            links: Links::default(),
+            unmatched: Vec::new(),
+            updated_at: String::new(),
+        }
+    }
+
     /// The view of a stored entry.
     pub fn of(item: &LoggedItem) -> Self {
         let content: Content = serde_json::from_str(&item.content).unwrap_or_default();
