@@ -242,10 +242,17 @@ async fn an_email_lands_once_as_an_email_activity_with_owner_links_and_body() {
         .await;
     assert_eq!(saved["status"], "saved", "{saved}");
     let link = saved["crm_link"].as_str().expect("a link to the CRM");
-    assert!(
-        link.contains(&saved["crm_activity_id"].to_string()),
-        "{link}"
+    // Raynet's web app address for the record, which the simulator serves like Raynet does.
+    assert_eq!(
+        link,
+        format!(
+            "{}/{}/?view=DetailView&en=Email&ei={}",
+            rig.crm.root, rig.crm.instance, saved["crm_activity_id"]
+        )
     );
+    let card = reqwest::get(link).await.unwrap();
+    assert_eq!(card.status(), StatusCode::OK);
+    assert!(card.text().await.unwrap().contains("Nabídka na servis"));
     let activity = rig.activity(&saved["crm_activity_id"]);
     assert_eq!(activity.kind, "email");
     assert_eq!(
