@@ -168,8 +168,16 @@ await page.getByRole("button", { name: "Test CRM key" }).click();
 await expectText("The connection works.");
 await expectText("Jana Nováková");
 await shot("employee", "en");
-await go("/admin/employees?q=E-04");
+await go("/admin/employees");
 await expectText("E-042");
+// At 1280 px every column, Status included, fits without scrolling; the Office 365 e-mail shows.
+await page.getByRole("columnheader", { name: "Office 365 e-mail" }).waitFor();
+const fits = await page.evaluate(() => {
+  const wrap = document.querySelector(".table-wrap");
+  const status = [...document.querySelectorAll("th")].find((th) => th.textContent === "Status");
+  return wrap.scrollWidth <= wrap.clientWidth && status.getBoundingClientRect().right <= window.innerWidth;
+});
+assert.ok(fits, "the employees table is cut off at 1280 px");
 await shot("employees", "en");
 
 // Sync parameters.
@@ -197,9 +205,26 @@ if (env("WITH_EVENTS") === "1") {
 } else {
   console.log("  (webhook receiver not on this server yet: the event step is skipped)");
 }
+// Every table says when it is empty; counts carry their unit; dates look like the server's.
+await expectText("No failed jobs.");
+if (env("WITH_IMPORT") === "1") {
+  await page.locator("[data-last-import]").filter({ hasText: "records" }).waitFor();
+  const last = await page.locator("[data-last-import]").innerText();
+  assert.match(last, /\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC/, `date format: ${last}`);
+}
+if (env("WITH_EVENTS") === "1") {
+  const at = await page.locator("[data-webhook-last]").innerText();
+  assert.match(at, /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/, `date format: ${at}`);
+}
 await shot("health", "en");
+// The audit log speaks in words and names, not codes and ids.
 await go("/admin/audit");
-await expectText("webhook.create");
+await expectText("Webhook registered in Raynet");
+await expectText("The setup link");
+const audit = await page.locator("#audit").innerText();
+assert.ok(!/employee\.create|employee:[0-9a-f-]{8}/.test(audit), `raw codes in the audit log: ${audit}`);
+const serverDate = await page.locator("#audit tbody td").first().innerText();
+assert.match(serverDate, /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/);
 await shot("audit", "en");
 await go("/admin/account");
 await shot("account", "en");

@@ -71,6 +71,10 @@ try {
     console.log(`status texts while saving: ${JSON.stringify(seen)}`);
     if (seen.some((t) => /Queued/.test(t))) throw new Error(`'Queued' shown though the CRM answered: ${seen}`);
     if (!seen.some((t) => /Saving…/.test(t))) throw new Error(`no 'Saving…' while saving: ${seen}`);
+    const href = await frame.locator("#status a.crm-link").getAttribute("href");
+    if (!/\/\?view=DetailView&en=Email&ei=\d+$/.test(href)) throw new Error(`not Raynet's record address: ${href}`);
+    const card = await page.request.get(href);
+    if (card.status() !== 200) throw new Error(`'Open in Raynet' leads to ${card.status()}: ${href}`);
     await page.screenshot({ path: `${SHOTS_DIR}/email-saved.png` });
 
     step("a meeting with an unknown attendee: save, then add the attendee as a contact");
