@@ -563,8 +563,8 @@ fn office365_body(
                 p.notice.error role="alert" { (tr.ta("o365-manifest-needs-https", &[("url", base.as_str().into())])) }
             } @else {
                 p { a href="/manifest.xml" download="manifest.xml" { (tr.t("o365-manifest-download")) } }
+                p.hint { (tr.ta("o365-manifest-url", &[("url", format!("{base}/manifest.xml").into())])) }
             }
-            p.hint { (tr.ta("o365-manifest-url", &[("url", format!("{base}/manifest.xml").into())])) }
             ol {
                 li { (tr.t("o365-deploy-step1")) }
                 li { (tr.t("o365-deploy-step2")) }
