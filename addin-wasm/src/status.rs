@@ -120,13 +120,9 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
         "queued" if e.error.is_none() => (Tone::Info, t.t("saving")),
         "queued" => (Tone::Warning, t.t("status-queued")),
         "unlinked" => (Tone::Info, t.t("status-unlinked")),
-        _ => {
-            let reason = e.error.clone().unwrap_or_else(|| e.status.clone());
-            (
-                Tone::Error,
-                t.t_with("status-failed", &[("reason", &reason)]),
-            )
-        }
+        // The recorded reason is the CRM's or the server's English text: the admin sees it on
+        // the Health page; the pane says what to do in the user's language.
+        _ => (Tone::Error, t.t("status-failed")),
     };
     let live = e.status != "unlinked";
     StatusView {
@@ -167,7 +163,12 @@ mod tests {
         };
         assert_eq!(entry_view(Some(&mk("queued")), &t).tone, Tone::Warning);
         let failed = entry_view(Some(&mk("failed")), &t);
-        assert_eq!(failed.text, "Saving failed: bad key");
+        assert!(
+            failed.text.starts_with("Saving to the CRM failed."),
+            "{}",
+            failed.text
+        );
+        assert!(!failed.text.contains("bad key"));
         let unlinked = entry_view(Some(&mk("unlinked")), &t);
         assert!(!unlinked.can_unlink && !unlinked.logged);
         assert!(!entry_view(None, &t).logged);
