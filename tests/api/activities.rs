@@ -313,6 +313,52 @@ async fn an_item_never_saved_is_answered_as_not_logged_not_as_an_error() {
 }
 
 #[tokio::test]
+async fn a_save_the_crm_refuses_is_queued_with_the_reason_until_it_goes_through() {
+    let rig = Rig::start(|c| {
+        quick_crm(c);
+        c.jobs.max_attempts = 1000;
+    })
+    .await;
+    let (person, address, company) = contact(&rig.crm, 0);
+    rig.crm.sim.set_faults(Faults {
+        outage_secs: 3600,
+        ..Faults::default()
+    });
+    let body = email_body("<down@x>", &address, company, person);
+    let (status, entry) = rig.post("/api/addin/emails", &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        entry["error"].is_null(),
+        "no attempt yet: the pane says 'Saving…'"
+    );
+    let query = "internet_message_id=%3Cdown%40x%3E";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let noted = loop {
+        let (_, entry) = rig
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/addin/logged?{query}"),
+                None,
+                &rig.token,
+            )
+            .await;
+        if entry["error"].is_string() || tokio::time::Instant::now() > deadline {
+            break entry;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(noted["status"], "queued", "{noted}");
+    assert!(
+        noted["error"].is_string(),
+        "a failed attempt is told: {noted}"
+    );
+    rig.crm.sim.set_faults(Faults::default());
+    let saved = rig.settled(query, Duration::from_secs(30)).await;
+    assert_eq!(saved["status"], "saved", "{saved}");
+    assert!(saved["error"].is_null(), "{saved}");
+}
+
+#[tokio::test]
 async fn a_long_body_is_truncated_with_a_marker() {
     let rig = Rig::start(quick_crm).await;
     let (person, address, company) = contact(&rig.crm, 0);
