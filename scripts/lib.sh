@@ -29,10 +29,11 @@ ensure_wasm_tools() {
   want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$ROOT/Cargo.lock")
   [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-    say "installing wasm-bindgen-cli $want (a few minutes, once)"
-    # --locked first; some registry mirrors lag behind the CLI's lock file, so fall back.
-    cargo install wasm-bindgen-cli --version "$want" --locked --quiet \
-      || cargo install wasm-bindgen-cli --version "$want" --quiet
+    say "installing wasm-bindgen-cli $want, the task pane's build tool (once; about 6 minutes on 2 cores)"
+    # Not --locked: the CLI's lock file pins versions some registry mirrors do not carry, so
+    # that attempt fails on them with an alarming "failed to select a version"; resolving
+    # afresh works everywhere.
+    cargo install wasm-bindgen-cli --version "$want" --quiet
   fi
 }
 

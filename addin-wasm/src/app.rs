@@ -13,7 +13,7 @@ use web_sys::{
 
 use crate::{
     i18n::{Catalog, Lang},
-    item::{ItemKind, MailItem, encode, split_name},
+    item::{ItemKind, MailItem, encode, is_automated_sender, split_name},
     model::{Entry, Item, Items, Kind, Suggestions},
     office,
     picker::{DEBOUNCE_MS, Fetch, Key, KeyOutcome, Picker},
@@ -352,8 +352,35 @@ async fn lookup(kind: Kind, fetch: Fetch) {
     render();
 }
 
+/// Follows Office's display language (read again for each item, so a change shows at once).
+fn follow_display_language(app: &mut App) {
+    let lang = Lang::from_display_language(&office::display_language());
+    if lang != app.t.lang() {
+        app.t = Catalog::new(lang);
+        translate_page(&app.t);
+    }
+}
+
+/// Empties the pickers' search fields: what was typed for one item means nothing for the next.
+fn clear_search_fields() {
+    for kind in KINDS {
+        if let Some(input) = by_id(&format!("q-{}", kind.as_str()))
+            .and_then(|el| el.dyn_into::<HtmlInputElement>().ok())
+        {
+            input.set_value("");
+        }
+    }
+}
+
+/// The ledger answer as the pane keeps it: `None` for an item never saved.
+fn ledger_entry(text: &str) -> Result<Option<Entry>, Problem> {
+    parse::<Entry>(text).map(|e| (e.status != "not_logged").then_some(e))
+}
+
 async fn load_item() {
+    clear_search_fields();
     let Some(generation) = with(|app| {
+        follow_display_language(app);
         app.generation += 1;
         app.item = None;
         app.entry = None;
@@ -401,11 +428,9 @@ async fn load_item() {
     .await
     .and_then(|t| parse::<Suggestions>(&t));
     let logged = match query {
-        Some(q) => match call("GET", &format!("/api/addin/logged?{q}"), None).await {
-            Ok(text) => parse::<Entry>(&text).map(Some),
-            Err(Problem::Server(_)) => Ok(None),
-            Err(problem) => Err(problem),
-        },
+        Some(q) => call("GET", &format!("/api/addin/logged?{q}"), None)
+            .await
+            .and_then(|text| ledger_entry(&text)),
         None => Ok(None),
     };
     if !current(generation) {
@@ -453,7 +478,8 @@ async fn poll_while_queued(generation: u64) {
         };
         let result = call("GET", &format!("/api/addin/logged?{query}"), None)
             .await
-            .and_then(|t| parse::<Entry>(&t));
+            .and_then(|t| ledger_entry(&t))
+            .map(Option::unwrap_or_default);
         if !current(generation) {
             return;
         }
@@ -671,7 +697,10 @@ fn render_app(app: &App) {
         ),
     );
 
-    let view = entry_view(app.entry.as_ref(), t);
+    let mut view = entry_view(app.entry.as_ref(), t);
+    if app.busy && !view.logged {
+        view.text = t.t("saving");
+    }
     let mut status = status_html(&view, t);
     if let Some(notice) = &app.notice {
         status.push_str(&format!(
@@ -730,12 +759,16 @@ fn render_app(app: &App) {
         show(&format!("list-{k}"), picker.is_open());
     }
 
-    let unmatched: String = app
+    let people: Vec<&String> = app
         .unmatched
+        .iter()
+        .filter(|a| !is_automated_sender(a))
+        .collect();
+    let unmatched: String = people
         .iter()
         .map(|a| {
             let name = item.name_of(a);
-            let label = if name.is_empty() { a.clone() } else { format!("{name} <{a}>") };
+            let label = if name.is_empty() { a.to_string() } else { format!("{name} <{a}>") };
             format!(
                 "<li><span>{}</span><button type=\"button\" data-act=\"add-contact\" data-email=\"{}\">{}</button></li>",
                 escape(&label),
@@ -745,7 +778,7 @@ fn render_app(app: &App) {
         })
         .collect();
     set_html("unmatched-list", &unmatched);
-    show("unmatched", !app.unmatched.is_empty());
+    show("unmatched", !people.is_empty());
 
     if let Some(button) = by_id("save") {
         let key = if view.logged {

@@ -114,8 +114,8 @@ mod tests {
     fn variables_are_substituted_and_unknown_keys_show_the_key() {
         let cs = Catalog::new(Lang::Cs);
         assert_eq!(
-            cs.t_with("status-failed", &[("reason", "timeout")]),
-            "Uložení selhalo: timeout"
+            cs.t_with("contact-added", &[("name", "Jan Novák")]),
+            "Jan Novák byl(a) přidán(a) do CRM."
         );
         assert_eq!(cs.t("firm"), "Firma");
         assert_eq!(Catalog::new(Lang::En).t("no-such-key"), "no-such-key");

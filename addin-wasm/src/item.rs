@@ -242,6 +242,30 @@ pub fn split_name(display: &str, email: &str) -> (String, String) {
     }
 }
 
+/// Whether `address` belongs to a machine rather than a person (no-reply, newsletters, bounces,
+/// notifications): such senders are not offered as new CRM contacts.
+pub fn is_automated_sender(address: &str) -> bool {
+    let local = address
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace(['-', '_', '.'], "");
+    const MARKERS: [&str; 10] = [
+        "noreply",
+        "donotreply",
+        "newsletter",
+        "mailerdaemon",
+        "postmaster",
+        "bounce",
+        "notification",
+        "unsubscribe",
+        "mailer",
+        "nezasilat",
+    ];
+    MARKERS.iter().any(|m| local.contains(m))
+}
+
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
     chars
@@ -325,6 +349,29 @@ mod tests {
         assert_eq!(path, "/api/addin/meetings");
         assert_eq!(body["ical_uid"], "AAA");
         assert_eq!(body["required"][0]["email"], "x@y.cz");
+    }
+
+    #[test]
+    fn machines_are_told_apart_from_people_by_their_address() {
+        for machine in [
+            "no-reply@shop.cz",
+            "noreply@github.com",
+            "do_not_reply@bank.cz",
+            "newsletter@alza.cz",
+            "Notifications@linkedin.com",
+            "bounce-123@mail.example.com",
+            "MAILER-DAEMON@mx.example.com",
+        ] {
+            assert!(is_automated_sender(machine), "{machine}");
+        }
+        // The domain never counts: only the mailbox name says "machine".
+        for person in [
+            "jana.novakova@firma.cz",
+            "info@vitkovice.cz",
+            "petr@noreply-firm.cz",
+        ] {
+            assert!(!is_automated_sender(person), "{person}");
+        }
     }
 
     #[test]

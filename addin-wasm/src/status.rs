@@ -50,9 +50,10 @@ pub enum Problem {
     Offline,
     /// A valid token, but no employee for it.
     NotRegistered,
-    /// No token could be obtained.
+    /// No token could be obtained (the reason, for the console only: it is not translated).
     SignIn(String),
-    /// Any other error, with the server's message.
+    /// Any other error answer: its stable code (`unauthorized`, `not_found`, …), which the pane
+    /// translates; the server's English message is never shown.
     Server(String),
 }
 
@@ -72,7 +73,7 @@ impl Problem {
         if matches!(status, 502..=504) && field("code").is_none() {
             return Problem::Offline;
         }
-        Problem::Server(field("message").unwrap_or_else(|| format!("HTTP {status}")))
+        Problem::Server(field("code").unwrap_or_else(|| format!("http_{status}")))
     }
 
     /// How the pane shows it.
@@ -80,8 +81,16 @@ impl Problem {
         let text = match self {
             Problem::Offline => t.t("offline"),
             Problem::NotRegistered => t.t("not-registered"),
-            Problem::SignIn(reason) => t.t_with("signin-failed", &[("reason", reason)]),
-            Problem::Server(reason) => t.t_with("server-error", &[("reason", reason)]),
+            Problem::SignIn(_) => t.t("signin-failed"),
+            Problem::Server(code) => t.t(match code.as_str() {
+                "unauthorized" => "error-unauthorized",
+                "forbidden" => "error-forbidden",
+                "not_found" => "error-not-found",
+                "invalid" | "bad_request" | "payload_too_large" => "error-invalid",
+                "too_many_requests" => "error-busy",
+                "upstream_error" | "upstream_timeout" | "unavailable" | "timeout" => "error-crm",
+                _ => "server-error",
+            }),
         };
         StatusView {
             tone: Tone::Error,
@@ -112,16 +121,15 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
             ),
             None => (Tone::Success, t.t("status-saved")),
         },
+        // Every save is queued first and usually done a moment later: only a failed attempt
+        // (an error recorded) means the CRM could not be reached.
+        "queued" if e.error.is_none() => (Tone::Info, t.t("saving")),
         "queued" => (Tone::Warning, t.t("status-queued")),
         "unlinked" => (Tone::Info, t.t("status-unlinked")),
         "deleted_in_crm" => (Tone::Warning, t.t("status-deleted-in-crm")),
-        _ => {
-            let reason = e.error.clone().unwrap_or_else(|| e.status.clone());
-            (
-                Tone::Error,
-                t.t_with("status-failed", &[("reason", &reason)]),
-            )
-        }
+        // The recorded reason is the CRM's or the server's English text: the admin sees it on
+        // the Health page; the pane says what to do in the user's language.
+        _ => (Tone::Error, t.t("status-failed")),
     };
     if e.crm_links.is_some() && e.status == "saved" {
         text.push(' ');
@@ -167,7 +175,12 @@ mod tests {
         };
         assert_eq!(entry_view(Some(&mk("queued")), &t).tone, Tone::Warning);
         let failed = entry_view(Some(&mk("failed")), &t);
-        assert_eq!(failed.text, "Saving failed: bad key");
+        assert!(
+            failed.text.starts_with("Saving to the CRM failed."),
+            "{}",
+            failed.text
+        );
+        assert!(!failed.text.contains("bad key"));
         let unlinked = entry_view(Some(&mk("unlinked")), &t);
         assert!(!unlinked.can_unlink && !unlinked.logged);
         assert!(!entry_view(None, &t).logged);
@@ -218,9 +231,44 @@ mod tests {
         let other = r#"{"error":{"code":"bad_request","message":"q is too long"}}"#;
         assert_eq!(
             Problem::from_response(400, other),
-            Problem::Server("q is too long".into())
+            Problem::Server("bad_request".into())
         );
         let t = Catalog::new(Lang::Cs);
         assert!(Problem::NotRegistered.view(&t).text.contains("správce"));
+    }
+
+    #[test]
+    fn server_messages_are_never_shown_only_translated_texts_for_their_codes() {
+        let body = r#"{"error":{"code":"unauthorized","message":"the access token is malformed"}}"#;
+        let problem = Problem::from_response(401, body);
+        for lang in [Lang::En, Lang::Cs] {
+            let text = problem.view(&Catalog::new(lang)).text;
+            assert!(!text.contains("malformed"), "{text}");
+        }
+        let cs = problem.view(&Catalog::new(Lang::Cs)).text;
+        assert!(cs.contains("Přihl"), "{cs}");
+        let unknown = Problem::from_response(418, r#"{"error":{"code":"teapot","message":"x"}}"#);
+        assert_eq!(
+            unknown.view(&Catalog::new(Lang::En)).text,
+            Catalog::new(Lang::En).t("server-error")
+        );
+        let signin = Problem::SignIn("AADSTS50011: redirect URI mismatch".into());
+        assert!(!signin.view(&Catalog::new(Lang::Cs)).text.contains("AADSTS"));
+    }
+
+    #[test]
+    fn a_queued_save_reads_saving_until_the_crm_really_fails() {
+        let t = Catalog::new(Lang::En);
+        let fresh = Entry {
+            status: "queued".into(),
+            ..Default::default()
+        };
+        let view = entry_view(Some(&fresh), &t);
+        assert_eq!((view.tone, view.text.as_str()), (Tone::Info, "Saving…"));
+        let failing = Entry {
+            error: Some("CRM unavailable".into()),
+            ..fresh
+        };
+        assert_eq!(entry_view(Some(&failing), &t).tone, Tone::Warning);
     }
 }

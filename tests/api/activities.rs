@@ -247,10 +247,17 @@ async fn an_email_lands_once_as_an_email_activity_with_owner_links_and_body() {
         .await;
     assert_eq!(saved["status"], "saved", "{saved}");
     let link = saved["crm_link"].as_str().expect("a link to the CRM");
-    assert!(
-        link.contains(&saved["crm_activity_id"].to_string()),
-        "{link}"
+    // Raynet's web app address for the record, which the simulator serves like Raynet does.
+    assert_eq!(
+        link,
+        format!(
+            "{}/{}/?view=DetailView&en=Email&ei={}",
+            rig.crm.root, rig.crm.instance, saved["crm_activity_id"]
+        )
     );
+    let card = reqwest::get(link).await.unwrap();
+    assert_eq!(card.status(), StatusCode::OK);
+    assert!(card.text().await.unwrap().contains("Nabídka na servis"));
     let activity = rig.activity(&saved["crm_activity_id"]);
     assert_eq!(activity.kind, "email");
     assert_eq!(
@@ -293,6 +300,67 @@ async fn an_email_lands_once_as_an_email_activity_with_owner_links_and_body() {
         .await
         .unwrap();
     assert_eq!(picks, vec![person], "the picked person is a recent pick");
+}
+
+#[tokio::test]
+async fn an_item_never_saved_is_answered_as_not_logged_not_as_an_error() {
+    let rig = Rig::start(quick_crm).await;
+    let (status, entry) = rig
+        .send(
+            reqwest::Method::GET,
+            "/api/addin/logged?internet_message_id=%3Cnever%40x%3E",
+            None,
+            &rig.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entry}");
+    assert_eq!(entry["status"], "not_logged");
+}
+
+#[tokio::test]
+async fn a_save_the_crm_refuses_is_queued_with_the_reason_until_it_goes_through() {
+    let rig = Rig::start(|c| {
+        quick_crm(c);
+        c.jobs.max_attempts = 1000;
+    })
+    .await;
+    let (person, address, company) = contact(&rig.crm, 0);
+    rig.crm.sim.set_faults(Faults {
+        outage_secs: 3600,
+        ..Faults::default()
+    });
+    let body = email_body("<down@x>", &address, company, person);
+    let (status, entry) = rig.post("/api/addin/emails", &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        entry["error"].is_null(),
+        "no attempt yet: the pane says 'Saving…'"
+    );
+    let query = "internet_message_id=%3Cdown%40x%3E";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let noted = loop {
+        let (_, entry) = rig
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/addin/logged?{query}"),
+                None,
+                &rig.token,
+            )
+            .await;
+        if entry["error"].is_string() || tokio::time::Instant::now() > deadline {
+            break entry;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(noted["status"], "queued", "{noted}");
+    assert!(
+        noted["error"].is_string(),
+        "a failed attempt is told: {noted}"
+    );
+    rig.crm.sim.set_faults(Faults::default());
+    let saved = rig.settled(query, Duration::from_secs(30)).await;
+    assert_eq!(saved["status"], "saved", "{saved}");
+    assert!(saved["error"].is_null(), "{saved}");
 }
 
 #[tokio::test]
@@ -602,7 +670,7 @@ async fn another_employee_cannot_see_or_change_someone_elses_entry() {
     let bob = rig.app.create_employee("bob@firma.example.cz", false).await;
     let bob_token = mint_token_for(&rig.entra, &bob);
 
-    let (status, _) = rig
+    let (status, seen) = rig
         .send(
             reqwest::Method::GET,
             "/api/addin/logged?internet_message_id=%3Cown%40x%3E",
@@ -610,7 +678,12 @@ async fn another_employee_cannot_see_or_change_someone_elses_entry() {
             &bob_token,
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(
+        seen["status"], "not_logged",
+        "Bob learns nothing of Alice's entry"
+    );
+    assert_eq!(seen["id"], "");
     let links = json!({"links": {"company_id": null, "person_ids": []}});
     let (status, _) = rig
         .send(

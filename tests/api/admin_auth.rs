@@ -343,29 +343,51 @@ async fn too_many_failed_sign_ins_from_one_address_get_429_for_any_account() {
     );
 }
 
-fn form_body(email: &str) -> String {
+fn form_body(email: &str, form_token: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .append_pair("email", email)
         .append_pair("password", tests::server::TEST_PASSWORD)
+        .append_pair("setup_token", form_token)
         .finish()
+}
+
+/// The setup form's token from its page (the client keeps the matching cookie).
+fn setup_form_token(html: &str) -> String {
+    let at = html
+        .find("name=\"setup_token\" value=\"")
+        .expect("the form carries a token")
+        + "name=\"setup_token\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+async fn setup_link(app: &tests::TestApp) -> String {
+    let link = server::admin::setup::issue_setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("a link while no admin exists");
+    link.trim_start_matches(&app.state.config.server.public_base(false))
+        .to_owned()
 }
 
 #[tokio::test]
 async fn the_setup_link_creates_the_first_admin_once() {
     let app = spawn_app().await;
-    let link = server::admin::setup::issue_setup_link_if_needed(&app.state)
-        .await
-        .unwrap()
-        .expect("a link while no admin exists");
-    let path = link.trim_start_matches(&app.state.config.server.public_base(false));
-    let form = app.client.get(app.url(path)).send().await.unwrap();
+    let path = setup_link(&app).await;
+    let form = app.client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
-    assert!(form.text().await.unwrap().contains("<form"));
+    let html = form.text().await.unwrap();
+    assert!(html.contains("<form"));
+    assert!(
+        html.contains("/admin/assets/admin.css"),
+        "styled like the admin pages"
+    );
+    let token = setup_form_token(&html);
     let created = app
         .client
-        .post(app.url(path))
+        .post(app.url(&path))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body("first@example.com"))
+        .header("origin", &app.base_url)
+        .body(form_body("first@example.com", &token))
         .send()
         .await
         .unwrap();
@@ -373,15 +395,20 @@ async fn the_setup_link_creates_the_first_admin_once() {
     app.login("first@example.com").await;
     let reused = app
         .client
-        .post(app.url(path))
+        .post(app.url(&path))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body("second@example.com"))
+        .body(form_body("second@example.com", &token))
         .send()
         .await
         .unwrap();
     assert_eq!(reused.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        app.client.get(app.url(path)).send().await.unwrap().status(),
+        app.client
+            .get(app.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert!(
@@ -398,6 +425,69 @@ async fn the_setup_link_creates_the_first_admin_once() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_setup_page_keeps_its_origin_in_requests_and_is_in_czech_on_request() {
+    let app = spawn_app().await;
+    let path = setup_link(&app).await;
+    let form = app
+        .client
+        .get(app.url(&path))
+        .header("accept-language", "cs-CZ,cs;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    // `no-referrer` makes Chromium send `Origin: null`, which the CSRF check refuses.
+    assert_eq!(form.headers()["referrer-policy"], "same-origin");
+    let html = form.text().await.unwrap();
+    assert!(html.contains("Vytvořit správce"), "{html}");
+}
+
+#[tokio::test]
+async fn the_setup_form_needs_its_own_token_and_a_same_site_origin() {
+    let app = spawn_app().await;
+    let path = setup_link(&app).await;
+    let html = app
+        .client
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = setup_form_token(&html);
+    let forged = app
+        .client
+        .post(app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body("mallory@example.com", "a-guessed-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let null_origin = app
+        .client
+        .post(app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "null")
+        .body(form_body("mallory@example.com", &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(null_origin.status(), StatusCode::FORBIDDEN);
+    let foreign = app
+        .client
+        .post(app.url(&path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body(form_body("mallory@example.com", &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.state.store.count_active_admins().await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -101,7 +101,11 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
         c.entra.authority = authority;
     })
     .await;
-    app.create_employee("admin@example.com", true).await;
+    // A real first run: no admin yet, only the one-time setup link the server prints.
+    let setup_url = server::admin::setup::issue_setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("a setup link while no admin exists");
     let worker = crm
         .sim
         .add_user("jana.novakova@firma.cz", "FULL_THROTTLE", "Jana Nováková");
@@ -124,6 +128,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
         "admin_setup.mjs",
         &[
             ("BASE_URL", app.base_url.clone()),
+            ("SETUP_URL", setup_url),
             ("ADMIN_EMAIL", "admin@example.com".into()),
             ("ADMIN_PASSWORD", TEST_PASSWORD.into()),
             ("CRM_URL", crm.url.clone()),
@@ -167,6 +172,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
             .any(|e| e.identifier == "E-042" && e.crm_api_key_enc.is_some())
     );
     for name in [
+        "setup",
         "login",
         "company",
         "crm",

@@ -20,7 +20,10 @@ const browser = await chromium.launch({
 });
 let failed = false;
 const page = await browser.newPage({ viewport: { width: 1300, height: 800 } });
-page.on("console", (m) => { if (m.type() === "error") console.log(`console error: ${m.text()}`); });
+const consoleErrors = [];
+page.on("console", (m) => {
+  if (m.type() === "error") { consoleErrors.push(m.text()); console.log(`console error: ${m.text()}`); }
+});
 page.on("pageerror", (e) => { console.log(`page error: ${e}`); failed = true; });
 await page.route("https://appsforoffice.microsoft.com/**", (route) =>
   route.fulfill({
@@ -56,9 +59,23 @@ try {
   }
 
   if (SAVE) {
-    step("save; the status turns to saved with a link");
+    step("save; the status reads 'Saving…', then saved with a link (never 'Queued' while the CRM answers)");
+    const seen = [];
     await frame.locator("#save").click();
+    const paneStatus = () => paneFrame.evaluate(() => document.getElementById("status").innerText);
+    for (let i = 0; i < 600 && !(await frame.locator("#status[data-status='saved'] a.crm-link").count()); i++) {
+      const now = await paneStatus();
+      if (seen[seen.length - 1] !== now) seen.push(now);
+      await page.waitForTimeout(25);
+    }
     await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 30000 });
+    console.log(`status texts while saving: ${JSON.stringify(seen)}`);
+    if (seen.some((t) => /Queued/.test(t))) throw new Error(`'Queued' shown though the CRM answered: ${seen}`);
+    if (!seen.some((t) => /Saving…/.test(t))) throw new Error(`no 'Saving…' while saving: ${seen}`);
+    const href = await frame.locator("#status a.crm-link").getAttribute("href");
+    if (!/\/\?view=DetailView&en=Email&ei=\d+$/.test(href)) throw new Error(`not Raynet's record address: ${href}`);
+    const card = await page.request.get(href);
+    if (card.status() !== 200) throw new Error(`'Open in Raynet' leads to ${card.status()}: ${href}`);
     await page.screenshot({ path: `${SHOTS_DIR}/email-saved.png` });
 
     step("a meeting with an unknown attendee: save, then add the attendee as a contact");
@@ -100,9 +117,26 @@ try {
     await frame.locator("#status[data-status='saved'] a.crm-link").waitFor({ timeout: 30000 });
   }
 
-  step("ItemChanged to another e-mail refreshes the pane");
+  step("ItemChanged to another e-mail refreshes the pane and empties the search fields");
+  await frame.locator("#q-company").fill("typed for the previous e-mail");
   await page.locator("#mailbox li[data-index='2']").click();
   await frame.locator("#item").filter({ hasText: "Newsletter" }).waitFor();
+  if (await frame.locator("#q-company").inputValue() !== "") throw new Error("the search text of the previous e-mail stayed");
+  step("a newsletter sender is not offered as a new contact");
+  await frame.locator("#status[data-status='none']").waitFor();
+  if (await frame.locator("#unmatched button[data-act='add-contact']").count() !== 0) {
+    throw new Error("'Add as contact' offered for a newsletter sender");
+  }
+  step("Outlook's display language switches the pane live");
+  await page.locator("#language").selectOption("cs-CZ");
+  await frame.locator("html[lang='cs']").waitFor();
+  await frame.locator("#status").filter({ hasText: "Zatím není uloženo v CRM." }).waitFor();
+  await page.screenshot({ path: `${SHOTS_DIR}/language-cs.png` });
+  await page.locator("#language").selectOption("en-US");
+  await frame.locator("html[lang='en']").waitFor();
+  await frame.locator("#status").filter({ hasText: "Not saved to the CRM yet." }).waitFor();
+  const notFound = consoleErrors.filter((t) => /404/.test(t));
+  if (notFound.length) throw new Error(`the console shows 404s for unsaved items: ${notFound}`);
   if (SAVE) await frame.locator("#status[data-status='none']").waitFor();
   if (ITEMS) {
     if (await frame.locator("#chosen-company .chip").count() !== 0) throw new Error("the firm of the previous e-mail is still chosen");

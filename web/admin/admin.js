@@ -10,10 +10,18 @@
     return text;
   }
   var lang = (strings && strings.getAttribute("data-lang")) || document.documentElement.lang || "en";
+  // Moments as the server writes them (`Tr::datetime` in server/src/i18n.rs), in UTC, so a page
+  // never mixes two formats: "3 Dec 2026, 08:26 UTC" / "3. 12. 2026 08:26 UTC".
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
   function when(value) {
     if (!value) return "—";
     var d = new Date(value);
-    return isNaN(d) ? String(value) : d.toLocaleString(lang);
+    if (isNaN(d)) return String(value);
+    var time = two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
+    return lang === "cs"
+      ? d.getUTCDate() + ". " + (d.getUTCMonth() + 1) + ". " + d.getUTCFullYear() + " " + time
+      : d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " + time;
   }
   function num(n) { return typeof n === "number" ? n.toLocaleString(lang) : "—"; }
   function getJson(url) {
@@ -82,6 +90,10 @@
         });
         td.appendChild(b); tr.appendChild(td); table.appendChild(tr);
       });
+      if (!(s.jobs || []).length) {
+        var tr = document.createElement("tr"), td = document.createElement("td");
+        td.colSpan = 5; td.textContent = t("no-failed"); tr.appendChild(td); table.appendChild(tr);
+      }
     }).catch(function () {
       setText("[data-jobs-queued]", t("unavailable"));
       setText("[data-jobs-failed]", t("unavailable"));
@@ -105,7 +117,11 @@
       if (k.errors) parts.push(t("errors", { errors: num(k.errors) }));
       detail.textContent = parts.join(" · ");
     });
-    setText("#import-eta", run.eta_s != null && run.status === "running" ? t("eta", { eta: num(run.eta_s) }) : "");
+    // An estimate needs progress to extrapolate from; before that, say it is being made.
+    var moving = (run.kinds || []).some(function (k) { return k.done > 0; });
+    var eta = run.status !== "running" ? "" : !moving || run.eta_s == null ? t("estimating")
+      : t("eta", { eta: num(Math.max(1, run.eta_s)) });
+    setText("#import-eta", eta);
     setText("#import-error", run.error || "");
   }
   function itemsOf(run) {
@@ -117,7 +133,7 @@
     if (!body && !last) return Promise.resolve([]);
     return getJson("/api/admin/import").then(function (s) {
       var runs = s.runs || [];
-      if (last) last.textContent = runs.length ? t(runs[0].status) + " · " + when(runs[0].finished_at || runs[0].started_at) + " · " + num(itemsOf(runs[0])) : t("none");
+      if (last) last.textContent = runs.length ? t(runs[0].status) + " · " + when(runs[0].finished_at || runs[0].started_at) + " · " + t("records", { count: num(itemsOf(runs[0])) }) : t("none");
       if (body) {
         body.textContent = "";
         runs.forEach(function (run) {

@@ -16,7 +16,7 @@
     { type: "message", subject: "Re: Schůzka příští týden", from: "Demo User <demo@example.com>",
       to: "Jan Novák <jan.novak@vitkovice.cz>; Petra Malá <petra.mala@example.org>", cc: "",
       body: "Díky, potvrzuji úterý.", internetMessageId: "<reply-2@example.com>" },
-    { type: "message", subject: "Newsletter", from: "News <news@unknown-sender.example>",
+    { type: "message", subject: "Newsletter", from: "News <newsletter@unknown-sender.example>",
       to: "Demo User <demo@example.com>", cc: "", body: "Nothing for the CRM.", internetMessageId: "<news-3@unknown-sender.example>" },
     { type: "appointment", subject: "Servis linky — kick-off", organizer: "Demo User <demo@example.com>",
       required: "Jan Novák <jan.novak@vitkovice.cz>; Karel Nový <karel.novy@vitkovice.cz>",
@@ -123,6 +123,9 @@
       if (li) select(Number(li.dataset.index));
     });
     $("none").addEventListener("click", () => select(null));
+    // Outlook restarts add-ins when its display language changes; the sandbox tells the pane
+    // the way Outlook tells it about anything: the open item changed.
+    $("language").addEventListener("change", () => select(current));
     for (const el of document.querySelectorAll("[data-field]")) {
       el.addEventListener("input", () => {
         if (current === null) return;

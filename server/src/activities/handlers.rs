@@ -536,7 +536,8 @@ pub struct LoggedQuery {
     pub item_id: Option<String>,
 }
 
-/// The caller's entry for an e-mail or meeting: its status, CRM link and links.
+/// The caller's entry for an e-mail or meeting: its status, CRM link and links; status
+/// `not_logged` (200) when the caller has not saved it.
 #[utoipa::path(
     get,
     path = "/api/addin/logged",
@@ -545,8 +546,7 @@ pub struct LoggedQuery {
     params(LoggedQuery),
     responses(
         (status = 200, body = Entry),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)
+        (status = 400, body = crate::error::ErrorBody)
     )
 )]
 pub async fn find_logged(
@@ -566,9 +566,11 @@ pub async fn find_logged(
     let item = state
         .store
         .find_logged_item(&user.employee.id, key, value.trim())
-        .await?
-        .ok_or_else(not_logged)?;
-    Ok(AppJson(Entry::of(&item)))
+        .await?;
+    // Most items a sales person opens were never saved: a normal state, not an error.
+    Ok(AppJson(
+        item.as_ref().map_or_else(Entry::not_logged, Entry::of),
+    ))
 }
 
 fn not_logged() -> AppError {

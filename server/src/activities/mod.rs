@@ -92,8 +92,8 @@ pub struct Entry {
     pub id: String,
     /// `email` or `meeting`.
     pub kind: String,
-    /// `queued`, `saved`, `failed`, `unlinked`, or `deleted_in_crm` (the activity was deleted in
-    /// the CRM: saving again makes a new one).
+    /// `queued`, `saved`, `failed`, `unlinked`, `deleted_in_crm` (the activity was deleted in
+    /// the CRM: saving again makes a new one), or `not_logged` (never saved; no other field set).
     pub status: String,
     /// The CRM activity, once saved.
     pub crm_activity_id: Option<i64>,
@@ -114,6 +114,23 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The answer for an item the caller never saved.
+    pub fn not_logged() -> Self {
+        Self {
+            id: String::new(),
+            kind: String::new(),
+            status: "not_logged".to_owned(),
+            crm_activity_id: None,
+            crm_link: None,
+            error: None,
+            links: Links::default(),
+            unmatched: Vec::new(),
+            updated_at: String::new(),
+            saved_by: None,
+            crm_links: None,
+        }
+    }
+
     /// The view of a stored entry.
     pub fn of(item: &LoggedItem) -> Self {
         let content: Content = serde_json::from_str(&item.content).unwrap_or_default();

@@ -302,6 +302,14 @@ impl JobHandler for SyncActivity {
         Ok(())
     }
 
+    async fn retrying(&self, state: &AppState, job: &Job, reason: &str) {
+        if let Some(entry) = &job.entry_id
+            && let Err(e) = state.store.note_item_retry(entry, reason).await
+        {
+            tracing::warn!(entry = %entry, error = %e, "cannot note a retry on a ledger entry");
+        }
+    }
+
     async fn failed(&self, state: &AppState, job: &Job, reason: &str) {
         if let Some(entry) = &job.entry_id
             && let Err(e) = state.store.mark_item_failed(entry, reason).await

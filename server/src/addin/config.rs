@@ -15,16 +15,9 @@ pub struct AddinConfig {
     pub client_id: String,
     /// MSAL authority, `{entra.authority}/{tenant}` (or `/organizations` without a tenant).
     pub authority: String,
-    /// The scopes the pane asks for: our API's `access_as_user`.
+    /// The scopes the pane asks for: `{Application ID URI}/{entra.scope}`, the one scope both
+    /// MSAL (Nested App Authentication) and Office's `getAccessToken` path use.
     pub scopes: Vec<String>,
-}
-
-/// The scope the pane requests for a client id and App ID URI.
-pub fn api_scope(client_id: &str, app_id_uri: &str) -> String {
-    match app_id_uri.trim().trim_end_matches('/') {
-        "" => format!("api://{}/access_as_user", client_id.trim()),
-        uri => format!("{uri}/access_as_user"),
-    }
 }
 
 /// Sign-in configuration for the task pane.
@@ -44,11 +37,12 @@ pub async fn get_config(State(state): State<AppState>) -> Result<Json<AddinConfi
         "{}/{tenant}",
         state.config.entra.authority.trim_end_matches('/')
     );
-    let scopes = if settings.client_id.trim().is_empty() {
-        Vec::new()
-    } else {
-        vec![api_scope(&settings.client_id, &settings.app_id_uri)]
-    };
+    let base = state.config.server.public_base(state.config.tls.enabled());
+    let scopes = settings
+        .app_id_uri(&base)
+        .map(|uri| format!("{uri}/{}", state.config.entra.scope))
+        .into_iter()
+        .collect();
     Ok(Json(AddinConfig {
         client_id: settings.client_id.trim().to_owned(),
         authority,

@@ -3,11 +3,15 @@
 
 use axum::{
     extract::State,
-    http::header,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use crate::{error::AppError, identity::office365::Office365Settings, state::AppState};
+use crate::{
+    error::AppError,
+    identity::office365::{Office365Settings, app_id_uri},
+    state::AppState,
+};
 
 /// The committed manifest, the single source of the rendered one.
 pub const TEMPLATE: &str = include_str!("../../../manifest.xml");
@@ -16,27 +20,31 @@ pub const LOCAL_BASE: &str = "https://localhost:3000";
 /// The client id placeholder in the committed manifest's `WebApplicationInfo`.
 pub const PLACEHOLDER_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
 
-/// Renders the manifest for `public_base` (scheme + host [+ port], no trailing slash), the
-/// Office 365 app's `client_id` and its App ID URI (`api://{host}/{client_id}` when empty).
-pub fn render(public_base: &str, client_id: &str, app_id_uri: &str) -> String {
+/// Renders the manifest for `public_base` (scheme + host [+ port], no trailing slash) and the
+/// Office 365 app's `client_id`; `WebApplicationInfo`'s resource is the Application ID URI
+/// derived from both (see [`app_id_uri`]).
+pub fn render(public_base: &str, client_id: &str) -> String {
     let base = public_base.trim_end_matches('/');
-    let host = base
-        .split_once("://")
-        .map_or(base, |(_, rest)| rest)
-        .trim_end_matches('/');
     let client_id = match client_id.trim() {
         "" => PLACEHOLDER_CLIENT_ID,
         id => id,
     };
-    let resource = match app_id_uri.trim() {
-        "" => format!("api://{host}/{client_id}"),
-        uri => uri.to_owned(),
-    };
-    let local_resource = format!("api://localhost:3000/{PLACEHOLDER_CLIENT_ID}");
+    let local_resource = app_id_uri(LOCAL_BASE, PLACEHOLDER_CLIENT_ID);
     TEMPLATE
-        .replace(&local_resource, &xml_escape(&resource))
+        .replace(&local_resource, &xml_escape(&app_id_uri(base, client_id)))
         .replace(LOCAL_BASE, &xml_escape(base))
         .replace(PLACEHOLDER_CLIENT_ID, &xml_escape(client_id))
+}
+
+/// Why no manifest can be rendered for `public_base`: Outlook loads add-ins only over HTTPS.
+pub fn refusal(public_base: &str) -> Option<String> {
+    (!public_base.starts_with("https://")).then(|| {
+        format!(
+            "Outlook loads add-ins only over HTTPS, and this server's public URL is {public_base}. \
+             Set server.public_url to the https:// address users reach the server at (behind a \
+             reverse proxy, or with --tls-cert/--tls-key), then download the manifest again."
+        )
+    })
 }
 
 fn xml_escape(text: &str) -> String {
@@ -54,11 +62,19 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-/// `GET /manifest.xml`: the manifest for this server, to sideload or deploy.
+/// `GET /manifest.xml`: the manifest for this server, to sideload or deploy; 409
+/// `manifest_needs_https` when the public URL is not HTTPS.
 pub async fn serve(State(state): State<AppState>) -> Result<Response, AppError> {
-    let settings = Office365Settings::load(&state).await?;
     let base = state.config.server.public_base(state.config.tls.enabled());
-    let body = render(&base, &settings.client_id, &settings.app_id_uri);
+    if let Some(message) = refusal(&base) {
+        return Err(AppError::Coded {
+            status: StatusCode::CONFLICT,
+            code: "manifest_needs_https",
+            message,
+        });
+    }
+    let settings = Office365Settings::load(&state).await?;
+    let body = render(&base, &settings.client_id);
     Ok((
         [
             (header::CONTENT_TYPE, "application/xml; charset=utf-8"),
@@ -119,13 +135,13 @@ mod tests {
 
     #[test]
     fn rendering_for_the_local_base_and_no_client_id_gives_the_committed_file() {
-        assert_eq!(render(LOCAL_BASE, "", ""), TEMPLATE);
+        assert_eq!(render(LOCAL_BASE, ""), TEMPLATE);
     }
 
     #[test]
     fn the_rendered_manifest_points_only_at_the_public_url_and_names_the_client_id() {
         let id = "5661fed9-f33d-4e95-b6cf-624a34a2f51d";
-        let xml = render("https://crm.example.cz/", id, "");
+        let xml = render("https://crm.example.cz/", id);
         assert!(!xml.contains("localhost"));
         assert!(!xml.contains(PLACEHOLDER_CLIENT_ID));
         assert!(
@@ -136,9 +152,18 @@ mod tests {
     }
 
     #[test]
-    fn a_configured_app_id_uri_is_used_as_the_resource_and_markup_in_urls_is_escaped() {
-        let xml = render("https://a.example/x&y", "c", "api://a.example/c");
-        assert!(xml.contains("<Resource>api://a.example/c</Resource>"));
+    fn markup_in_urls_is_escaped() {
+        let xml = render("https://a.example/x&y", "c");
         assert!(xml.contains("https://a.example/x&amp;y/taskpane.html"));
+    }
+
+    #[test]
+    fn a_plain_http_public_url_gets_no_manifest_and_says_why() {
+        let why = refusal("http://crm.example.cz").expect("refused");
+        assert!(
+            why.contains("HTTPS") && why.contains("server.public_url"),
+            "{why}"
+        );
+        assert_eq!(refusal("https://crm.example.cz"), None);
     }
 }

@@ -3,6 +3,13 @@
 //! module (validation + save) that both its JSON handlers and its HTML page call. Sessions and
 //! CSRF live in `identity::session`, persistence in `store`.
 
+/// Marks a string literal as a catalog key, so the catalog test sees it.
+macro_rules! tkey {
+    ($key:literal) => {
+        $key
+    };
+}
+
 pub mod audit;
 pub mod company;
 pub mod crm_connection;

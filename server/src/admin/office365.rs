@@ -1,5 +1,6 @@
 //! `GET/PUT /api/admin/office365`: the Office 365 app registration (client id, tenant id, extra
-//! tenants, App ID URI, client secret — the secret write-only and shown masked).
+//! tenants, client secret — the secret write-only and shown masked) and the Application ID URI
+//! derived from them.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{AppError, AppJson},
     identity::{
-        office365::Office365Settings,
+        office365::{Office365Settings, app_id_uri},
         session::{AdminSession, RequireAdmin},
     },
     secrets::mask,
@@ -26,7 +27,8 @@ pub struct Office365View {
     pub tenant_id: String,
     /// Further allowed tenants.
     pub extra_tenants: Vec<String>,
-    /// App ID URI (empty: `api://{client_id}`).
+    /// Application ID URI to set under *Expose an API* in Entra, `api://{host}/{client_id}`
+    /// (derived from the public URL and the client id; empty without a client id).
     pub app_id_uri: String,
     /// Whether a client secret is stored.
     pub has_client_secret: bool,
@@ -44,10 +46,15 @@ pub struct Office365Input {
     pub tenant_id: Option<String>,
     /// Further allowed tenant ids (GUIDs).
     pub extra_tenants: Option<Vec<String>>,
-    /// App ID URI.
+    /// Application ID URI as entered in Entra, checked against the derived one (it is not
+    /// stored: the manifest and the pane's scope always use the derived value).
     pub app_id_uri: Option<String>,
     /// Client secret (write-only).
     pub client_secret: Option<String>,
+}
+
+fn public_base(state: &AppState) -> String {
+    state.config.server.public_base(state.config.tls.enabled())
 }
 
 fn view(state: &AppState, s: &Office365Settings) -> Result<Office365View, AppError> {
@@ -56,7 +63,7 @@ fn view(state: &AppState, s: &Office365Settings) -> Result<Office365View, AppErr
         client_id: s.client_id.clone(),
         tenant_id: s.tenant_id.clone(),
         extra_tenants: s.extra_tenants.clone(),
-        app_id_uri: s.app_id_uri.clone(),
+        app_id_uri: s.app_id_uri(&public_base(state)).unwrap_or_default(),
         has_client_secret: secret.is_some(),
         client_secret_masked: secret.as_ref().map(mask),
     })
@@ -131,13 +138,25 @@ pub async fn apply(
             "must be up to 100 GUIDs".to_owned(),
         );
     }
-    if let Some(uri) = input.app_id_uri.as_deref().filter(|u| !u.is_empty())
-        && (uri.len() > 300 || url::Url::parse(uri).is_err())
+    let mut settings = Office365Settings::load(state).await?;
+    if let Some(uri) = input
+        .app_id_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
     {
-        fields.insert(
-            "app_id_uri".to_owned(),
-            "must be a URI such as api://…".to_owned(),
-        );
+        let client_id = input.client_id.as_deref().unwrap_or(&settings.client_id);
+        let expected = app_id_uri(&public_base(state), client_id);
+        if client_id.trim().is_empty() || !uri.trim_end_matches('/').eq_ignore_ascii_case(&expected)
+        {
+            fields.insert(
+                "app_id_uri".to_owned(),
+                format!(
+                    "must be {expected}: Office's getAccessToken accepts only api://<this server's \
+                     host>/<client id>, and the add-in's manifest and sign-in use that value"
+                ),
+            );
+        }
     }
     if input
         .client_secret
@@ -154,7 +173,6 @@ pub async fn apply(
             .join("; ");
         return Err(AppError::Invalid { message, fields });
     }
-    let mut settings = Office365Settings::load(state).await?;
     let mut changed = Vec::new();
     if let Some(v) = input.client_id {
         settings.client_id = v.trim().to_lowercase();
@@ -167,10 +185,6 @@ pub async fn apply(
     if let Some(v) = input.extra_tenants {
         settings.extra_tenants = v.iter().map(|t| t.trim().to_lowercase()).collect();
         changed.push("extra_tenants");
-    }
-    if let Some(v) = input.app_id_uri {
-        settings.app_id_uri = v.trim().to_owned();
-        changed.push("app_id_uri");
     }
     if let Some(secret) = input.client_secret {
         let secret = secret.trim();

@@ -1,15 +1,19 @@
 //! The one-time setup link for the first admin: printed at start while no active admin exists,
-//! stored hashed, single use, valid 24 hours. `GET` shows a tiny form, `POST` creates the admin.
+//! stored hashed, single use, valid 24 hours. `GET` shows the form (styled and translated like
+//! every admin page), `POST` creates the admin.
 
 use axum::{
     Form,
     extract::{Path, State},
-    http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::Response,
 };
+use maud::{Markup, html};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::{
+    admin::pages::{Ctx, FieldErrors, Input, field, trusted},
     identity::{
         password,
         session::{hash_token, random_token},
@@ -36,61 +40,111 @@ pub async fn issue_setup_link_if_needed(state: &AppState) -> anyhow::Result<Opti
     Ok(Some(format!("{base}/admin/setup/{token}")))
 }
 
-fn page(status: StatusCode, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>CRM Bridge setup</title></head><body><main>\
-         <h1>CRM Bridge setup</h1>{body}</main></body></html>"
-    );
-    (
-        status,
-        [
-            ("cache-control", "no-store"),
-            ("referrer-policy", "no-referrer"),
-        ],
-        Html(html),
-    )
-        .into_response()
+/// Cookie holding the setup form's token (double submit: the form carries the same value).
+pub const FORM_COOKIE: &str = "crm_bridge_setup";
+/// Form field carrying the setup form's token.
+pub const FORM_FIELD: &str = "setup_token";
+
+/// The page furniture of the admin UI; `Ctx::page` sends `Referrer-Policy: same-origin`, so the
+/// token in the URL never leaves the site while Chromium still sends the page's real `Origin`
+/// (with `no-referrer` it sends `Origin: null`, which the origin check rightly refuses).
+fn page(ctx: &Ctx, status: StatusCode, here: &str, body: Markup) -> Response {
+    ctx.page(status, tkey!("setup-title"), here, body)
 }
 
-fn gone() -> Response {
+fn gone(ctx: &Ctx, here: &str) -> Response {
     page(
+        ctx,
         StatusCode::NOT_FOUND,
-        "<p>This setup link is invalid, expired or already used. Use \
-         <code>crm-bridge admin create --email E</code> or restart the server for a new link.</p>",
+        here,
+        html! { p.notice.error role="alert" { (trusted(ctx.tr.t("setup-link-gone"))) } },
     )
 }
 
-async fn usable(state: &AppState, token: &str) -> Result<bool, Response> {
-    let internal = |e: crate::store::StoreError| {
-        tracing::error!(error = %e, "setup link check failed");
-        page(StatusCode::INTERNAL_SERVER_ERROR, "<p>Internal error.</p>")
-    };
+fn internal(ctx: &Ctx, here: &str) -> Response {
+    page(
+        ctx,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        here,
+        html! { p.notice.error role="alert" { (ctx.tr.t("error-internal")) } },
+    )
+}
+
+async fn usable(state: &AppState, token: &str) -> Result<bool, crate::store::StoreError> {
     if token.len() > 100 {
         return Ok(false);
     }
     let valid = state
         .store
         .setup_token_valid(&hash_token(token), now_ms())
-        .await
-        .map_err(internal)?;
-    let admins = state.store.count_active_admins().await.map_err(internal)?;
+        .await?;
+    let admins = state.store.count_active_admins().await?;
     Ok(valid && admins == 0)
 }
 
-const FORM: &str = "<p>Create the first admin account.</p><form method=\"post\">\
-    <p><label>E-mail <input name=\"email\" type=\"email\" required autocomplete=\"username\"></label></p>\
-    <p><label>Password (at least 12 characters) <input name=\"password\" type=\"password\" \
-    required minlength=\"12\" autocomplete=\"new-password\"></label></p>\
-    <p><button type=\"submit\">Create admin</button></p></form>";
+/// The form with a fresh form token (and `notice` above it), plus the cookie carrying the token.
+fn form_page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    here: &str,
+    email: &str,
+    errors: &FieldErrors,
+    notice: Option<String>,
+) -> Response {
+    let tr = &ctx.tr;
+    let form_token = random_token();
+    let min = i64::try_from(password::MIN_LENGTH).unwrap_or(i64::MAX);
+    let notice = notice.or_else(|| (!errors.is_empty()).then(|| tr.t("form-has-errors")));
+    let body = html! {
+        @if let Some(notice) = notice { p.notice.error role="alert" { (notice) } }
+        form.card method="post" action=(here) {
+            input type="hidden" name=(FORM_FIELD) value=(form_token);
+            p { (tr.t("setup-intro")) }
+            (field(tr, "email", tkey!("login-email"), email, Input::Email, None, errors))
+            (field(tr, "password", tkey!("login-password"), "", Input::Secret,
+                Some(tr.ta("account-new-password-hint", &[("min", min.into())])), errors))
+            div.actions { button.primary type="submit" { (tr.t("setup-create")) } }
+        }
+    };
+    let mut response = page(ctx, status, here, body);
+    let secure = if state.config.admin.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{FORM_COOKIE}={form_token}; HttpOnly; SameSite=Strict; Path=/admin/setup/; Max-Age=86400{secure}"
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn here(token: &str) -> String {
+    let token: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    format!("/admin/setup/{token}")
+}
 
 /// `GET /admin/setup/{token}`: the form, or 404 when the link cannot be used.
-pub async fn form(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn form(State(state): State<AppState>, ctx: Ctx, Path(token): Path<String>) -> Response {
+    let here = here(&token);
     match usable(&state, &token).await {
-        Ok(true) => page(StatusCode::OK, FORM),
-        Ok(false) => gone(),
-        Err(response) => response,
+        Ok(true) => form_page(
+            &state,
+            &ctx,
+            StatusCode::OK,
+            &here,
+            "",
+            &FieldErrors::new(),
+            None,
+        ),
+        Ok(false) => gone(&ctx, &here),
+        Err(e) => {
+            tracing::error!(error = %e, "setup link check failed");
+            internal(&ctx, &here)
+        }
     }
 }
 
@@ -101,43 +155,78 @@ pub struct SetupForm {
     pub email: String,
     /// Password.
     pub password: String,
+    /// The form token, equal to the [`FORM_COOKIE`] cookie.
+    #[serde(default)]
+    pub setup_token: String,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn form_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == FORM_COOKIE)
+        .map(|(_, value)| value.trim())
 }
 
-/// `POST /admin/setup/{token}`: creates the first admin and uses up the link.
+/// `POST /admin/setup/{token}`: creates the first admin and uses up the link. The form token
+/// must equal its cookie (a cross-site form can neither read nor set it); `admin_guard` has
+/// already refused a foreign `Origin`.
 pub async fn create_admin(
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<SetupForm>,
 ) -> Response {
+    let here = here(&token);
     match usable(&state, &token).await {
         Ok(true) => {}
-        Ok(false) => return gone(),
-        Err(response) => return response,
+        Ok(false) => return gone(&ctx, &here),
+        Err(e) => {
+            tracing::error!(error = %e, "setup link check failed");
+            return internal(&ctx, &here);
+        }
     }
     let email = form.email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 {
-        return page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("<p>That is not an e-mail address.</p>{FORM}"),
+    let token_ok = !form.setup_token.is_empty()
+        && form_cookie(&headers)
+            .is_some_and(|c| bool::from(c.as_bytes().ct_eq(form.setup_token.as_bytes())));
+    if !token_ok {
+        let notice = ctx.tr.t("setup-form-expired");
+        let errors = FieldErrors::new();
+        return form_page(
+            &state,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &here,
+            &email,
+            &errors,
+            Some(notice),
         );
+    }
+    let mut errors = FieldErrors::new();
+    if !email.contains('@') || email.len() > 254 {
+        errors.insert("email".into(), ctx.tr.t("error-email"));
+    }
+    if form.password.chars().count() < password::MIN_LENGTH {
+        let min = i64::try_from(password::MIN_LENGTH).unwrap_or(i64::MAX);
+        errors.insert(
+            "password".into(),
+            ctx.tr
+                .ta("account-new-password-hint", &[("min", min.into())]),
+        );
+    }
+    if !errors.is_empty() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return form_page(&state, &ctx, status, &here, &email, &errors, None);
     }
     let typed = form.password;
     let hash = match tokio::task::spawn_blocking(move || password::hash(&typed)).await {
         Ok(Ok(hash)) => hash,
-        Ok(Err(e)) => {
-            return page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("<p>{}</p>{FORM}", escape(&e.to_string())),
-            );
-        }
-        Err(_) => return page(StatusCode::INTERNAL_SERVER_ERROR, "<p>Internal error.</p>"),
+        _ => return internal(&ctx, &here),
     };
     match state
         .store
@@ -145,10 +234,10 @@ pub async fn create_admin(
         .await
     {
         Ok(true) => {}
-        Ok(false) => return gone(),
+        Ok(false) => return gone(&ctx, &here),
         Err(e) => {
             tracing::error!(error = %e, "cannot use the setup token");
-            return page(StatusCode::INTERNAL_SERVER_ERROR, "<p>Internal error.</p>");
+            return internal(&ctx, &here);
         }
     }
     let created = state
@@ -166,10 +255,7 @@ pub async fn create_admin(
         Ok(admin) => admin,
         Err(e) => {
             tracing::error!(error = %e, "cannot create the first admin");
-            return page(
-                StatusCode::CONFLICT,
-                "<p>The admin could not be created.</p>",
-            );
+            return internal(&ctx, &here);
         }
     };
     let _ = state
@@ -182,11 +268,18 @@ pub async fn create_admin(
             detail: "first admin".into(),
         })
         .await;
+    let tr = &ctx.tr;
+    let done = tr.ta(
+        "setup-done",
+        &[("email", admin.login_email.as_str().into())],
+    );
     page(
+        &ctx,
         StatusCode::CREATED,
-        &format!(
-            "<p>Admin <b>{}</b> created. Sign in to the admin UI.</p>",
-            escape(&admin.login_email)
-        ),
+        &here,
+        html! {
+            p.notice.ok role="status" { (done) }
+            p { a.button.primary href="/admin/login" { (tr.t("sign-in")) } }
+        },
     )
 }

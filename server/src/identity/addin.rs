@@ -64,7 +64,8 @@ impl FromRequestParts<AppState> for AddinUser {
         let claims = match state.entra.cached(token).await {
             Some(claims) => claims,
             None => {
-                let trust = Office365Settings::load(state).await?.trust();
+                let base = state.config.server.public_base(state.config.tls.enabled());
+                let trust = Office365Settings::load(state).await?.trust(&base);
                 state
                     .entra
                     .validate(token, &trust)

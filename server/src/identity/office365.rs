@@ -25,8 +25,6 @@ pub struct Office365Settings {
     pub tenant_id: String,
     /// Further tenants whose users may use the add-in.
     pub extra_tenants: Vec<String>,
-    /// App ID URI of our API (empty: `api://{client_id}` is accepted).
-    pub app_id_uri: String,
     /// The client secret, sealed (see `secrets`).
     pub client_secret_enc: Option<String>,
 }
@@ -63,8 +61,16 @@ impl Office365Settings {
             .map_err(|e| AppError::Internal(e.into()))
     }
 
-    /// The tenants and audiences tokens must match.
-    pub fn trust(&self) -> Trust {
+    /// Our API's Application ID URI for this server (see [`app_id_uri`]); `None` until the
+    /// client id is set.
+    pub fn app_id_uri(&self, public_base: &str) -> Option<String> {
+        let client_id = self.client_id.trim();
+        (!client_id.is_empty()).then(|| app_id_uri(public_base, client_id))
+    }
+
+    /// The tenants and audiences tokens must match: the client id (v2 tokens) and the
+    /// Application ID URI (v1 tokens).
+    pub fn trust(&self, public_base: &str) -> Trust {
         let mut tenants: Vec<String> = std::iter::once(&self.tenant_id)
             .chain(&self.extra_tenants)
             .map(|t| t.trim().to_lowercase())
@@ -75,11 +81,50 @@ impl Office365Settings {
         let client_id = self.client_id.trim();
         if !client_id.is_empty() {
             audiences.push(client_id.to_owned());
-            audiences.push(format!("api://{client_id}"));
-        }
-        if !self.app_id_uri.trim().is_empty() {
-            audiences.push(self.app_id_uri.trim().to_owned());
+            audiences.push(app_id_uri(public_base, client_id));
         }
         Trust { tenants, audiences }
+    }
+}
+
+/// The one Application ID URI of our API, `api://{host[:port]}/{client_id}` for the public URL
+/// `public_base`. Office's `getAccessToken` requires exactly this form (its domain must be the
+/// add-in's, and it must end with the client id); MSAL under Nested App Authentication accepts
+/// any App ID URI, so the manifest's `WebApplicationInfo` resource and the pane's scope
+/// (`{uri}/access_as_user`) are both derived from it and cannot disagree.
+pub fn app_id_uri(public_base: &str, client_id: &str) -> String {
+    let authority = url::Url::parse(public_base)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("api://{authority}/{}", client_id.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_id_uri_is_the_public_host_and_port_and_the_client_id() {
+        let id = "5661fed9-f33d-4e95-b6cf-624a34a2f51d";
+        assert_eq!(
+            app_id_uri("https://CRM.example.cz/", id),
+            format!("api://crm.example.cz/{id}")
+        );
+        assert_eq!(
+            app_id_uri("https://localhost:3000", id),
+            format!("api://localhost:3000/{id}")
+        );
+        assert_eq!(
+            app_id_uri("https://crm.example.cz:443", id),
+            format!("api://crm.example.cz/{id}"),
+            "the scheme's default port is not part of the domain"
+        );
     }
 }

@@ -78,6 +78,8 @@ pub trait JobHandler: Send + Sync {
     async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError>;
     /// Called once when `job` has failed for good with `reason`.
     async fn failed(&self, _state: &AppState, _job: &Job, _reason: &str) {}
+    /// Called when an attempt at `job` failed with `reason` and it will be retried.
+    async fn retrying(&self, _state: &AppState, _job: &Job, _reason: &str) {}
 }
 
 /// Job handlers by kind.
@@ -203,9 +205,13 @@ impl Worker {
                     next = next.max(reset.timestamp_millis());
                 }
                 tracing::info!(job = %job.id, attempts = job.attempts, %reason, "job will be retried");
-                store
+                let written = store
                     .reschedule_job(&job.id, &self.owner, &reason, next)
-                    .await
+                    .await;
+                if matches!(written, Ok(true)) {
+                    handler.retrying(&self.state, &job, &reason).await;
+                }
+                written
             }
             Err(JobError::Retry { reason, .. }) => {
                 let reason = format!("gave up after {} attempts: {reason}", job.attempts);

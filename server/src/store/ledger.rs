@@ -151,6 +151,9 @@ pub trait LedgerStore {
     async fn set_entry_crm_links(&self, id: &str, crm_links: Option<&str>) -> StoreResult<()>;
     /// The entry failed for good, with a readable reason.
     async fn mark_item_failed(&self, id: &str, error: &str) -> StoreResult<()>;
+    /// An attempt failed and will be retried: the entry stays `queued` but carries the reason,
+    /// so the pane can say the CRM cannot be reached (cleared when it is saved).
+    async fn note_item_retry(&self, id: &str, error: &str) -> StoreResult<()>;
     /// The CRM activity was deleted.
     async fn mark_item_unlinked(&self, id: &str) -> StoreResult<()>;
     /// Puts a failed entry back to `queued` (an admin retried its job).
@@ -420,6 +423,19 @@ for_both_backends! {
             sqlx::query(
                 "UPDATE logged_items SET status = 'failed', error = $2, updated_at = $3 \
                  WHERE entry_id = $1",
+            )
+            .bind(id)
+            .bind(error)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn note_item_retry(&self, id: &str, error: &str) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE logged_items SET error = $2, updated_at = $3 \
+                 WHERE entry_id = $1 AND status = 'queued'",
             )
             .bind(id)
             .bind(error)

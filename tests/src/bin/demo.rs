@@ -210,7 +210,7 @@ CRM Bridge demo is running.
   Outlook sandbox  {base}/sandbox.html#token={token}
                    (a sample mailbox with the real task pane; the token is valid for 12 hours)
   admin UI         {base}/admin        sign in as {ADMIN} / {admin_password}
-  add-in manifest  {base}/manifest.xml
+  add-in manifest  {base}/manifest.xml  (served once the public URL is https://: Outlook loads add-ins only over HTTPS)
   API document     {base}/api/openapi.json
   raynet-sim       {crm_url}  instance {instance}, user {crm_user}, API key {crm_key}
   entra-sim        {authority}  tenant {tenant}, client id {client}

@@ -21,7 +21,7 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{ConnectInfo, Path, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::{any, get, post},
@@ -481,7 +481,67 @@ fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/_sim/records/{entity}", any(user_change_http))
         .route("/_sim/records/{entity}/{id}", any(user_change_id_http))
+        .route("/{instance}/", get(detail_view_http))
         .with_state(sim)
+}
+
+/// Query of Raynet's web app links: `/{instance}/?view=DetailView&en=Email&ei=42`.
+#[derive(Deserialize)]
+struct DetailQuery {
+    view: Option<String>,
+    en: Option<String>,
+    ei: Option<i64>,
+}
+
+/// Raynet's web app at the address its record links use (the product's "Open in Raynet"):
+/// a minimal detail card naming the record, or 404 for an unknown instance or record.
+async fn detail_view_http(
+    State(sim): State<Arc<Sim>>,
+    Path(instance): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> axum::response::Response {
+    use axum::response::{Html, IntoResponse};
+    let not_found = || {
+        (
+            StatusCode::NOT_FOUND,
+            Html("<h1>Record not found</h1>".to_owned()),
+        )
+            .into_response()
+    };
+    if instance != sim.instance || q.view.as_deref() != Some("DetailView") {
+        return not_found();
+    }
+    let (Some(entity), Some(id)) = (q.en, q.ei) else {
+        return not_found();
+    };
+    let title = {
+        let db = sim.db.lock();
+        match entity.as_str() {
+            "Company" => db.companies.get(id).map(|c| c.name.to_string()),
+            "Person" => db
+                .persons
+                .get(id)
+                .map(|p| format!("{} {}", p.first, p.last)),
+            "BusinessCase" => db.business_cases.get(id).map(|d| d.name.to_string()),
+            "Project" => db.projects.get(id).map(|d| d.name.to_string()),
+            "Email" => db.emails.get(id).map(|a| a.title.clone()),
+            "Meeting" => db.meetings.get(id).map(|a| a.title.clone()),
+            _ => None,
+        }
+    };
+    let Some(title) = title else {
+        return not_found();
+    };
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{escaped} · RAYNET CRM (simulated)</title>\
+         </head><body><p>RAYNET CRM (simulated) · {instance}</p><h1 data-entity=\"{entity}\" \
+         data-id=\"{id}\">{escaped}</h1></body></html>"
+    ))
+    .into_response()
 }
 
 async fn set_faults_http(

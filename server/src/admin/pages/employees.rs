@@ -65,11 +65,12 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
             p { (tr.t("employees-none")) }
         } @else {
             div.table-wrap {
-                table {
+                table.employees {
                     caption.sr-only { (tr.t("employees-title")) }
                     thead { tr {
                         th scope="col" { (tr.t("employee-identifier")) }
                         th scope="col" { (tr.t("employee-login-email")) }
+                        th scope="col" { (tr.t("employee-o365-email")) }
                         th scope="col" { (tr.t("employee-crm-user")) }
                         th scope="col" { (tr.t("employee-role")) }
                         th scope="col" { (tr.t("employee-crm-key")) }
@@ -80,12 +81,13 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
                         @for e in &employees {
                             tr.inactive[!e.active] {
                                 td { a href=(format!("/admin/employees/{}", e.id)) { (e.identifier) } }
-                                td { (e.login_email) }
-                                td { (e.crm_user_email) }
+                                td.address { (e.login_email) }
+                                td.address { (e.o365_email) }
+                                td.address { (e.crm_user_email) }
                                 td { (role_label(&ctx, e.role)) }
                                 td { (e.crm_api_key_masked.clone().unwrap_or_else(|| tr.t("employee-no-key"))) }
                                 td { (if e.outlook_bound { tr.t("employee-outlook-yes") } else { tr.t("employee-outlook-no") }) }
-                                td { (if e.active { tr.t("employee-active") } else { tr.t("employee-inactive") }) }
+                                td.state { (if e.active { tr.t("employee-active") } else { tr.t("employee-inactive") }) }
                             }
                         }
                     }

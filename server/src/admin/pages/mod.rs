@@ -3,13 +3,6 @@
 //! JavaScript (`web/admin/admin.js`) only where live updates need it. This module owns the
 //! shared page furniture: the context extractor, the layout, form helpers and the assets.
 
-/// Marks a string literal as a catalog key, so the catalog test sees it.
-macro_rules! tkey {
-    ($key:literal) => {
-        $key
-    };
-}
-
 pub mod account;
 pub mod employees;
 pub mod operations;

@@ -38,6 +38,9 @@ pub(super) fn js_strings(tr: &Tr) -> Markup {
             data-t-rate=(tr.ta("import-rate", &[("rate", p("rate").into())]))
             data-t-errors=(tr.ta("import-errors", &[("errors", p("errors").into())]))
             data-t-eta=(tr.ta("import-eta", &[("eta", p("eta").into())]))
+            data-t-estimating=(tr.t("import-eta-estimating"))
+            data-t-records=(tr.ta("health-import-records", &[("count", p("count").into())]))
+            data-t-no-failed=(tr.t("health-no-failed-jobs"))
             data-t-unavailable=(tr.t("not-available"))
             data-t-never=(tr.t("webhook-never"))
             data-t-none=(tr.t("nothing-yet"))
@@ -188,6 +191,22 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
             );
         }
     };
+    // Targets name employees by id: show who they are (deleted ones keep their id).
+    let names: std::collections::HashMap<String, String> = state
+        .store
+        .list_employees()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            let name = if e.login_email.is_empty() || e.login_email == e.identifier {
+                e.identifier
+            } else {
+                format!("{} ({})", e.identifier, e.login_email)
+            };
+            (e.id, name)
+        })
+        .collect();
     let body = html! {
         @if entries.is_empty() {
             p { (tr.t("audit-empty")) }
@@ -205,10 +224,10 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
                         @for e in &entries {
                             tr {
                                 td { (tr.datetime_ms(e.at)) }
-                                td { (e.actor) }
-                                td { code { (e.action) } }
-                                td { (e.target) }
-                                td { (e.detail) }
+                                td { (audit_actor(tr, &e.actor)) }
+                                td { (audit_action(tr, &e.action)) }
+                                td { (audit_target(tr, &e.target, &names)) }
+                                td { (audit_detail(tr, &e.detail)) }
                             }
                         }
                     }
@@ -217,4 +236,63 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
         }
     };
     ctx.ok(tkey!("audit-title"), "/admin/audit", body)
+}
+
+/// An audit action code in words (an unknown code is shown as it is).
+fn audit_action(tr: &Tr, action: &str) -> String {
+    let key = match action {
+        "company.update" => tkey!("audit-action-company-update"),
+        "crm.update" => tkey!("audit-action-crm-update"),
+        "sync.update" => tkey!("audit-action-sync-update"),
+        "office365.update" => tkey!("audit-action-office365-update"),
+        "employee.create" => tkey!("audit-action-employee-create"),
+        "employee.update" => tkey!("audit-action-employee-update"),
+        "password.change" => tkey!("audit-action-password-change"),
+        "import.start" => tkey!("audit-action-import-start"),
+        "job.retry" => tkey!("audit-action-job-retry"),
+        "webhook.generate" => tkey!("audit-action-webhook-generate"),
+        "webhook.create" => tkey!("audit-action-webhook-create"),
+        "webhook.delete" => tkey!("audit-action-webhook-delete"),
+        "webhook.manual_token" => tkey!("audit-action-webhook-manual-token"),
+        other => return other.to_owned(),
+    };
+    tr.t(key)
+}
+
+/// What an action concerned, in words: employees by name, settings by page name.
+fn audit_target(
+    tr: &Tr,
+    target: &str,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
+    match target.split_once(':') {
+        Some(("employee", id)) => names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| tr.t("audit-target-removed-employee")),
+        Some(("settings", page)) => tr.t(match page {
+            "company" => tkey!("nav-company"),
+            "crm_connection" => tkey!("nav-crm"),
+            "webhook" => tkey!("nav-webhook"),
+            "office365" => tkey!("nav-office365"),
+            "sync" => tkey!("nav-sync"),
+            _ => return target.to_owned(),
+        }),
+        Some(("import", _)) => tr.t("audit-target-import"),
+        _ => target.to_owned(),
+    }
+}
+
+fn audit_actor(tr: &Tr, actor: &str) -> String {
+    match actor {
+        "setup-link" => tr.t("audit-actor-setup-link"),
+        other => other.to_owned(),
+    }
+}
+
+fn audit_detail(tr: &Tr, detail: &str) -> String {
+    match detail {
+        "first admin" => tr.t("audit-detail-first-admin"),
+        other => other.to_owned(),
+    }
 }

@@ -10,10 +10,12 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{Ctx, FieldErrors, Flash, Input, field, flash};
 use crate::{
+    addin::manifest,
     admin::{
         company::{self, CompanyInput},
         crm_connection::{self, CrmConnectionInput, TypedConnection},
@@ -23,7 +25,7 @@ use crate::{
     crm::ConnectionReport,
     error::AppError,
     i18n::Tr,
-    identity::office365::Office365Settings,
+    identity::office365::{Office365Settings, app_id_uri},
     secrets::mask,
     settings::{
         CompanySettings, CrmConnectionSettings, ParticipantSyncMode, Setting, SyncSettings,
@@ -445,15 +447,53 @@ fn office365_body(
                 button type="submit" formaction="/admin/office365/test" { (tr.t("o365-test")) }
             }
         }
+        (entra_values(tr, &base, &form.client_id))
         section.card {
             h2 { (tr.t("o365-deploy-heading")) }
-            p { a href="/manifest.xml" download="manifest.xml" { (tr.t("o365-manifest-download")) } }
-            p.hint { (tr.ta("o365-manifest-url", &[("url", format!("{base}/manifest.xml").into())])) }
+            @if manifest::refusal(&base).is_some() {
+                p.notice.error role="alert" { (tr.ta("o365-manifest-needs-https", &[("url", base.as_str().into())])) }
+            } @else {
+                p { a href="/manifest.xml" download="manifest.xml" { (tr.t("o365-manifest-download")) } }
+                p.hint { (tr.ta("o365-manifest-url", &[("url", format!("{base}/manifest.xml").into())])) }
+            }
             ol {
                 li { (tr.t("o365-deploy-step1")) }
                 li { (tr.t("o365-deploy-step2")) }
                 li { (tr.t("o365-deploy-step3")) }
                 li { (tr.t("o365-deploy-step4")) }
+            }
+        }
+    }
+}
+
+/// The values to paste into the Entra app registration, derived exactly as the server uses them.
+fn entra_values(tr: &Tr, base: &str, client_id: &str) -> Markup {
+    let client_id = match client_id.trim() {
+        "" => "<client id>",
+        id => id,
+    };
+    let uri = app_id_uri(base, client_id);
+    let host = uri
+        .trim_start_matches("api://")
+        .rsplit_once('/')
+        .map_or("", |(host, _)| host);
+    let rows = [
+        (tkey!("o365-entra-app-id-uri"), uri.clone()),
+        (tkey!("o365-entra-scope"), format!("{uri}/access_as_user")),
+        (
+            tkey!("o365-entra-redirect"),
+            format!("brk-multihub://{host}"),
+        ),
+    ];
+    html! {
+        section.card {
+            h2 { (tr.t("o365-entra-heading")) }
+            p { (tr.t("o365-entra-intro")) }
+            dl.facts {
+                @for (key, value) in rows {
+                    dt { (tr.t(key)) }
+                    dd { code { (value) } }
+                }
             }
         }
     }
@@ -543,36 +583,32 @@ pub async fn office365_save(
     }
 }
 
+/// The credentials a test uses: what was typed, else what is stored.
+struct TestCredentials {
+    client_id: String,
+    tenant_id: String,
+    secret: Option<SecretString>,
+}
+
 /// Asks the configured authority for a client-credentials token; the outcome in words.
 async fn client_credentials_test(
     state: &AppState,
     tr: &Tr,
-    settings: &Office365Settings,
+    credentials: &TestCredentials,
 ) -> Result<String, String> {
-    let secret = match settings.client_secret(&state.master_key) {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(tr.t("o365-test-no-secret")),
-        Err(_) => return Err(tr.t("error-internal")),
+    let Some(secret) = &credentials.secret else {
+        return Err(tr.t("error-internal"));
     };
-    if settings.client_id.is_empty() || settings.tenant_id.is_empty() {
-        return Err(tr.t("o365-test-incomplete"));
-    }
     let authority = state.config.entra.authority.trim_end_matches('/');
-    let url = format!("{authority}/{}/oauth2/v2.0/token", settings.tenant_id);
-    let scope = if settings.app_id_uri.trim().is_empty() {
-        format!("api://{}/.default", settings.client_id)
-    } else {
-        format!(
-            "{}/.default",
-            settings.app_id_uri.trim().trim_end_matches('/')
-        )
-    };
+    let url = format!("{authority}/{}/oauth2/v2.0/token", credentials.tenant_id);
+    let base = state.config.server.public_base(state.config.tls.enabled());
+    let scope = format!("{}/.default", app_id_uri(&base, &credentials.client_id));
     let client =
         crate::http_client::build(Duration::from_secs(15)).map_err(|_| tr.t("error-internal"))?;
     use secrecy::ExposeSecret;
     let form_body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "client_credentials")
-        .append_pair("client_id", &settings.client_id)
+        .append_pair("client_id", &credentials.client_id)
         .append_pair("client_secret", secret.expose_secret())
         .append_pair("scope", &scope)
         .finish();
@@ -622,30 +658,77 @@ async fn client_credentials_test(
     }
 }
 
-/// `POST /admin/office365/test`: tests the stored settings.
-pub async fn office365_test(State(state): State<AppState>, ctx: Ctx) -> Response {
+/// `POST /admin/office365/test`: tests the typed values (an empty field falls back to the stored
+/// value), saying what is missing before asking Microsoft.
+pub async fn office365_test(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(mut form): Form<Office365Form>,
+) -> Response {
     admin_or_return!(ctx, "/admin/office365");
     let (saved, masked) = match stored_o365(&state).await {
         Ok(v) => v,
         Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
     };
-    let outcome = client_credentials_test(&state, &ctx.tr, &saved).await;
-    let top = match outcome {
-        Ok(text) => {
-            html! { div.notice.ok role="status" { strong { (ctx.tr.t("o365-test-success")) } p { (text) } } }
+    let tr = &ctx.tr;
+    let mut errors = validate_o365(tr, &mut form);
+    for (name, stored) in [
+        ("client_id", &saved.client_id),
+        ("tenant_id", &saved.tenant_id),
+    ] {
+        // A stored value stands in for an empty field; a malformed typed value does not.
+        if !stored.is_empty() && errors.get(name) == Some(&tr.t("error-required")) {
+            errors.remove(name);
         }
-        Err(text) => {
-            html! { div.notice.error role="alert" { strong { (ctx.tr.t("o365-test-failed")) } p { (text) } } }
-        }
+    }
+    let typed_or = |typed: &str, stored: &str| match typed {
+        "" => stored.to_owned(),
+        typed => typed.to_owned(),
     };
-    let form = Office365Form {
-        client_id: saved.client_id.clone(),
-        tenant_id: saved.tenant_id.clone(),
-        client_secret: String::new(),
+    let secret = if form.client_secret.is_empty() {
+        match saved.client_secret(&state.master_key) {
+            Ok(stored) => stored,
+            Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
+        }
+    } else {
+        Some(SecretString::from(form.client_secret.clone()))
+    };
+    if secret.is_none() {
+        errors.insert("client_secret".into(), tr.t("o365-test-no-secret"));
+    }
+    let top = if errors.is_empty() {
+        let credentials = TestCredentials {
+            client_id: typed_or(&form.client_id, &saved.client_id),
+            tenant_id: typed_or(&form.tenant_id, &saved.tenant_id),
+            secret,
+        };
+        match client_credentials_test(&state, tr, &credentials).await {
+            Ok(text) => {
+                html! { div.notice.ok role="status" { strong { (tr.t("o365-test-success")) } p { (text) } } }
+            }
+            Err(text) => {
+                html! { div.notice.error role="alert" { strong { (tr.t("o365-test-failed")) } p { (text) } } }
+            }
+        }
+    } else {
+        let missing: Vec<String> = errors
+            .keys()
+            .map(|name| match name.as_str() {
+                "client_id" => tr.t("o365-client-id"),
+                "tenant_id" => tr.t("o365-tenant-id"),
+                _ => tr.t("o365-client-secret"),
+            })
+            .collect();
+        html! {
+            div.notice.error role="alert" {
+                strong { (tr.t("o365-test-not-run")) }
+                p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
+            }
+        }
     };
     ctx.ok(
         tkey!("o365-title"),
         "/admin/office365",
-        office365_body(&ctx, &state, &form, masked, &FieldErrors::new(), top),
+        office365_body(&ctx, &state, &form, masked, &errors, top),
     )
 }
