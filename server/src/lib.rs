@@ -7,6 +7,7 @@ pub mod activities;
 pub mod addin;
 pub mod admin;
 pub mod background;
+pub mod caches;
 pub mod config;
 pub mod crm;
 pub mod error;

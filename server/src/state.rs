@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    config::Config, crm::CrmHub, identity::entra::EntraValidator, items::cache::ItemCache,
-    metrics::Metrics, secrets::MasterKey, store::Store,
+    caches::Caches, config::Config, crm::CrmHub, identity::entra::EntraValidator,
+    items::cache::ItemCache, metrics::Metrics, secrets::MasterKey, store::Store,
 };
 
 /// Shared state of the server, cheap to clone.
@@ -22,6 +22,8 @@ pub struct AppState {
     pub entra: Arc<EntraValidator>,
     /// CRM clients built from the stored connection.
     pub crm: Arc<CrmHub>,
+    /// Employees and settings as the add-in's hot path reads them.
+    pub caches: Arc<Caches>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
     /// Wakes background workers when new work arrives.
@@ -57,6 +59,7 @@ impl AppState {
             master_key: Arc::new(master_key),
             entra,
             crm,
+            caches: Arc::new(Caches::default()),
             items: Arc::new(ItemCache::new()),
             wake: Arc::new(Wake::default()),
             instance_id: uuid::Uuid::new_v4().to_string(),

@@ -7,6 +7,7 @@ mod addin_tokens;
 mod admin_auth;
 mod admin_pages;
 mod cli;
+mod hot_path;
 mod http_basics;
 mod item_cache;
 mod secrets_at_rest;
