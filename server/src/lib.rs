@@ -175,6 +175,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let pane = web::PaneFiles::of(&state.config.server);
+    if !pane.has_pane().await {
+        tracing::warn!("{}", pane.missing());
+    }
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = background::start(&state, &stop_rx);

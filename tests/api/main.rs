@@ -10,4 +10,5 @@ mod cli;
 mod hot_path;
 mod http_basics;
 mod item_cache;
+mod pane_files;
 mod secrets_at_rest;
