@@ -31,6 +31,16 @@ for (const f of [...paneFiles, ...sandboxFiles, "taskpane.html"]) {
 const hash = createHash("sha256");
 for (const f of [...paneFiles, "taskpane.html"]) hash.update(f).update(readFileSync(join(web, f)));
 const version = `v/${hash.digest("hex").slice(0, 16)}`;
+// Everything packed, and this script: when none of it changed, web/dist is left untouched, so the
+// release build that embeds it is not redone.
+const inputs = createHash("sha256").update(version).update(readFileSync(new URL(import.meta.url)));
+for (const f of sandboxFiles) inputs.update(f).update(readFileSync(join(web, f)));
+const stamp = join(dirname(out), "dist.inputs");
+const inputsHash = inputs.digest("hex");
+if (existsSync(join(out, version)) && existsSync(stamp) && readFileSync(stamp, "utf8") === inputsHash) {
+  console.error("  web/dist is up to date");
+  process.exit(0);
+}
 
 rmSync(staging, { recursive: true, force: true });
 const put = (path, bytes) => {
@@ -65,6 +75,7 @@ for (const path of walk(staging).filter((p) => compressible.test(p))) {
 }
 rmSync(out, { recursive: true, force: true });
 renameSync(staging, out);
+writeFileSync(stamp, inputsHash);
 
 // The first opening: the page and what it loads before it is interactive (MSAL comes later, and
 // only where Outlook offers nested app authentication).
