@@ -28,8 +28,8 @@ pub struct AppState {
     pub items: Arc<ItemCache>,
     /// Wakes background workers when new work arrives.
     pub wake: Arc<Wake>,
-    /// This process's id among several instances.
-    pub instance_id: String,
+    /// This process's id among several instances (shared: the state is cloned per request).
+    pub instance_id: Arc<str>,
     /// Wakes the background job workers.
     pub jobs: Arc<crate::jobs::JobQueue>,
 }
@@ -62,7 +62,7 @@ impl AppState {
             caches: Arc::new(Caches::default()),
             items: Arc::new(ItemCache::new()),
             wake: Arc::new(Wake::default()),
-            instance_id: uuid::Uuid::new_v4().to_string(),
+            instance_id: uuid::Uuid::new_v4().to_string().into(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
         })
     }
