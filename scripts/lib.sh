@@ -63,3 +63,14 @@ postgres_answers() {
   host=${hostport%%:*}; port=${hostport##*:}; [ "$port" = "$hostport" ] && port=5432
   (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
 }
+
+# The one release build of the server and the tools (demo, bench, simulators): the same packages
+# every time, so Cargo unifies dependency features the same way and reuses what it built.
+build_release() {
+  cargo build --release --quiet -p server -p tests --bins
+}
+
+# Where build_release puts the binaries.
+release_dir() {
+  printf '%s/release' "${CARGO_TARGET_DIR:-$ROOT/target}"
+}

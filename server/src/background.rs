@@ -1,12 +1,13 @@
-//! Background work started with the server: applying CRM events, running imports, the
-//! reconcile schedule, (with PostgreSQL) following other instances' item changes, and the job
+//! Background work started with the server: keeping the in-memory caches in step with the
+//! database, applying CRM events, running imports, the reconcile schedule, (with PostgreSQL)
+//! following other instances' item changes, and the job
 //! workers of the durable queue (saving activities to the CRM).
 
 use std::time::Duration;
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{activities, items, jobs, state::AppState};
+use crate::{activities, caches, items, jobs, state::AppState};
 
 /// The running background tasks.
 pub struct Background {
@@ -17,10 +18,10 @@ pub struct Background {
 /// Starts every background task; the item tasks stop when `stop` turns true, the job workers in
 /// [`Background::stop`].
 pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
-    let mut tasks = vec![tokio::spawn(items::sync::run_listener(
-        state.clone(),
-        stop.clone(),
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(caches::run_listener(state.clone(), stop.clone())),
+        tokio::spawn(items::sync::run_listener(state.clone(), stop.clone())),
+    ];
     let mut job_workers = None;
     if state.config.jobs.enabled {
         tasks.push(tokio::spawn(items::events::run_worker(

@@ -59,8 +59,12 @@ pub struct ServerConfig {
     /// Directory for the SQLite database, the key file and the development certificate.
     /// `CRM_BRIDGE_SERVER__DATA_DIR`, default `./data`.
     pub data_dir: PathBuf,
-    /// Directory of static files (task pane, icons). `CRM_BRIDGE_SERVER__WEB_DIR`, default `web`.
+    /// Folder of the task pane's files as `scripts/build-wasm` builds them (`web/dist`), instead
+    /// of the pane built into the binary. `CRM_BRIDGE_SERVER__WEB_DIR`, default empty (built in).
     pub web_dir: PathBuf,
+    /// Serve the Outlook sandbox (`/sandbox.html`), a development page. The demo turns it on.
+    /// `CRM_BRIDGE_SERVER__SERVE_SANDBOX`, default `false`.
+    pub serve_sandbox: bool,
     /// Largest accepted request body in bytes. Default 1 MiB.
     pub body_limit_bytes: usize,
     /// Time after which a request is answered 408. Default 30 s.
@@ -81,7 +85,8 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: String::new(),
             data_dir: PathBuf::from("./data"),
-            web_dir: PathBuf::from("web"),
+            web_dir: PathBuf::new(),
+            serve_sandbox: false,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             cors_origins: Vec::new(),

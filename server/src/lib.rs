@@ -7,6 +7,7 @@ pub mod activities;
 pub mod addin;
 pub mod admin;
 pub mod background;
+pub mod caches;
 pub mod config;
 pub mod crm;
 pub mod error;
@@ -181,6 +182,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     for warning in state.config.check_transport()? {
         tracing::warn!("{warning}");
+    }
+    let pane = web::PaneFiles::of(&state.config.server);
+    if !pane.has_pane().await {
+        tracing::warn!("{}", pane.missing());
     }
     let tls = tls::rustls_config(&state.config).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -27,7 +27,7 @@ pub async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and there is a task pane to serve.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -39,6 +39,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
         tracing::warn!(error = %e, "readiness check failed");
         AppError::Unavailable("the database does not answer".into())
     })?;
+    let pane = crate::web::PaneFiles::of(&state.config.server);
+    if !pane.has_pane().await {
+        return Err(AppError::Unavailable(pane.missing()));
+    }
     Ok(axum::Json(Health { status: "ok" }))
 }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    config::Config, crm::CrmHub, identity::entra::EntraValidator, items::cache::ItemCache,
-    metrics::Metrics, secrets::MasterKey, store::Store,
+    caches::Caches, config::Config, crm::CrmHub, identity::entra::EntraValidator,
+    items::cache::ItemCache, metrics::Metrics, secrets::MasterKey, store::Store,
 };
 
 /// Shared state of the server, cheap to clone.
@@ -22,12 +22,14 @@ pub struct AppState {
     pub entra: Arc<EntraValidator>,
     /// CRM clients built from the stored connection.
     pub crm: Arc<CrmHub>,
+    /// Employees and settings as the add-in's hot path reads them.
+    pub caches: Arc<Caches>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
     /// Wakes background workers when new work arrives.
     pub wake: Arc<Wake>,
-    /// This process's id among several instances.
-    pub instance_id: String,
+    /// This process's id among several instances (shared: the state is cloned per request).
+    pub instance_id: Arc<str>,
     /// Wakes the background job workers.
     pub jobs: Arc<crate::jobs::JobQueue>,
     /// Runs password checks, a bounded number at a time.
@@ -62,9 +64,10 @@ impl AppState {
             master_key: Arc::new(master_key),
             entra,
             crm,
+            caches: Arc::new(Caches::default()),
             items: Arc::new(ItemCache::new()),
             wake: Arc::new(Wake::default()),
-            instance_id: uuid::Uuid::new_v4().to_string(),
+            instance_id: uuid::Uuid::new_v4().to_string().into(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
             passwords,
         })

@@ -368,6 +368,12 @@ async fn a_deactivated_employee_gets_403() {
         )
         .await
         .unwrap();
+    // The in-memory copy learns of the change from the store's announcement, a moment later.
+    let refused = tests::stack::eventually(std::time::Duration::from_secs(1), || async {
+        me(&app, &token).await.0 == StatusCode::FORBIDDEN
+    })
+    .await;
+    assert!(refused.is_some(), "still served after 1 s");
     let (status, body) = me(&app, &token).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "not_registered");

@@ -3,6 +3,7 @@
 //! streams its output and requires exit status 0; afterwards Rust checks what the walk changed.
 //! Screenshots go to `test-output/screenshots/` under the repository root.
 
+mod pane_loading;
 mod taskpane;
 
 use std::{path::PathBuf, process::Stdio};

@@ -7,17 +7,27 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
-use tests::{mint_token_for, raynet_sim::SimOptions, stack::spawn_stack};
+use tests::{mint_token_for, raynet_sim::SimOptions, stack::spawn_stack_with};
 
 use super::{offers, repo_root, run_node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_task_pane_suggests_saves_and_follows_the_selected_item_in_a_browser() {
+    let pane = tests::server::built_pane_dir();
     assert!(
-        repo_root().join("web/pkg/addin_wasm_bg.wasm").is_file(),
+        pane.join("taskpane.html").is_file(),
         "build the task pane first: scripts/build-wasm (scripts/test does it)"
     );
-    let stack = spawn_stack(SimOptions::default(), true).await;
+    let stack = spawn_stack_with(
+        tests::TestDb::for_this_run().await,
+        SimOptions::default(),
+        true,
+        |c| {
+            c.server.web_dir = pane;
+            c.server.serve_sandbox = true;
+        },
+    )
+    .await;
     let (app, crm) = (&stack.app, &stack.raynet);
     let company = tests::sandbox::seed(crm).unwrap().company;
     let employee = app.create_employee("demo@example.com", false).await;

@@ -40,6 +40,8 @@ pub fn command(cwd: &Path) -> Command {
     }
     // Messages for people follow LANG; tests read the English ones unless they choose.
     cmd.env("LANG", "en_US.UTF-8");
+    // A debug binary's built-in pane is web/dist, which only scripts/build-wasm makes.
+    cmd.env("CRM_BRIDGE_SERVER__WEB_DIR", crate::server::web_dir());
     cmd
 }
 

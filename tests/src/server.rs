@@ -48,9 +48,14 @@ impl Drop for TestApp {
     }
 }
 
-/// The repository's `web/` directory.
+/// A stand-in task pane (`tests/fixtures/pane`), so the API tests need no wasm build.
 pub fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/pane")
+}
+
+/// The task pane `scripts/build-wasm` built (`web/dist`), for the browser tests.
+pub fn built_pane_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/dist")
 }
 
 /// A configuration for tests: loopback, port 0, the given database, the data dir beside it.
@@ -230,6 +235,14 @@ pub async fn spawn_app_with_entra() -> (TestApp, crate::entra_sim::EntraSim) {
 
 /// Like [`spawn_app_with_entra`] on a given database.
 pub async fn spawn_app_with_entra_on(db: TestDb) -> (TestApp, crate::entra_sim::EntraSim) {
+    spawn_app_with_entra_adjusted(db, |_| {}).await
+}
+
+/// Like [`spawn_app_with_entra_on`], letting `adjust` change the configuration first.
+pub async fn spawn_app_with_entra_adjusted(
+    db: TestDb,
+    adjust: impl FnOnce(&mut Config),
+) -> (TestApp, crate::entra_sim::EntraSim) {
     let sim = crate::entra_sim::EntraSim::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         crate::entra_sim::DEFAULT_TENANT,
@@ -237,7 +250,11 @@ pub async fn spawn_app_with_entra_on(db: TestDb) -> (TestApp, crate::entra_sim::
     .await
     .expect("entra-sim starts");
     let authority = sim.authority();
-    let app = spawn_app_with(db, |c| c.entra.authority = authority).await;
+    let app = spawn_app_with(db, |c| {
+        c.entra.authority = authority;
+        adjust(c);
+    })
+    .await;
     app.trust_entra_sim(&sim).await;
     (app, sim)
 }

@@ -10,7 +10,7 @@ use crate::{
     db::TestDb,
     entra_sim::EntraSim,
     raynet_sim::{RaynetSim, SimOptions},
-    server::{AdminClient, mint_token_for, spawn_app_with_entra_on},
+    server::{AdminClient, mint_token_for, spawn_app_with_entra_adjusted},
 };
 
 /// Server + entra-sim + raynet-sim.
@@ -37,8 +37,18 @@ pub async fn spawn_stack(options: SimOptions, register_webhook: bool) -> Stack {
 
 /// Like [`spawn_stack`] on a given database.
 pub async fn spawn_stack_on(db: TestDb, options: SimOptions, register_webhook: bool) -> Stack {
+    spawn_stack_with(db, options, register_webhook, |_| {}).await
+}
+
+/// Like [`spawn_stack_on`], letting `adjust` change the server's configuration first.
+pub async fn spawn_stack_with(
+    db: TestDb,
+    options: SimOptions,
+    register_webhook: bool,
+    adjust: impl FnOnce(&mut server::config::Config),
+) -> Stack {
     let raynet = RaynetSim::start(options).await.expect("raynet-sim starts");
-    let (app, entra) = spawn_app_with_entra_on(db).await;
+    let (app, entra) = spawn_app_with_entra_adjusted(db, adjust).await;
     let admin = app.login_as_admin().await;
     let store = app.state.store.as_ref();
     let key = &app.state.master_key;

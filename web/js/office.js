@@ -3,6 +3,8 @@
 // ItemChanged, and gets an access token (Nested App Authentication, else Office SSO).
 (function () {
   "use strict";
+  // Beside this script whether served from web/ or from a content-hashed folder of web/dist/.
+  const msalUrl = new URL("../vendor/msal-browser.min.js", document.currentScript.src).href;
   const office = () => window.Office && Office.context;
   const call = (fn) => new Promise((resolve, reject) =>
     fn((r) => (r.status === "succeeded" ? resolve(r.value) : reject(r.error || new Error("Office call failed")))));
@@ -70,7 +72,7 @@
   // MSAL is large: loaded only when Outlook offers Nested App Authentication.
   const loadMsal = () => window.msal ? Promise.resolve() : new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = "vendor/msal-browser.min.js";
+    script.src = msalUrl;
     script.onload = () => resolve();
     script.onerror = () => reject(new Error("MSAL could not be loaded"));
     document.head.appendChild(script);

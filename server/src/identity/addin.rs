@@ -23,7 +23,7 @@ pub const NOT_REGISTERED: &str = "You are not set up in CRM Bridge, or your acce
 #[derive(Debug, Clone)]
 pub struct AddinUser {
     /// The bound, active employee.
-    pub employee: Employee,
+    pub employee: Arc<Employee>,
     /// The validated token's claims.
     pub claims: Arc<AccessClaims>,
 }
@@ -74,7 +74,11 @@ impl FromRequestParts<AppState> for AddinUser {
             }
         };
         let tid = claims.tid.to_lowercase();
-        let employee = match state.store.employee_by_entra(&tid, &claims.oid).await? {
+        let employee = match state
+            .caches
+            .employee_by_entra(state.store.as_ref(), &tid, &claims.oid)
+            .await?
+        {
             Some(employee) => employee,
             None => {
                 let email = claims.sign_in_name().unwrap_or_default();
@@ -85,11 +89,11 @@ impl FromRequestParts<AppState> for AddinUser {
                 match bound {
                     Some(employee) => {
                         tracing::info!(employee = %employee.id, "bound an Outlook sign-in to an employee");
-                        employee
+                        Arc::new(employee)
                     }
                     // A concurrent first request may have bound it a moment ago.
                     None => match state.store.employee_by_entra(&tid, &claims.oid).await? {
-                        Some(employee) => employee,
+                        Some(employee) => Arc::new(employee),
                         None => return Err(not_registered()),
                     },
                 }
@@ -135,9 +139,9 @@ pub async fn me(State(_state): State<AppState>, user: AddinUser) -> axum::Json<M
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| user.employee.identifier.clone());
     axum::Json(Me {
-        employee_id: user.employee.id,
+        employee_id: user.employee.id.clone(),
         name,
-        email: user.employee.o365_email,
-        language: user.employee.language,
+        email: user.employee.o365_email.clone(),
+        language: user.employee.language.clone(),
     })
 }

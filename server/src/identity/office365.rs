@@ -30,9 +30,9 @@ pub struct Office365Settings {
 }
 
 impl Office365Settings {
-    /// Loads the settings (defaults when never saved).
+    /// Loads the settings (defaults when never saved) from the in-memory copy.
     pub async fn load(state: &AppState) -> Result<Self, AppError> {
-        match state.store.get_setting(KEY).await? {
+        match state.caches.setting(state.store.as_ref(), KEY).await? {
             None => Ok(Self::default()),
             Some(text) => serde_json::from_str(&text)
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("corrupt office365 setting: {e}"))),

@@ -12,8 +12,8 @@ use crate::store::{Store, StoreResult};
 /// Overlay size above which a rebuild is worthwhile (at least this many, or 1 % of the items).
 const REBUILD_MIN: usize = 10_000;
 
-/// Recent picks kept per employee and kind; a pick made on another instance shows here at
-/// the latest after this long.
+/// Recent picks kept per employee and kind (a pick made on any instance is announced at once, see
+/// `caches`; this only bounds what idle employees keep in memory).
 const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// Recent picks considered per lookup.
 const RECENT_PICKS: i64 = 20;
@@ -78,6 +78,18 @@ impl ItemCache {
         store.record_pick(employee, kind, id).await?;
         self.recent.invalidate(&(employee.to_owned(), kind)).await;
         Ok(())
+    }
+
+    /// Forgets the cached picks of `employee` (changed on another instance).
+    pub async fn forget_picks(&self, employee: &str) {
+        for kind in ItemKind::ALL {
+            self.recent.invalidate(&(employee.to_owned(), kind)).await;
+        }
+    }
+
+    /// Forgets every cached pick.
+    pub fn forget_all_picks(&self) {
+        self.recent.invalidate_all();
     }
 
     /// The searchable index.

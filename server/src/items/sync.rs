@@ -25,7 +25,7 @@ struct Message {
 pub async fn announce(state: &AppState, keys: &[(ItemKind, i64)]) {
     for chunk in keys.chunks(300) {
         let message = Message {
-            from: state.instance_id.clone(),
+            from: state.instance_id.to_string(),
             keys: chunk.iter().map(|(k, id)| (k.code(), *id)).collect(),
             rebuild: false,
         };
@@ -38,7 +38,7 @@ pub async fn announce_rebuild(state: &AppState) {
     publish(
         state,
         &Message {
-            from: state.instance_id.clone(),
+            from: state.instance_id.to_string(),
             keys: Vec::new(),
             rebuild: true,
         },
@@ -88,7 +88,7 @@ async fn apply(state: &AppState, text: &str) {
     let Ok(message) = serde_json::from_str::<Message>(text) else {
         return;
     };
-    if message.from == state.instance_id {
+    if *message.from == *state.instance_id {
         return;
     }
     let result = if message.rebuild {

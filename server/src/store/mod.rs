@@ -6,6 +6,7 @@
 //! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
 
 mod audit;
+mod changes;
 mod employees;
 mod events;
 mod identity;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use audit::{AuditEntry, AuditStore, NewAudit};
+pub use changes::Changed;
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
 pub use identity::{EmployeeChanges, IdentityStore};
@@ -96,6 +98,10 @@ pub trait Store:
         &self,
         channel: &str,
     ) -> StoreResult<Option<futures::stream::BoxStream<'static, String>>>;
+    /// Committed changes to the rows in-memory caches copy (employees, settings, recent picks),
+    /// from every instance. The stream ends when announcements may have been lost (connection
+    /// lost); subscribe again and forget every copy.
+    async fn changes(&self) -> StoreResult<futures::stream::BoxStream<'static, Changed>>;
 }
 
 /// Connects to the database named by `url` (the scheme picks the backend) without migrating.

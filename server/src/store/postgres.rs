@@ -5,7 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-use super::{Backend, Store, StoreResult};
+use super::{
+    Backend, Store, StoreResult,
+    changes::{self, Changed},
+};
 
 /// Store on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -78,5 +81,21 @@ impl Store for PgStore {
             .take_while(|n| std::future::ready(n.is_ok()))
             .filter_map(|n| std::future::ready(n.ok().map(|n| n.payload().to_owned())));
         Ok(Some(stream.boxed()))
+    }
+
+    async fn changes(&self) -> StoreResult<futures::stream::BoxStream<'static, Changed>> {
+        use futures::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(changes::CHANNEL).await?;
+        // `try_recv` rather than the listener's stream: that one reconnects silently, and the
+        // caller must learn that announcements may have been missed.
+        let stream = futures::stream::unfold(listener, |mut listener| async move {
+            match listener.try_recv().await {
+                Ok(Some(notice)) => Some((notice.payload().to_owned(), listener)),
+                _ => None,
+            }
+        })
+        .filter_map(|payload| std::future::ready(Changed::parse(&payload)));
+        Ok(stream.boxed())
     }
 }

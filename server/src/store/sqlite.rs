@@ -1,7 +1,8 @@
 //! SQLite backend: one writer connection (SQLite serialises writers anyway) and a reader pool,
-//! WAL journal, foreign keys and a busy timeout on every connection.
+//! WAL journal, foreign keys and a busy timeout on every connection. The writer's hooks announce
+//! committed changes to cached tables (see `changes`).
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -9,13 +10,17 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{Backend, Store, StoreResult};
+use super::{
+    Backend, Store, StoreResult,
+    changes::{Changed, WriterFeed},
+};
 
 /// Store on an SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    feed: Arc<WriterFeed>,
 }
 
 impl SqliteStore {
@@ -35,9 +40,29 @@ impl SqliteStore {
             }
             create_private(&path).map_err(sqlx::Error::Io)?;
         }
+        let feed = WriterFeed::new();
+        let (hooks, released) = (feed.clone(), feed.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                let feed = hooks.clone();
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    let (touched, committed) = (feed.clone(), feed.clone());
+                    handle.set_update_hook(move |change| touched.touch(change.table));
+                    handle.set_commit_hook(move || {
+                        committed.commit();
+                        true
+                    });
+                    handle.set_rollback_hook(move || feed.rollback());
+                    Ok(())
+                })
+            })
+            .after_release(move |_, _| {
+                released.released();
+                Box::pin(async { Ok(true) })
+            })
             .connect_with(options.clone())
             .await?;
         let readers = if max_connections == 0 {
@@ -50,7 +75,11 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            feed,
+        })
     }
 
     /// The single writing connection.
@@ -119,5 +148,9 @@ impl Store for SqliteStore {
         _channel: &str,
     ) -> StoreResult<Option<futures::stream::BoxStream<'static, String>>> {
         Ok(None)
+    }
+
+    async fn changes(&self) -> StoreResult<futures::stream::BoxStream<'static, Changed>> {
+        Ok(self.feed.subscribe())
     }
 }

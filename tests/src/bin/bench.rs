@@ -2,7 +2,11 @@
 //! each. Run through `scripts/bench` (release build).
 //!
 //! raynet-sim and entra-sim run in this process; the server runs as its own process (the
-//! release `crm-bridge`), so its RSS is its own. The load generator keeps 64 requests in flight.
+//! release `crm-bridge`), so its RSS is its own. The load generator is this process's own
+//! (hyper through reqwest, kept-alive connections): closed loop, 64 requests in flight, latency
+//! from send to the last byte; and open loop, requests sent at a fixed rate by a paced thread,
+//! latency from each request's scheduled send time, so a server that falls behind is not hidden
+//! by a generator that waits for it.
 
 use std::{
     net::SocketAddr,
@@ -148,6 +152,23 @@ async fn main() -> anyhow::Result<()> {
         "lookup_vs_healthz_ratio",
         format!("{:.2}", lookup.rps() / healthz.rps()),
     );
+    let open = open_loop(OPEN_LOOP_RATE, Duration::from_secs(load_secs), {
+        let base = server.base.clone();
+        let token = token.clone();
+        let queries = Arc::new(lookup_queries(&raynet, 2000));
+        move |client: &reqwest::Client, n: usize| {
+            let (kind, q) = &queries[n % queries.len()];
+            client
+                .get(format!(
+                    "{base}/api/addin/lookup?kind={kind}&q={q}&limit=20"
+                ))
+                .bearer_auth(&token)
+        }
+    })
+    .await?;
+    bench("lookup_open_rps", format!("{:.0}", open.rps()));
+    bench("lookup_open_p50_ms", format!("{:.2}", open.p(0.50)));
+    bench("lookup_open_p99_ms", format!("{:.2}", open.p(0.99)));
 
     // Suggest with 10 addresses: 6 known persons, 2 unknown at known domains, 2 free-mail.
     let bodies = Arc::new(suggest_bodies(&raynet, 500));
@@ -172,8 +193,62 @@ async fn main() -> anyhow::Result<()> {
         format!("{:.1}", percentile(&visible, 0.99)),
     );
     bench("rss_mb_end", server.rss_mb()?);
+
+    // Killed and started again: how long until lookups are answered from the whole index.
+    let mut server = server;
+    let ready = server.restart(&entra).await?;
+    bench("restart_ready_s", format!("{:.2}", ready.as_secs_f64()));
     server.stop().await;
     Ok(())
+}
+
+/// Requests per second of the open-loop phase.
+const OPEN_LOOP_RATE: u32 = 1000;
+
+/// Sends `rate` requests a second for `duration` whatever the answers do; each latency counts from
+/// the request's scheduled send time. Every answer must be 2xx.
+async fn open_loop<F>(rate: u32, duration: Duration, make: F) -> anyhow::Result<LoadResult>
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
+{
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    for n in 0..64 {
+        make(&client, n).send().await?.error_for_status()?;
+    }
+    let total = (f64::from(rate) * duration.as_secs_f64()) as usize;
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let runtime = tokio::runtime::Handle::current();
+    let started = Instant::now();
+    // A thread paces the sends: the runtime's timer ticks in whole milliseconds.
+    let pacer = std::thread::spawn(move || {
+        for n in 0..total {
+            let scheduled = started + Duration::from_secs_f64(n as f64 / f64::from(rate));
+            if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let request = make(&client, n);
+            let _ = sender.send(runtime.spawn(async move {
+                let response = request.send().await?;
+                let status = response.status();
+                let _ = response.bytes().await?;
+                if !status.is_success() {
+                    bail!("an open-loop request answered {status}");
+                }
+                Ok::<_, anyhow::Error>(scheduled.elapsed().as_secs_f64() * 1000.0)
+            }));
+        }
+    });
+    let mut latencies = Vec::with_capacity(total);
+    while let Some(task) = receiver.recv().await {
+        latencies.push(task.await??);
+    }
+    let elapsed = started.elapsed();
+    pacer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the pacer thread panicked"))?;
+    Ok(LoadResult { latencies, elapsed })
 }
 
 /// Time to page through every kind with the import's own page pipeline, writing nothing.
@@ -382,6 +457,7 @@ where
 /// The release server as a child process, configured to the simulators.
 struct ServerUnderTest {
     child: tokio::process::Child,
+    launch: Launch,
     base: String,
     admin_client: reqwest::Client,
     employee: server::store::Employee,
@@ -464,27 +540,18 @@ impl ServerUnderTest {
             )
             .await?;
 
-        let child = tokio::process::Command::new(bin)
-            .args([
-                "--data-dir",
-                &dir.display().to_string(),
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "serve",
-            ])
-            .env("CRM_BRIDGE_MASTER_KEY", key_text)
-            .env("CRM_BRIDGE_ENTRA__AUTHORITY", entra.authority())
-            .env("CRM_BRIDGE_ADMIN__SECURE_COOKIE", "false")
-            .env("CRM_BRIDGE_CRM__ALLOW_OTHER_HOSTS", "true")
-            .env("CRM_BRIDGE_JOBS__POLL_INTERVAL_MS", "50")
-            .env("CRM_BRIDGE_LOG__LEVEL", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let launch = Launch {
+            bin: bin.to_owned(),
+            dir: dir.to_owned(),
+            port,
+            key_text,
+            authority: entra.authority(),
+        };
+        let child = launch.spawn()?;
         let admin_client = reqwest::Client::builder().cookie_store(true).build()?;
         let server = Self {
             child,
+            launch,
             base,
             admin_client,
             employee,
@@ -538,6 +605,64 @@ impl ServerUnderTest {
 
     async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+
+    /// Kills the server, starts it again on the same data, and measures the time from the start
+    /// until a lookup answers with results.
+    async fn restart(&mut self, entra: &EntraSim) -> anyhow::Result<Duration> {
+        self.child.kill().await?;
+        let token = self.employee_token(entra);
+        let client = reqwest::Client::new();
+        let url = self.url("/api/addin/lookup?kind=company&q=a&limit=1");
+        let started = Instant::now();
+        self.child = self.launch.spawn()?;
+        loop {
+            if let Ok(response) = client.get(&url).bearer_auth(&token).send().await
+                && response.status().is_success()
+                && let Ok(answer) = response.json::<Value>().await
+                && answer["items"]
+                    .as_array()
+                    .is_some_and(|items| !items.is_empty())
+            {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!("no lookup answered within 5 minutes of a restart");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// How the server process is started (again).
+struct Launch {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    key_text: String,
+    authority: String,
+}
+
+impl Launch {
+    fn spawn(&self) -> anyhow::Result<tokio::process::Child> {
+        tokio::process::Command::new(&self.bin)
+            .args([
+                "--data-dir",
+                &self.dir.display().to_string(),
+                "--bind",
+                &format!("127.0.0.1:{}", self.port),
+                "serve",
+            ])
+            .env("CRM_BRIDGE_MASTER_KEY", &self.key_text)
+            .env("CRM_BRIDGE_ENTRA__AUTHORITY", &self.authority)
+            .env("CRM_BRIDGE_ADMIN__SECURE_COOKIE", "false")
+            .env("CRM_BRIDGE_CRM__ALLOW_OTHER_HOSTS", "true")
+            .env("CRM_BRIDGE_JOBS__POLL_INTERVAL_MS", "50")
+            .env("CRM_BRIDGE_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.bin.display()))
     }
 }
 

@@ -35,14 +35,14 @@ struct Cli {
     /// Sample firms in the simulated CRM.
     #[arg(long, default_value_t = 2000)]
     companies: usize,
+    /// Folder of the built task pane (what `scripts/build-wasm` makes); default: the pane built
+    /// into the binary.
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
 }
 
 const ADMIN: &str = "admin@example.com";
 const EMPLOYEE: &str = "demo@example.com";
-
-fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -73,7 +73,8 @@ async fn main() -> anyhow::Result<()> {
     config.server.bind = cli.bind;
     config.server.public_url = base.clone();
     config.server.data_dir = cli.data_dir.clone();
-    config.server.web_dir = web_dir();
+    config.server.web_dir = cli.web_dir.clone().unwrap_or_default();
+    config.server.serve_sandbox = true;
     config.entra.authority = entra.authority();
     config.admin.secure_cookie = false;
     // The demo's CRM is raynet-sim on loopback.

@@ -1,0 +1,61 @@
+// The task pane's loading in headless Chromium against the server's built pane (started by
+// tests/browser/main.rs): the first opening's time to interactive and bytes, the second opening
+// (as Outlook reopens the pane: a new page, same browser cache) at most 2 KB, and a clear error in
+// the reader's language, not "Loading…" forever, when the wasm cannot be loaded.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const BASE = process.env.BASE_URL;
+if (!BASE) throw new Error("missing env BASE_URL");
+
+// Outside Outlook: Office.js from Microsoft's CDN fails at once (not routed: routing would turn
+// the browser's HTTP cache off, which is what this walk measures).
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--host-resolver-rules=MAP appsforoffice.microsoft.com ~NOTFOUND"],
+});
+
+const newContext = (locale) => browser.newContext({ locale });
+
+// Opens the pane in a new page; returns the bytes our server sent (headers included) and the
+// time from navigation start until the pane was interactive.
+async function open(context) {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  const ours = new Set();
+  let bytes = 0;
+  cdp.on("Network.requestWillBeSent", (e) => { if (e.request.url.startsWith(BASE)) ours.add(e.requestId); });
+  cdp.on("Network.loadingFinished", (e) => { if (ours.has(e.requestId)) bytes += e.encodedDataLength; });
+  await page.goto(`${BASE}/taskpane.html`);
+  await page.waitForFunction(() => window.__paneInteractiveAt !== undefined, null, { timeout: 15000 });
+  const interactive = await page.evaluate(() => window.__paneInteractiveAt);
+  // Let the last loadingFinished events arrive.
+  await page.waitForTimeout(200);
+  await page.close();
+  return { bytes, interactive };
+}
+
+const context = await newContext("en-US");
+const first = await open(context);
+console.log(`first opening: ${first.bytes} B from the server, interactive after ${first.interactive.toFixed(0)} ms`);
+const second = await open(context);
+console.log(`second opening: ${second.bytes} B from the server, interactive after ${second.interactive.toFixed(0)} ms`);
+assert.ok(first.bytes > 20000, `the first opening loads the pane (${first.bytes} B)`);
+assert.ok(second.bytes <= 2048, `the second opening transferred ${second.bytes} B (at most 2 KB)`);
+await context.close();
+
+for (const [locale, text] of [["en-US", "could not be loaded"], ["cs-CZ", "nepodařilo načíst"]]) {
+  const broken = await newContext(locale);
+  await broken.route("**/*.wasm", (route) => route.fulfill({ status: 404, body: "" }));
+  const page = await broken.newPage();
+  await page.goto(`${BASE}/taskpane.html`);
+  const problem = page.locator("#problem");
+  await problem.waitFor({ state: "visible", timeout: 15000 });
+  assert.ok((await problem.textContent()).includes(text), `${locale}: ${await problem.textContent()}`);
+  assert.ok(await page.locator("#loading").isHidden(), `${locale}: still "Loading…"`);
+  console.log(`a pane whose wasm cannot be loaded says so (${locale})`);
+  await broken.close();
+}
+await browser.close();
