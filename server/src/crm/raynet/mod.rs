@@ -418,6 +418,9 @@ impl RaynetClient {
                     person_id: account.person.as_ref().and_then(|p| p.id),
                     username: account.username.unwrap_or_else(|| self.user.clone()),
                     role: account.user_role,
+                    security_levels: account
+                        .security_levels
+                        .map(|levels| levels.iter().filter_map(|l| l.id).collect()),
                 })
             }
             // Users who may not list accounts can still be found as a person by their login.
@@ -436,6 +439,7 @@ impl RaynetClient {
                     person_id: Some(person.id),
                     full_name: Some(person.name),
                     role: None,
+                    security_levels: None,
                 })
             }
             Err(other) => Err(other),
