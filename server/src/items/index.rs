@@ -762,6 +762,43 @@ mod tests {
     }
 
     #[test]
+    fn a_level_filter_hides_records_on_other_levels_in_the_segment_and_the_overlay() {
+        let on = |id: i64, name: &str, level: Option<i64>| Item {
+            security_level: level,
+            ..item(ItemKind::Company, id, name)
+        };
+        let index = ItemIndex::new();
+        index.install(
+            Segment::from_items(&[on(1, "Alfa shared", Some(1)), on(2, "Alfa board", Some(7))]),
+            0,
+        );
+        index.apply([
+            Change::Upsert(on(3, "Alfa new board", Some(7))),
+            Change::Upsert(on(4, "Alfa unlevelled", None)),
+        ]);
+        let find_on = |levels: Option<&[i64]>| {
+            let mut ids: Vec<i64> = index
+                .lookup(&Lookup {
+                    kind: ItemKind::Company,
+                    text: "alfa",
+                    company_id: None,
+                    open_only: false,
+                    limit: 10,
+                    recent: &[2],
+                    levels,
+                })
+                .iter()
+                .map(|v| v.id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(find_on(Some(&[1])), [1, 4]);
+        assert_eq!(find_on(Some(&[1, 7])), [1, 2, 3, 4]);
+        assert_eq!(find_on(None), [1, 2, 3, 4]);
+    }
+
+    #[test]
     fn typing_without_diacritics_finds_the_name_with_them() {
         let hits = find(&sample(), ItemKind::Company, "vitk");
         assert_eq!(
