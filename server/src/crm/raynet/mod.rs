@@ -409,9 +409,19 @@ impl RaynetClient {
             .await
         {
             Ok(env) => {
-                let account = data(env)?.into_iter().next().ok_or_else(|| {
+                let mut account = data(env)?.into_iter().next().ok_or_else(|| {
                     CrmError::AccessDenied(format!("no user account has the login {}", self.user))
                 })?;
+                if account.security_levels.is_none() {
+                    // The listing leaves the levels out; the account's detail has them.
+                    let url = self.url(&["userAccount", &account.id.to_string()]);
+                    account.security_levels =
+                        match self.get_json::<wire::UserAccount>(url, &[]).await {
+                            Ok(detail) => data(detail)?.security_levels,
+                            Err(CrmError::AccessDenied(_)) => None,
+                            Err(other) => return Err(other),
+                        };
+                }
                 Ok(CrmIdentity {
                     user_account_id: Some(account.id),
                     full_name: account.person_name(),
