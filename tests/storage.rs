@@ -111,6 +111,7 @@ fn item(kind: server::items::ItemKind, id: i64, name: &str) -> server::items::It
         company_id: (id > 1).then_some(1),
         open: id % 2 == 0,
         updated_at: Some(1_700_000_000_000 + id),
+        security_level: None,
     }
 }
 

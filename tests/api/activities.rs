@@ -184,6 +184,7 @@ pub(crate) async fn load_persons(app: &TestApp, crm: &RaynetSim) {
             company_id: p.company_id,
             open: true,
             updated_at: None,
+            security_level: None,
         })
         .collect();
     app.state

@@ -759,3 +759,86 @@ async fn the_id_sweep_removes_records_deleted_in_the_crm_while_the_webhook_was_l
         "{report}"
     );
 }
+
+/// Creates an employee through the admin API with the CRM account of `user`; returns a token.
+async fn employee_with_crm_key(stack: &Stack, user: &tests::raynet_sim::SimUser) -> String {
+    let login = format!("bridge.{}", user.username);
+    let response = stack
+        .admin
+        .send_with_csrf(Method::POST, &stack.app.url("/api/admin/employees"))
+        .json(&json!({
+            "identifier": login, "login_email": login, "o365_email": login,
+            "crm_user_email": user.username, "crm_api_key": user.api_key,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    stack.employee_token(&login).await
+}
+
+async fn suggested_companies(stack: &Stack, token: &str, address: &str) -> Vec<i64> {
+    let response = stack
+        .app
+        .client
+        .post(stack.app.url("/api/addin/suggest"))
+        .bearer_auth(token)
+        .json(&json!({"addresses": [address]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_employee_never_finds_a_record_on_a_security_level_their_crm_account_may_not_open() {
+    let stack = spawn_stack(options(6, 2), false).await;
+    let sim = &stack.raynet.sim;
+    let board = sim.add_security_level("Vedení");
+    assert!(sim.set_security_level("company", 1, board));
+    let limited = sim.add_user("obchodnik@firma.cz", "FULL_THROTTLE", "Petr Obchodník");
+    sim.set_user_security_levels(limited.account_id, vec![1]);
+    let manager = sim.add_user("reditel@firma.cz", "FULL_THROTTLE", "Jana Ředitelová");
+    let limited = employee_with_crm_key(&stack, &limited).await;
+    let manager = employee_with_crm_key(&stack, &manager).await;
+    stack.import(Duration::from_secs(60)).await;
+
+    let firm = sim.company(1).unwrap();
+    let query = format!(
+        "kind=company&q={}",
+        percent_encoding::utf8_percent_encode(&firm.name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let ids = |answer: Value| -> Vec<i64> {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["id"].as_i64())
+            .collect()
+    };
+    assert!(ids(stack.lookup(&manager, &query).await).contains(&1));
+    assert!(!ids(stack.lookup(&limited, &query).await).contains(&1));
+
+    let contact = (1..100)
+        .filter_map(|id| sim.person(id))
+        .find(|p| p.company_id == Some(1) && p.email.is_some())
+        .unwrap();
+    let address = contact.email.unwrap();
+    assert!(
+        suggested_companies(&stack, &manager, &address)
+            .await
+            .contains(&1)
+    );
+    assert!(
+        !suggested_companies(&stack, &limited, &address)
+            .await
+            .contains(&1)
+    );
+}

@@ -485,20 +485,23 @@ async fn the_connection_test_names_the_user_and_the_remaining_quota() {
         report.identity.full_name.as_deref(),
         Some("Správce Simulátoru")
     );
+    // The account's detail names the security levels it may open (every level: an admin).
+    assert_eq!(report.identity.security_levels, Some(vec![1]));
+    // Two requests: the account found by its login, then its detail.
     let quota = report.quota.unwrap();
-    assert_eq!((quota.limit, quota.remaining), (Some(24_000), Some(22_999)));
+    assert_eq!((quota.limit, quota.remaining), (Some(24_000), Some(22_998)));
     assert!(quota.reset_at.unwrap() > Utc::now());
     let words = describe_connection(&report, &server::i18n::Tr::default()).join("\n");
     assert!(words.contains(&sim.admin.username), "{words}");
     assert!(
-        words.contains("22,999 of 24,000 API requests are left today"),
+        words.contains("22,998 of 24,000 API requests are left today"),
         "{words}"
     );
     let czech = describe_connection(&report, &server::i18n::Tr::new(server::i18n::Lang::Cs));
     assert!(
         czech
             .join("\n")
-            .contains("Dnes zbývá 22\u{a0}999 z 24\u{a0}000"),
+            .contains("Dnes zbývá 22\u{a0}998 z 24\u{a0}000"),
         "{czech:?}"
     );
 }

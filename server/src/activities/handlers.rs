@@ -751,6 +751,8 @@ pub async fn create_person(
         company_id: input.company_id,
         open: true,
         updated_at: Some(now_ms()),
+        // The CRM's answer does not say; the record's webhook brings it.
+        security_level: None,
     };
     state.items.upsert(state.store.as_ref(), vec![item]).await?;
     let view = state

@@ -249,6 +249,25 @@ async fn apply_secrets(
     Ok(())
 }
 
+/// Asks the CRM again which security levels the employee may see when their CRM account or
+/// key changed. The CRM being unreachable does not fail the save: the reconcile retries.
+async fn refresh_levels_on_account_change(state: &AppState, id: &str, input: &EmployeeInput) {
+    if input.crm_api_key.is_none() && input.crm_user_email.is_none() {
+        return;
+    }
+    let refreshed = async {
+        let employee = state
+            .store
+            .employee(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
+        crate::items::access::refresh_levels(state, &employee).await
+    };
+    if let Err(e) = refreshed.await {
+        tracing::warn!(employee = %id, error = %e, "refreshing CRM security levels failed");
+    }
+}
+
 /// Query of the employee list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
@@ -335,6 +354,7 @@ pub async fn create(
         password_hash.as_deref(),
     )
     .await?;
+    refresh_levels_on_account_change(&state, &created.id, &input).await;
     if input.active == Some(false) || input.language.is_some() {
         state
             .store
@@ -468,6 +488,7 @@ pub async fn update(
         password_hash.as_deref(),
     )
     .await?;
+    refresh_levels_on_account_change(&state, &id, &input).await;
     if input.active == Some(false) || input.password.is_some() {
         let keep = (session.employee.id == id).then(|| session.session_hash());
         state.store.delete_sessions_of(&id, keep).await?;

@@ -118,6 +118,8 @@ pub struct CrmRecord {
     pub open: bool,
     /// When the record last changed (creation time if never updated).
     pub updated_at: Option<DateTime<Utc>>,
+    /// The CRM's security level of the record; `None` when the CRM did not say (visible to all).
+    pub security_level: Option<i64>,
 }
 
 /// Which page of a listing to fetch.
@@ -372,6 +374,8 @@ pub struct CrmIdentity {
     pub full_name: Option<String>,
     /// The user's role, e.g. `ADMIN` or `READONLY`.
     pub role: Option<String>,
+    /// The security levels whose records the user may open; `None` when the CRM did not say.
+    pub security_levels: Option<Vec<i64>>,
 }
 
 /// The daily request budget, as last reported by the CRM.

@@ -100,6 +100,7 @@ pub async fn lookup(
         open_only: params.open_only,
         limit,
         recent: &recent,
+        levels: user.employee.crm_security_levels.as_deref(),
     });
     Ok(AppJson(LookupAnswer { items }))
 }
@@ -159,11 +160,18 @@ pub async fn suggest(
         &state,
         &request.addresses,
         &own_domains,
+        user.employee.crm_security_levels.as_deref(),
     )))
 }
 
-/// Builds suggestions for `addresses`, ignoring domains in `own_domains`.
-pub fn suggestions(state: &AppState, addresses: &[String], own_domains: &[String]) -> Suggestions {
+/// Builds suggestions for `addresses`, ignoring domains in `own_domains`, of the records on the
+/// security `levels` the employee may see (`None`: every level).
+pub fn suggestions(
+    state: &AppState,
+    addresses: &[String],
+    own_domains: &[String],
+    levels: Option<&[i64]>,
+) -> Suggestions {
     let index = state.items.index();
     let mut out = Suggestions::default();
     let mut company_ids: Vec<i64> = Vec::new();
@@ -175,7 +183,11 @@ pub fn suggestions(state: &AppState, addresses: &[String], own_domains: &[String
         }
         seen_addresses.push(address.clone());
         let mut matched_person = false;
-        for view in index.with_email(&address) {
+        for view in index
+            .with_email(&address)
+            .into_iter()
+            .filter(|v| v.visible_to(levels))
+        {
             match view.kind {
                 ItemKind::Person => {
                     matched_person = true;
@@ -203,7 +215,10 @@ pub fn suggestions(state: &AppState, addresses: &[String], own_domains: &[String
         new
     });
     for company in company_ids {
-        if let Some(view) = index.get(ItemKind::Company, company) {
+        if let Some(view) = index
+            .get(ItemKind::Company, company)
+            .filter(|v| v.visible_to(levels))
+        {
             out.companies.push(view);
         }
         for (kind, list) in [
@@ -217,6 +232,7 @@ pub fn suggestions(state: &AppState, addresses: &[String], own_domains: &[String
                 open_only: true,
                 limit: 20,
                 recent: &[],
+                levels,
             }));
         }
     }
@@ -246,7 +262,13 @@ pub async fn record_pick(
     user: AddinUser,
     AppJson(pick): AppJson<Pick>,
 ) -> Result<StatusCode, AppError> {
-    if state.items.index().get(pick.kind, pick.id).is_none() {
+    let levels = user.employee.crm_security_levels.as_deref();
+    if !state
+        .items
+        .index()
+        .get(pick.kind, pick.id)
+        .is_some_and(|v| v.visible_to(levels))
+    {
         return Err(AppError::NotFound("no such CRM record in the cache".into()));
     }
     state

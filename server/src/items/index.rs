@@ -46,6 +46,20 @@ pub struct ItemView {
     pub company_id: Option<i64>,
     /// Open / valid.
     pub open: bool,
+    /// The CRM's security level (not shown: it only decides who sees the item).
+    #[serde(skip)]
+    pub security_level: Option<i64>,
+}
+
+impl ItemView {
+    /// Whether an employee who may see `levels` (`None`: every level) sees this item; items
+    /// without a level are visible to all.
+    pub fn visible_to(&self, levels: Option<&[i64]>) -> bool {
+        match (levels, self.security_level) {
+            (Some(levels), Some(level)) => levels.contains(&level),
+            _ => true,
+        }
+    }
 }
 
 /// How well an item matches a query; lower is better.
@@ -104,6 +118,8 @@ pub struct Lookup<'a> {
     pub limit: usize,
     /// The employee's recent picks of this kind, most recent first.
     pub recent: &'a [i64],
+    /// The security levels the employee may see (`None`: every level).
+    pub levels: Option<&'a [i64]>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,6 +137,9 @@ struct Entry {
     emails_len: u16,
     fold_len: u16,
     open: bool,
+    /// The security level; 0 for none (CRM ids are positive). `u32` keeps the entry at 40
+    /// bytes; an id beyond it becomes `u32::MAX`, which no employee's levels contain.
+    level: u32,
 }
 
 /// All items of one kind, sorted by id, with sorted arrays for prefix search.
@@ -186,6 +205,9 @@ impl KindSegment {
             emails_len: emails.len() as u16,
             fold_len: folded.len() as u16,
             open: item.open,
+            level: item
+                .security_level
+                .map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX)),
         });
     }
 
@@ -262,6 +284,7 @@ impl KindSegment {
                 .map(str::to_owned),
             company_id: (e.company_id != 0).then_some(e.company_id),
             open: e.open,
+            security_level: (e.level != 0).then_some(i64::from(e.level)),
         }
     }
 
@@ -509,7 +532,7 @@ impl ItemIndex {
         let limit = lookup.limit.max(1);
 
         let mut consider = |hits: &mut Vec<Hit>, folded: &str, view: ItemView| {
-            if lookup.open_only && !view.open {
+            if (lookup.open_only && !view.open) || !view.visible_to(lookup.levels) {
                 return;
             }
             if lookup
@@ -686,6 +709,7 @@ fn view_of(item: &Item) -> ItemView {
         email: item.emails.first().cloned(),
         company_id: item.company_id,
         open: item.open,
+        security_level: item.security_level,
     }
 }
 
@@ -703,6 +727,7 @@ mod tests {
             company_id: None,
             open: true,
             updated_at: None,
+            security_level: None,
         }
     }
 
@@ -718,6 +743,7 @@ mod tests {
             open_only: false,
             limit: 10,
             recent: &[],
+            levels: None,
         })
     }
 
@@ -733,6 +759,43 @@ mod tests {
         let index = ItemIndex::new();
         index.install(Segment::from_items(&items), 0);
         index
+    }
+
+    #[test]
+    fn a_level_filter_hides_records_on_other_levels_in_the_segment_and_the_overlay() {
+        let on = |id: i64, name: &str, level: Option<i64>| Item {
+            security_level: level,
+            ..item(ItemKind::Company, id, name)
+        };
+        let index = ItemIndex::new();
+        index.install(
+            Segment::from_items(&[on(1, "Alfa shared", Some(1)), on(2, "Alfa board", Some(7))]),
+            0,
+        );
+        index.apply([
+            Change::Upsert(on(3, "Alfa new board", Some(7))),
+            Change::Upsert(on(4, "Alfa unlevelled", None)),
+        ]);
+        let find_on = |levels: Option<&[i64]>| {
+            let mut ids: Vec<i64> = index
+                .lookup(&Lookup {
+                    kind: ItemKind::Company,
+                    text: "alfa",
+                    company_id: None,
+                    open_only: false,
+                    limit: 10,
+                    recent: &[2],
+                    levels,
+                })
+                .iter()
+                .map(|v| v.id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(find_on(Some(&[1])), [1, 4]);
+        assert_eq!(find_on(Some(&[1, 7])), [1, 2, 3, 4]);
+        assert_eq!(find_on(None), [1, 2, 3, 4]);
     }
 
     #[test]
@@ -783,6 +846,7 @@ mod tests {
             open_only: false,
             limit: 10,
             recent: &recent,
+            levels: None,
         };
         assert_eq!(index.lookup(&lookup)[0].id, 2);
         let empty = Lookup { text: "", ..lookup };
@@ -841,6 +905,7 @@ mod tests {
             open_only: false,
             limit: 10,
             recent: &[],
+            levels: None,
         };
         assert_eq!(
             names(&index.lookup(&lookup)),
@@ -896,6 +961,7 @@ mod tests {
             open_only: false,
             limit: 5,
             recent: &[],
+            levels: None,
         };
         assert_eq!(
             names(&index.lookup(&lookup)),

@@ -4,6 +4,7 @@
 //! The database holds the durable copy (`store::items`); [`index::ItemIndex`] holds the
 //! in-memory search structure rebuilt from it, with a small overlay for live changes.
 
+pub mod access;
 pub mod api;
 pub mod cache;
 pub mod events;
@@ -91,6 +92,8 @@ pub struct Item {
     pub open: bool,
     /// When the CRM last changed it (Unix ms), if known.
     pub updated_at: Option<i64>,
+    /// The CRM's security level; `None` is visible to every employee.
+    pub security_level: Option<i64>,
 }
 
 impl From<crate::crm::RecordKind> for ItemKind {
@@ -137,6 +140,7 @@ impl From<crate::crm::CrmRecord> for Item {
             company_id: r.company_id,
             open: r.open,
             updated_at: r.updated_at.map(|t| t.timestamp_millis()),
+            security_level: r.security_level,
         }
     }
 }

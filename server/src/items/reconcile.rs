@@ -241,10 +241,15 @@ pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiv
             .try_lease("reconcile", &state.instance_id, lease_until)
             .await
         {
-            Ok(true) => match reconcile_once(&state).await {
-                Ok(n) => tracing::info!(changed = n, "reconcile done"),
-                Err(e) => tracing::warn!(error = %e, "reconcile failed"),
-            },
+            Ok(true) => {
+                match reconcile_once(&state).await {
+                    Ok(n) => tracing::info!(changed = n, "reconcile done"),
+                    Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+                }
+                if let Err(e) = super::access::refresh_all_levels(&state).await {
+                    tracing::warn!(error = %e, "refreshing CRM security levels failed");
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot take the reconcile lease"),
         }

@@ -61,6 +61,9 @@ pub struct Employee {
     pub entra_tid: Option<String>,
     /// Entra object id, once bound.
     pub entra_oid: Option<String>,
+    /// The CRM security levels whose records the employee may see; `None` when not known
+    /// (no CRM key, or the CRM did not say): not limited.
+    pub crm_security_levels: Option<Vec<i64>>,
     /// Deactivated employees can neither use the add-in nor sign in.
     pub active: bool,
     /// Preferred language of the admin UI (`en`, `cs`, …).
@@ -118,6 +121,8 @@ pub trait EmployeeStore {
     async fn count_active_admins(&self) -> StoreResult<i64>;
     /// Replaces an employee's password hash.
     async fn set_password_hash(&self, id: &str, hash: &str) -> StoreResult<()>;
+    /// Replaces the CRM security levels the employee may see (`None`: not limited).
+    async fn set_crm_security_levels(&self, id: &str, levels: Option<&[i64]>) -> StoreResult<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -133,6 +138,7 @@ pub(super) struct EmployeeRow {
     o365_email: String,
     entra_tid: Option<String>,
     entra_oid: Option<String>,
+    crm_security_levels: Option<String>,
     active: bool,
     language: Option<String>,
     first_signin_at: Option<i64>,
@@ -156,6 +162,12 @@ impl TryFrom<EmployeeRow> for Employee {
             o365_email: r.o365_email,
             entra_tid: r.entra_tid,
             entra_oid: r.entra_oid,
+            crm_security_levels: r
+                .crm_security_levels
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("security levels: {e}")))?,
             active: r.active,
             language: r.language,
             first_signin_at: r.first_signin_at,
@@ -186,8 +198,8 @@ fn rows_to_employees(rows: Vec<EmployeeRow>) -> StoreResult<Vec<Employee>> {
 }
 
 pub(super) const SELECT_EMPLOYEE: &str = "SELECT employee_id, identifier, login_email, password_hash, role, \
-    crm_user_email, crm_api_key_enc, crm_key_base_url, o365_email, entra_tid, entra_oid, active, \
-    language, first_signin_at, created_at, updated_at FROM employees";
+    crm_user_email, crm_api_key_enc, crm_key_base_url, o365_email, entra_tid, entra_oid, crm_security_levels, \
+    active, language, first_signin_at, created_at, updated_at FROM employees";
 
 for_both_backends! {
     #[async_trait]
@@ -257,6 +269,24 @@ for_both_backends! {
             )
             .bind(hash)
             .bind(now_ms())
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        }
+
+        async fn set_crm_security_levels(&self, id: &str, levels: Option<&[i64]>) -> StoreResult<()> {
+            let levels = levels
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("security levels: {e}")))?;
+            let done = sqlx::query(
+                "UPDATE employees SET crm_security_levels = $1 WHERE employee_id = $2",
+            )
+            .bind(levels)
             .bind(id)
             .execute(self.writer())
             .await?;

@@ -54,6 +54,7 @@ struct ItemRow {
     company_id: Option<i64>,
     is_open: bool,
     crm_updated_at: Option<i64>,
+    security_level: Option<i64>,
 }
 
 impl TryFrom<ItemRow> for Item {
@@ -75,12 +76,13 @@ impl TryFrom<ItemRow> for Item {
             company_id: r.company_id,
             open: r.is_open,
             updated_at: r.crm_updated_at,
+            security_level: r.security_level,
         })
     }
 }
 
 const ITEM_COLUMNS: &str =
-    "kind, crm_id, name, subtitle, emails, company_id, is_open, crm_updated_at";
+    "kind, crm_id, name, subtitle, emails, company_id, is_open, crm_updated_at, security_level";
 
 for_both_backends! {
     #[async_trait]
@@ -91,7 +93,7 @@ for_both_backends! {
             for chunk in items.chunks(BATCH) {
                 let mut q = sqlx::QueryBuilder::<Dialect>::new(
                     "INSERT INTO items (kind, crm_id, name, subtitle, emails, company_id, \
-                     is_open, crm_updated_at, seen_run, synced_at) ",
+                     is_open, crm_updated_at, security_level, seen_run, synced_at) ",
                 );
                 q.push_values(chunk, |mut b, item| {
                     b.push_bind(item.kind.code())
@@ -102,6 +104,7 @@ for_both_backends! {
                         .push_bind(item.company_id)
                         .push_bind(item.open)
                         .push_bind(item.updated_at)
+                        .push_bind(item.security_level)
                         .push_bind(run)
                         .push_bind(now);
                 });
@@ -110,6 +113,7 @@ for_both_backends! {
                      subtitle = excluded.subtitle, emails = excluded.emails, \
                      company_id = excluded.company_id, is_open = excluded.is_open, \
                      crm_updated_at = excluded.crm_updated_at, \
+                     security_level = excluded.security_level, \
                      seen_run = COALESCE(excluded.seen_run, items.seen_run), \
                      synced_at = excluded.synced_at",
                 );
@@ -181,7 +185,7 @@ for_both_backends! {
         fn stream_items(&self) -> BoxStream<'_, StoreResult<Item>> {
             sqlx::query_as::<_, ItemRow>(
                 "SELECT kind, crm_id, name, subtitle, emails, company_id, is_open, \
-                 crm_updated_at FROM items",
+                 crm_updated_at, security_level FROM items",
             )
             .fetch(self.reader())
             .map_err(StoreError::from)

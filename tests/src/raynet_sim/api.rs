@@ -1139,7 +1139,14 @@ pub(crate) fn handle(
                         _ => true,
                     })
                 })
-                .map(|u| render_user(&db, u, iso_format))
+                .map(|u| {
+                    // As in the spec, the listing leaves the security levels out.
+                    let mut user = render_user(&db, u, iso_format);
+                    if let Some(fields) = user.as_object_mut() {
+                        fields.remove("securityLevels");
+                    }
+                    user
+                })
                 .collect();
             Answer::json(
                 StatusCode::OK,

@@ -409,15 +409,28 @@ impl RaynetClient {
             .await
         {
             Ok(env) => {
-                let account = data(env)?.into_iter().next().ok_or_else(|| {
+                let mut account = data(env)?.into_iter().next().ok_or_else(|| {
                     CrmError::AccessDenied(format!("no user account has the login {}", self.user))
                 })?;
+                if account.security_levels.is_none() {
+                    // The listing leaves the levels out; the account's detail has them.
+                    let url = self.url(&["userAccount", &account.id.to_string()]);
+                    account.security_levels =
+                        match self.get_json::<wire::UserAccount>(url, &[]).await {
+                            Ok(detail) => data(detail)?.security_levels,
+                            Err(CrmError::AccessDenied(_)) => None,
+                            Err(other) => return Err(other),
+                        };
+                }
                 Ok(CrmIdentity {
                     user_account_id: Some(account.id),
                     full_name: account.person_name(),
                     person_id: account.person.as_ref().and_then(|p| p.id),
                     username: account.username.unwrap_or_else(|| self.user.clone()),
                     role: account.user_role,
+                    security_levels: account
+                        .security_levels
+                        .map(|levels| levels.iter().filter_map(|l| l.id).collect()),
                 })
             }
             // Users who may not list accounts can still be found as a person by their login.
@@ -436,6 +449,7 @@ impl RaynetClient {
                     person_id: Some(person.id),
                     full_name: Some(person.name),
                     role: None,
+                    security_levels: None,
                 })
             }
             Err(other) => Err(other),

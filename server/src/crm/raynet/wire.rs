@@ -95,6 +95,8 @@ pub(crate) struct RowInfo {
     pub(crate) updated_at: Option<String>,
     #[serde(rename = "rowInfo.rowAccess")]
     pub(crate) row_access: Option<String>,
+    #[serde(rename = "securityLevel")]
+    pub(crate) security_level: Option<Ref>,
 }
 
 impl RowInfo {
@@ -107,6 +109,10 @@ impl RowInfo {
 
     fn valid(&self) -> bool {
         self.row_access.as_deref() != Some("INVALID")
+    }
+
+    fn level(&self) -> Option<i64> {
+        self.security_level.as_ref().and_then(|l| l.id)
     }
 }
 
@@ -189,6 +195,7 @@ pub(crate) struct UserAccount {
     pub(crate) username: Option<String>,
     pub(crate) person: Option<Ref>,
     pub(crate) user_role: Option<String>,
+    pub(crate) security_levels: Option<Vec<Ref>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,6 +278,7 @@ impl Company {
             reg_number,
             open: self.row.valid(),
             updated_at: self.row.changed(),
+            security_level: self.row.level(),
         }
     }
 }
@@ -302,6 +310,7 @@ impl Person {
             reg_number: None,
             open: self.row.valid(),
             updated_at: self.row.changed(),
+            security_level: self.row.level(),
         }
     }
 }
@@ -330,6 +339,7 @@ impl Deal {
             reg_number: None,
             open: !closed && self.row.valid(),
             updated_at: self.row.changed(),
+            security_level: self.row.level(),
         }
     }
 }
