@@ -298,7 +298,10 @@ async fn save(
     record_picks(state, employee, &links).await;
     if created {
         state.jobs.wake();
-        return Ok((StatusCode::ACCEPTED, AppJson(Entry::of(&item))));
+        return Ok((
+            StatusCode::ACCEPTED,
+            AppJson(entry_for(&state, &user, &item)),
+        ));
     }
     let stored: Content = serde_json::from_str(&item.content).unwrap_or_default();
     // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
@@ -310,14 +313,17 @@ async fn save(
             item.content == new_content && item.links == changes.links && item.status != "failed"
         };
     if unchanged {
-        return Ok((StatusCode::OK, AppJson(Entry::of(&item))));
+        return Ok((StatusCode::OK, AppJson(entry_for(&state, &user, &item))));
     }
     let item = state
         .store
         .requeue_item(&item.id, changes, NewJob::for_entry(SYNC_JOB, ""))
         .await?;
     state.jobs.wake();
-    Ok((StatusCode::ACCEPTED, AppJson(Entry::of(&item))))
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(entry_for(&state, &user, &item)),
+    ))
 }
 
 /// Saves an e-mail into the CRM (asynchronously): 202 with the new entry, 200 with the existing
@@ -569,8 +575,21 @@ pub async fn find_logged(
         .await?;
     // Most items a sales person opens were never saved: a normal state, not an error.
     Ok(AppJson(
-        item.as_ref().map_or_else(Entry::not_logged, Entry::of),
+        item.as_ref()
+            .map_or_else(Entry::not_logged, |item| entry_for(&state, &user, item)),
     ))
+}
+
+/// The caller's view of a ledger entry: links the CRM reports are dropped where the cache knows
+/// the record is on a security level the caller may not open in the CRM.
+fn entry_for(state: &AppState, user: &AddinUser, item: &LoggedItem) -> Entry {
+    let mut entry = Entry::of(item);
+    let levels = user.employee.crm_security_levels.as_deref();
+    let index = state.items.index();
+    entry.crm_links = entry.crm_links.map(|links| {
+        links.retain_visible(|kind, id| index.get(kind, id).is_none_or(|v| v.visible_to(levels)))
+    });
+    entry
 }
 
 fn not_logged() -> AppError {
@@ -626,7 +645,10 @@ pub async fn relink(
         .await?;
     record_picks(&state, &user.employee.id, &input.links).await;
     state.jobs.wake();
-    Ok((StatusCode::ACCEPTED, AppJson(Entry::of(&item))))
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(entry_for(&state, &user, &item)),
+    ))
 }
 
 /// Unlinks a saved item: its CRM activity is deleted (asynchronously; the entry shows
@@ -658,7 +680,7 @@ pub async fn unlink(
         .requeue_item(&item.id, changes, NewJob::for_entry(SYNC_JOB, ""))
         .await?;
     state.jobs.wake();
-    Ok(AppJson(Entry::of(&item)))
+    Ok(AppJson(entry_for(&state, &user, &item)))
 }
 
 /// A contact person to create in the CRM.

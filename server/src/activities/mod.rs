@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{jobs::Handlers, state::AppState, store::LoggedItem};
+use crate::{items::ItemKind, jobs::Handlers, state::AppState, store::LoggedItem};
 
 /// The job kind that brings the CRM activity in line with its ledger entry.
 pub const SYNC_JOB: &str = "activity.sync";
@@ -63,6 +63,24 @@ pub struct Links {
     pub project_id: Option<i64>,
     /// A business case.
     pub business_case_id: Option<i64>,
+}
+
+impl Links {
+    /// These links without the records for which `visible(kind, id)` is false: what the CRM
+    /// reports must not name a record the employee could not open there.
+    pub fn retain_visible(self, visible: impl Fn(ItemKind, i64) -> bool) -> Self {
+        let keep = |kind, id: Option<i64>| id.filter(|&id| visible(kind, id));
+        Self {
+            company_id: keep(ItemKind::Company, self.company_id),
+            person_ids: self
+                .person_ids
+                .into_iter()
+                .filter(|&id| visible(ItemKind::Person, id))
+                .collect(),
+            project_id: keep(ItemKind::Project, self.project_id),
+            business_case_id: keep(ItemKind::BusinessCase, self.business_case_id),
+        }
+    }
 }
 
 /// What the worker writes to the CRM, as stored in the ledger.
@@ -178,6 +196,29 @@ pub fn truncate_body(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_keep_only_the_records_the_predicate_lets_through() {
+        let links = Links {
+            company_id: Some(1),
+            person_ids: vec![10, 11, 12],
+            project_id: Some(20),
+            business_case_id: Some(30),
+        };
+        let hidden = |kind: ItemKind, id: i64| {
+            matches!((kind, id), (ItemKind::Company, 1) | (ItemKind::Person, 11))
+        };
+        let kept = links.retain_visible(|kind, id| !hidden(kind, id));
+        assert_eq!(
+            kept,
+            Links {
+                company_id: None,
+                person_ids: vec![10, 12],
+                project_id: Some(20),
+                business_case_id: Some(30),
+            }
+        );
+    }
 
     #[test]
     fn a_short_body_is_kept_as_it_is() {
