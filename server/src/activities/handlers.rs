@@ -298,10 +298,7 @@ async fn save(
     record_picks(state, employee, &links).await;
     if created {
         state.jobs.wake();
-        return Ok((
-            StatusCode::ACCEPTED,
-            AppJson(entry_for(&state, &user, &item)),
-        ));
+        return Ok((StatusCode::ACCEPTED, AppJson(entry_for(state, user, &item))));
     }
     let stored: Content = serde_json::from_str(&item.content).unwrap_or_default();
     // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
@@ -313,17 +310,14 @@ async fn save(
             item.content == new_content && item.links == changes.links && item.status != "failed"
         };
     if unchanged {
-        return Ok((StatusCode::OK, AppJson(entry_for(&state, &user, &item))));
+        return Ok((StatusCode::OK, AppJson(entry_for(state, user, &item))));
     }
     let item = state
         .store
         .requeue_item(&item.id, changes, NewJob::for_entry(SYNC_JOB, ""))
         .await?;
     state.jobs.wake();
-    Ok((
-        StatusCode::ACCEPTED,
-        AppJson(entry_for(&state, &user, &item)),
-    ))
+    Ok((StatusCode::ACCEPTED, AppJson(entry_for(state, user, &item))))
 }
 
 /// Saves an e-mail into the CRM (asynchronously): 202 with the new entry, 200 with the existing
