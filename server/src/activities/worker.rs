@@ -199,7 +199,7 @@ impl JobHandler for SyncActivity {
                 Ok(()) => {
                     let link = crm.activity_link(kind, activity);
                     store
-                        .mark_item_joined(&item.id, item.revision, activity, &link, saved_by)
+                        .mark_item_saved(&item.id, item.revision, activity, &link, Some(saved_by))
                         .await?;
                     return Ok(());
                 }
@@ -224,7 +224,7 @@ impl JobHandler for SyncActivity {
                         .unwrap_or_default();
                     let link = crm.activity_link(kind, activity);
                     store
-                        .mark_item_joined(&item.id, item.revision, activity, &link, &saved_by)
+                        .mark_item_saved(&item.id, item.revision, activity, &link, Some(&saved_by))
                         .await?;
                     return Ok(());
                 }
@@ -297,7 +297,7 @@ impl JobHandler for SyncActivity {
         };
         let link = crm.activity_link(kind, id);
         store
-            .mark_item_saved(&item.id, item.revision, id, &link)
+            .mark_item_saved(&item.id, item.revision, id, &link, None)
             .await?;
         Ok(())
     }

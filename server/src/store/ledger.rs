@@ -118,23 +118,16 @@ pub trait LedgerStore {
         key: LedgerKey,
         value: &str,
     ) -> StoreResult<Option<LoggedItem>>;
-    /// Records the CRM activity; the entry becomes `saved` unless it changed since `revision`.
+    /// Records the CRM activity — the entry's own, or (with `saved_by`, the colleague who saved
+    /// it first) a colleague's that the entry joined; the entry becomes `saved` unless it changed
+    /// since `revision`.
     async fn mark_item_saved(
         &self,
         id: &str,
         revision: i32,
         activity_id: i64,
         link: &str,
-    ) -> StoreResult<()>;
-    /// Records that the entry joined the colleague's activity `activity_id` (saved first by
-    /// `saved_by`); the entry becomes `saved` unless it changed since `revision`.
-    async fn mark_item_joined(
-        &self,
-        id: &str,
-        revision: i32,
-        activity_id: i64,
-        link: &str,
-        saved_by: &str,
+        saved_by: Option<&str>,
     ) -> StoreResult<()>;
     /// Every entry of `kind` for this internetMessageId / iCalUId, by any employee, oldest first.
     async fn items_for_source(&self, kind: &str, source_key: &str) -> StoreResult<Vec<LoggedItem>>;
@@ -315,30 +308,7 @@ for_both_backends! {
             revision: i32,
             activity_id: i64,
             link: &str,
-        ) -> StoreResult<()> {
-            sqlx::query(
-                "UPDATE logged_items SET crm_activity_id = $3, crm_link = $4, error = NULL, \
-                 crm_deleted_at = NULL, saved_by = NULL, \
-                 status = CASE WHEN revision = $2 AND status = 'queued' THEN 'saved' \
-                 ELSE status END, updated_at = $5 WHERE entry_id = $1",
-            )
-            .bind(id)
-            .bind(revision)
-            .bind(activity_id)
-            .bind(link)
-            .bind(now_ms())
-            .execute(self.writer())
-            .await?;
-            Ok(())
-        }
-
-        async fn mark_item_joined(
-            &self,
-            id: &str,
-            revision: i32,
-            activity_id: i64,
-            link: &str,
-            saved_by: &str,
+            saved_by: Option<&str>,
         ) -> StoreResult<()> {
             sqlx::query(
                 "UPDATE logged_items SET crm_activity_id = $3, crm_link = $4, error = NULL, \
