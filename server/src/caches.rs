@@ -12,16 +12,11 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
-use futures::StreamExt;
 use parking_lot::RwLock;
 
-use crate::{
-    state::AppState,
-    store::{Changed, Employee, Store, StoreResult},
-};
+use crate::store::{Changed, Employee, Store, StoreResult};
 
 /// The copies, shared through `AppState`.
 #[derive(Debug, Default)]
@@ -36,6 +31,12 @@ pub struct Caches {
 }
 
 impl Caches {
+    /// Marks whether the store's change announcements are being received: while not, the copies
+    /// are bypassed.
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+    }
+
     /// Whether the copies are in use (the store's change announcements are being received).
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
@@ -96,7 +97,7 @@ impl Caches {
     }
 
     /// Forgets the copies of `change`'s table.
-    fn forget(&self, change: &Changed) {
+    pub fn forget(&self, change: &Changed) {
         let mut employees = self.employees.write();
         let mut settings = self.settings.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -108,50 +109,6 @@ impl Caches {
                 employees.clear();
                 settings.clear();
             }
-        }
-    }
-}
-
-/// Keeps `state`'s copies in step with the database until `stop` turns true.
-pub async fn run_listener(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        let mut changes = match state.store.changes().await {
-            Ok(changes) => changes,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot follow database changes; caches are bypassed");
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
-            }
-        };
-        // Whatever changed before this subscription was not announced to it.
-        apply(&state, &Changed::Everything).await;
-        state.caches.live.store(true, Ordering::Release);
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                next = changes.next() => match next {
-                    Some(change) => apply(&state, &change).await,
-                    None => break,
-                },
-            }
-        }
-        state.caches.live.store(false, Ordering::Release);
-        tracing::warn!("lost the database's change announcements; caches are bypassed until back");
-    }
-}
-
-async fn apply(state: &AppState, change: &Changed) {
-    state.caches.forget(change);
-    match change {
-        Changed::Employees => {}
-        // Tokens were validated against the Office 365 settings of the time.
-        Changed::Settings => state.entra.forget_tokens(),
-        Changed::Picks(employee) => state.items.forget_picks(employee).await,
-        Changed::Everything => {
-            state.entra.forget_tokens();
-            state.items.forget_all_picks();
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod items;
 pub mod jobs;
 pub mod metrics;
+pub mod model;
 pub mod ops;
 pub mod secrets;
 pub mod settings;
@@ -96,7 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(addin::xml_router())
         .fallback(web::fallback)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             metrics::record_http,
         ))
         .layer(middleware::from_fn_with_state(

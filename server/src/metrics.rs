@@ -1,7 +1,7 @@
 //! Prometheus metrics: a registry owned by the state (no global recorder), HTTP request counts
 //! and latency histograms recorded by a middleware, and the text exposition for `/metrics`.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -14,8 +14,6 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, histogram::Histogram},
     registry::Registry,
 };
-
-use crate::state::AppState;
 
 /// Labels of one HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -93,7 +91,11 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// Middleware: counts each request and records its latency by method, route template and status.
-pub async fn record_http(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record_http(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     // Known methods and route templates only: raw methods and paths are chosen by the client
     // and would grow the label set (and `/metrics`) without bound.
@@ -108,9 +110,8 @@ pub async fn record_http(State(state): State<AppState>, request: Request, next: 
         route,
         status: response.status().as_u16(),
     };
-    state.metrics.requests.get_or_create(&labels).inc();
-    state
-        .metrics
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
         .latency
         .get_or_create(&labels)
         .observe(start.elapsed().as_secs_f64());

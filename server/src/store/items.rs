@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 
 use super::{StoreError, StoreResult, for_both_backends, now_ms};
-use crate::items::{Item, ItemKind};
+use crate::model::{Item, ItemKind};
 
 /// Rows per INSERT statement: well under both backends' bind-parameter limits.
 const BATCH: usize = 500;
