@@ -31,7 +31,6 @@ use crate::{
     i18n::{Lang, Tr},
     identity::session::AdminSession,
     state::AppState,
-    store::NewAudit,
 };
 
 /// What is wrong with a settings form: field name → catalog key of the message. The JSON API
@@ -138,15 +137,7 @@ pub(crate) async fn audit(
     target: &str,
     detail: impl Into<String>,
 ) -> Result<(), AppError> {
-    state
-        .store
-        .add_audit(NewAudit {
-            actor_id: Some(by.employee.id.clone()),
-            actor: by.actor(),
-            action: action.into(),
-            target: target.into(),
-            detail: detail.into(),
-        })
-        .await?;
-    Ok(())
+    Ok(by
+        .audit(state.store.as_ref(), action, target, detail)
+        .await?)
 }

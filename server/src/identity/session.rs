@@ -26,7 +26,7 @@ use super::throttle::{self, Key, Rule};
 use crate::{
     error::AppError,
     state::AppState,
-    store::{AdminSessionRow, Employee, Role, now_ms},
+    store::{AdminSessionRow, Employee, NewAudit, Role, Store, StoreResult, now_ms},
 };
 
 /// Name of the session cookie.
@@ -106,6 +106,25 @@ impl AdminSession {
         } else {
             self.employee.login_email.clone()
         }
+    }
+
+    /// Writes one audit row for a change this session's employee made.
+    pub async fn audit(
+        &self,
+        store: &dyn Store,
+        action: &str,
+        target: &str,
+        detail: impl Into<String>,
+    ) -> StoreResult<()> {
+        store
+            .add_audit(NewAudit {
+                actor_id: Some(self.employee.id.clone()),
+                actor: self.actor(),
+                action: action.into(),
+                target: target.into(),
+                detail: detail.into(),
+            })
+            .await
     }
 }
 

@@ -437,14 +437,14 @@ pub async fn start(
     RequireAdmin(admin): RequireAdmin,
 ) -> Result<(StatusCode, AppJson<Queued>), AppError> {
     let run_id = queue_run(&state, Some(&admin.employee.id)).await?;
-    crate::admin::audit(
-        &state,
-        &admin,
-        "import.start",
-        &format!("import:{run_id}"),
-        "",
-    )
-    .await?;
+    admin
+        .audit(
+            state.store.as_ref(),
+            "import.start",
+            &format!("import:{run_id}"),
+            "",
+        )
+        .await?;
     Ok((StatusCode::ACCEPTED, AppJson(Queued { run_id })))
 }
 
