@@ -26,23 +26,12 @@ pub struct AppState {
     pub caches: Arc<Caches>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
-    /// Wakes background workers when new work arrives.
-    pub wake: Arc<Wake>,
     /// This process's id among several instances (shared: the state is cloned per request).
     pub instance_id: Arc<str>,
-    /// Wakes the background job workers.
+    /// Wakes the background job workers (the one wake-up of background work).
     pub jobs: Arc<crate::jobs::JobQueue>,
     /// Runs password checks, a bounded number at a time.
     pub passwords: Arc<crate::identity::password::Verifier>,
-}
-
-/// Wake-ups for background workers, so new work starts at once rather than at the next poll.
-#[derive(Debug, Default)]
-pub struct Wake {
-    /// A CRM webhook was stored.
-    pub events: tokio::sync::Notify,
-    /// An import run was queued.
-    pub import: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -66,7 +55,6 @@ impl AppState {
             crm,
             caches: Arc::new(Caches::default()),
             items: Arc::new(ItemCache::new()),
-            wake: Arc::new(Wake::default()),
             instance_id: uuid::Uuid::new_v4().to_string().into(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
             passwords,

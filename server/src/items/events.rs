@@ -18,9 +18,10 @@ use super::{Item, ItemKind};
 use crate::{
     crm::{Crm, CrmError, RecordKind, webhook::parse_event},
     error::{AppError, AppJson},
+    jobs::{JobError, JobKind, Schedule, Signal, backoff},
     settings::{Setting, WebhookSettings},
     state::AppState,
-    store::{NewEvent, StoredEvent, now_ms},
+    store::{Job, NewEvent, StoredEvent, now_ms},
 };
 
 /// Events leased per round.
@@ -95,9 +96,7 @@ pub async fn receive(
         })
         .await?;
     if stored {
-        // Two workers wait: one for cached records, one for the activities the ledger follows.
-        state.wake.events.notify_waiters();
-        state.wake.events.notify_one();
+        state.jobs.signal(EVENT_STORED);
     }
     Ok(AppJson(Received {
         status: if stored { "stored" } else { "duplicate" },
@@ -122,42 +121,43 @@ pub async fn stats(
     Ok(AppJson(state.store.event_stats(midnight).await?))
 }
 
-/// Applies pending events until `stop` turns true.
-pub async fn run_worker(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
-    run_rounds(state, stop, |state| Box::pin(apply_round(state))).await;
+/// The job kind that applies stored CRM events to the cached records.
+pub const APPLY_EVENTS_JOB: &str = "items.apply_events";
+
+/// Given by the receiver when it stored a new event.
+pub const EVENT_STORED: Signal = Signal("crm-event-stored");
+
+/// The `items.apply_events` job: a scheduled drain of the stored events, woken by the receiver.
+pub struct ApplyEvents {
+    state: AppState,
 }
 
-/// One round of an event worker: the number of events handled.
-pub type Round =
-    for<'a> fn(&'a AppState) -> futures::future::BoxFuture<'a, Result<usize, AppError>>;
+impl ApplyEvents {
+    /// The kind, applying events with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
 
-/// Runs `round` until `stop` turns true, right away while there is work, else when the
-/// receiver wakes the workers or the poll interval passes.
-pub async fn run_rounds(
-    state: AppState,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    round: Round,
-) {
-    let poll = Duration::from_millis(state.config.jobs.poll_interval_ms.max(10));
-    loop {
-        let worked = match round(&state).await {
-            Ok(n) => n > 0,
-            Err(e) => {
-                tracing::warn!(error = %e, "applying CRM events failed; retrying");
-                false
-            }
-        };
-        if worked {
-            continue;
-        }
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = state.wake.events.notified() => {}
-            () = tokio::time::sleep(poll) => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+#[async_trait::async_trait]
+impl JobKind for ApplyEvents {
+    fn name(&self) -> &'static str {
+        APPLY_EVENTS_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_millis(
+            self.state.config.jobs.poll_interval_ms.max(10),
+        ))
+    }
+
+    fn woken_by(&self) -> &'static [Signal] {
+        &[EVENT_STORED]
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        while apply_round(&self.state).await? > 0 {}
+        Ok(())
     }
 }
 
@@ -212,8 +212,8 @@ pub async fn apply_round(state: &AppState) -> Result<usize, AppError> {
 }
 
 fn backoff_ms(attempts: i32) -> i64 {
-    let base = 1_000i64.saturating_mul(1 << attempts.clamp(0, 8));
-    base + rand::random_range(0..=base / 2)
+    let attempt = u32::try_from(attempts).unwrap_or(0);
+    backoff::delay_ms(attempt, Duration::from_secs(2), Duration::from_secs(512))
 }
 
 /// Fetches the current state of `ids` and stores it; ids the CRM no longer has are deleted.

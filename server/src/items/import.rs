@@ -23,8 +23,9 @@ use crate::{
     crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
+    jobs::{JobError, JobKind, Schedule, Signal, backoff},
     state::AppState,
-    store::{ImportRunRow, now_ms},
+    store::{ImportRunRow, Job, now_ms},
 };
 
 /// A running import whose heartbeat is older than this is taken over by another worker.
@@ -135,7 +136,7 @@ impl ImportRun {
 /// Queues a run; `Conflict` when one is queued or running.
 pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, AppError> {
     let run_id = queue_run_with(state.store.as_ref(), by).await?;
-    state.wake.import.notify_one();
+    state.jobs.signal(IMPORT_QUEUED);
     Ok(run_id)
 }
 
@@ -162,26 +163,51 @@ async fn queue_run_with(
     Ok(run_id)
 }
 
-/// Runs queued (or abandoned) imports until `stop` turns true.
-pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let poll = Duration::from_millis(state.config.jobs.poll_interval_ms.max(10) * 4);
-    loop {
-        match state.store.claim_import_run(STALE_MS).await {
-            Ok(Some(row)) => {
-                execute(&state, row, |_| {}).await;
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot look for import runs"),
+/// The job kind that runs queued (or abandoned) imports.
+pub const IMPORT_JOB: &str = "items.import";
+
+/// Given when a run was queued.
+pub const IMPORT_QUEUED: Signal = Signal("import-queued");
+
+/// The `items.import` job: a scheduled look for queued runs, or runs whose process died (stale
+/// heartbeat), which it runs to their end; woken when a run is queued. Its lease is short, so
+/// another instance takes over a dead one's import soon.
+pub struct RunImports {
+    state: AppState,
+}
+
+impl RunImports {
+    /// The kind, importing with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for RunImports {
+    fn name(&self) -> &'static str {
+        IMPORT_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_millis(
+            self.state.config.jobs.poll_interval_ms.max(10) * 4,
+        ))
+    }
+
+    fn woken_by(&self) -> &'static [Signal] {
+        &[IMPORT_QUEUED]
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(Duration::from_millis(STALE_MS.unsigned_abs()))
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        while let Some(row) = self.state.store.claim_import_run(STALE_MS).await? {
+            execute(&self.state, row, |_| {}).await;
         }
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = state.wake.import.notified() => {}
-            () = tokio::time::sleep(poll) => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+        Ok(())
     }
 }
 
@@ -366,7 +392,7 @@ impl PageStream {
                     .to_std()
                     .unwrap_or_default()
                     .min(Duration::from_secs(300)),
-                _ => Duration::from_millis(500 * (1 << attempt)),
+                _ => backoff::delay(attempt, Duration::from_secs(1), Duration::from_secs(32)),
             };
             tracing::warn!(error = %err, offset, "an import page failed; retrying");
             tokio::time::sleep(wait).await;

@@ -15,9 +15,10 @@ use super::{Item, ItemKind};
 use crate::{
     crm::{MAX_PAGE, PageRequest},
     error::AppError,
+    jobs::{JobError, JobKind, Schedule},
     settings::Setting,
     state::AppState,
-    store::now_ms,
+    store::{Job, now_ms},
 };
 
 /// Changes this close to the watermark are fetched again: clocks and commit order drift.
@@ -192,66 +193,47 @@ pub async fn set_watermarks(state: &AppState, at: i64) -> Result<(), AppError> {
     status.save(store).await
 }
 
-/// Reconciles on the configured schedule until `stop` turns true; also rebuilds the index when
-/// live changes have piled up.
-pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let minutes = state.config.jobs.reconcile_minutes;
-    let sweep_every = Duration::from_secs(state.config.jobs.sweep_hours * 3600);
-    let tick = Duration::from_secs(30);
-    let mut next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
-    let mut next_sweep = tokio::time::Instant::now() + sweep_every;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(tick) => {}
+/// The job kind of the periodic reconcile.
+pub const RECONCILE_JOB: &str = "items.reconcile";
+
+/// The job kind of the id sweep.
+pub const SWEEP_JOB: &str = "items.sweep";
+
+/// The `items.reconcile` job, every `jobs.reconcile_minutes`: the reconcile, then the CRM
+/// security levels, then pruning events older than a week.
+pub struct Reconcile {
+    state: AppState,
+}
+
+impl Reconcile {
+    /// The kind, reconciling with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for Reconcile {
+    fn name(&self) -> &'static str {
+        RECONCILE_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        match self.state.config.jobs.reconcile_minutes {
+            0 => Schedule::Off,
+            minutes => Schedule::Every(Duration::from_secs(minutes * 60)),
         }
-        if *stop.borrow() {
-            return;
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        let state = &self.state;
+        let result = reconcile_once(state).await;
+        match &result {
+            Ok(n) => tracing::info!(changed = n, "reconcile done"),
+            Err(e) => tracing::warn!(error = %e, "reconcile failed"),
         }
-        if state.items.wants_rebuild()
-            && let Err(e) = state.items.rebuild(state.store.as_ref()).await
-        {
-            tracing::warn!(error = %e, "rebuilding the item index failed");
-        }
-        if !sweep_every.is_zero() && tokio::time::Instant::now() >= next_sweep {
-            next_sweep = tokio::time::Instant::now() + sweep_every;
-            let lease_until = now_ms() + (sweep_every.as_millis() / 2) as i64;
-            match state
-                .store
-                .try_lease("sweep", &state.instance_id, lease_until)
-                .await
-            {
-                Ok(true) => match sweep_once(&state).await {
-                    Ok(r) => {
-                        tracing::info!(removed = r.removed, took_ms = r.took_ms, "id sweep done")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "id sweep failed"),
-                },
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot take the sweep lease"),
-            }
-        }
-        if minutes == 0 || tokio::time::Instant::now() < next_reconcile {
-            continue;
-        }
-        next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
-        let lease_until = now_ms() + (minutes * 60_000) as i64 / 2;
-        match state
-            .store
-            .try_lease("reconcile", &state.instance_id, lease_until)
-            .await
-        {
-            Ok(true) => {
-                match reconcile_once(&state).await {
-                    Ok(n) => tracing::info!(changed = n, "reconcile done"),
-                    Err(e) => tracing::warn!(error = %e, "reconcile failed"),
-                }
-                if let Err(e) = super::access::refresh_all_levels(&state).await {
-                    tracing::warn!(error = %e, "refreshing CRM security levels failed");
-                }
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot take the reconcile lease"),
+        if let Err(e) = super::access::refresh_all_levels(state).await {
+            tracing::warn!(error = %e, "refreshing CRM security levels failed");
         }
         if let Err(e) = state
             .store
@@ -260,5 +242,44 @@ pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiv
         {
             tracing::warn!(error = %e, "pruning old CRM events failed");
         }
+        result.map(|_| ()).map_err(|e| JobError::retry(e.to_string()))
+    }
+}
+
+/// The `items.sweep` job, every `jobs.sweep_hours`.
+pub struct Sweep {
+    state: AppState,
+}
+
+impl Sweep {
+    /// The kind, sweeping with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for Sweep {
+    fn name(&self) -> &'static str {
+        SWEEP_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        match self.state.config.jobs.sweep_hours {
+            0 => Schedule::Off,
+            hours => Schedule::Every(Duration::from_secs(hours * 3600)),
+        }
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        let report = sweep_once(&self.state)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        tracing::info!(
+            removed = report.removed,
+            took_ms = report.took_ms,
+            "id sweep done"
+        );
+        Ok(())
     }
 }
