@@ -32,10 +32,10 @@ pub fn job_kinds(state: &AppState) -> Registry {
     Registry::new()
         .add(activities::worker::SyncActivity::new(state.clone()))
         .add(activities::follow::FollowActivities::new(state.clone()))
-        .add(items::events::ApplyEvents::new(state.clone()))
-        .add(items::import::RunImports::new(state.clone()))
-        .add(items::reconcile::Reconcile::new(state.clone()))
-        .add(items::reconcile::Sweep::new(state.clone()))
+        .add(items::events::ApplyEvents::new(state.items_ctx()))
+        .add(items::import::RunImports::new(state.items_ctx()))
+        .add(items::reconcile::Reconcile::new(state.items_ctx()))
+        .add(items::reconcile::Sweep::new(state.items_ctx()))
 }
 
 /// Starts every background task; all of them stop when `stop` turns true (then await them

@@ -1,5 +1,7 @@
 //! The one error type handlers return, and the JSON error shape `{"error":{"code","message"}}`
-//! that every 4xx/5xx response carries, including those made by axum and tower layers.
+//! that every 4xx/5xx response carries, including those made by axum and tower layers. Domain
+//! modules return their own error types; the `From` impls here are the one place they become
+//! HTTP statuses.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -13,7 +15,11 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
+use crate::{
+    crm::{ConnectError, CrmError},
+    settings::SettingsError,
+    store::StoreError,
+};
 
 /// Errors a handler can answer with; each variant documents its status code.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +105,60 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Coded { status, .. } | Self::RetryLater { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one place where domain errors become HTTP answers.
+
+impl From<SettingsError> for AppError {
+    fn from(err: SettingsError) -> Self {
+        match err {
+            SettingsError::Store(e) => e.into(),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<CrmError> for AppError {
+    fn from(err: CrmError) -> Self {
+        match err {
+            CrmError::BadCredentials => {
+                Self::Upstream("the CRM rejected the API key or user e-mail".into())
+            }
+            CrmError::UnknownInstance => {
+                Self::Upstream("the CRM has no instance of this name".into())
+            }
+            CrmError::Blocked => Self::Upstream(CrmError::Blocked.to_string()),
+            CrmError::AccessDenied(m) => Self::Upstream(format!("the CRM denied access: {m}")),
+            CrmError::NotFound => Self::NotFound("the CRM has no such record".into()),
+            CrmError::RateLimited { until } => Self::TooManyRequests(match until {
+                Some(t) => format!(
+                    "the CRM's request limit is reached until {}",
+                    t.format("%H:%M UTC")
+                ),
+                None => "the CRM's request limit is reached; try again later".into(),
+            }),
+            CrmError::Invalid(m) => Self::invalid_field("crm", m),
+            other => Self::Upstream(format!("the CRM failed: {other}")),
+        }
+    }
+}
+
+impl From<ConnectError> for AppError {
+    fn from(err: ConnectError) -> Self {
+        match err {
+            ConnectError::NotConfigured | ConnectError::KeyForOtherAddress => {
+                Self::Unavailable(err.to_string())
+            }
+            ConnectError::NoEmployeeKey | ConnectError::EmployeeKeyForOtherAddress => {
+                Self::Conflict(err.to_string())
+            }
+            ConnectError::BaseUrlNotAllowed => Self::invalid_field("base_url", err.to_string()),
+            ConnectError::Invalid(m) => Self::invalid_field("crm", m),
+            ConnectError::Settings(e) => e.into(),
+            ConnectError::Secret(_) => Self::Internal(anyhow::Error::new(err)),
         }
     }
 }

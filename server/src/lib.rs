@@ -6,8 +6,10 @@
 pub mod activities;
 pub mod addin;
 pub mod admin;
+pub mod backoff;
 pub mod background;
 pub mod caches;
+pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod error;
@@ -20,6 +22,8 @@ pub mod items;
 pub mod jobs;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod module_graph;
 pub mod ops;
 pub mod secrets;
 pub mod settings;
@@ -101,7 +105,7 @@ pub fn app(state: AppState) -> Router {
             metrics::record_http,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.identity(),
             identity::session::admin_guard,
         ));
 
@@ -126,7 +130,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
-            HeaderName::from_static("x-raynetcrm-token"),
+            HeaderName::from_static(crm::webhook::TOKEN_HEADER),
         ]))
         .layer(middleware::from_fn_with_state(
             http_guard::Guard::new(&state.config),

@@ -1,10 +1,19 @@
-//! `AppState`: everything handlers reach, built once at start-up. No global statics.
+//! `AppState`: everything the server holds, built once at start-up (no global statics), and
+//! the substates (`FromRef`) that services and handlers take instead of the whole state.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+
 use crate::{
-    caches::Caches, config::Config, crm::CrmHub, identity::entra::EntraValidator,
-    items::cache::ItemCache, metrics::Metrics, secrets::MasterKey, store::Store,
+    caches::Caches,
+    config::Config,
+    crm::CrmHub,
+    identity::{IdentityCtx, entra::EntraValidator},
+    items::{ItemsCtx, cache::ItemCache},
+    metrics::Metrics,
+    secrets::MasterKey,
+    store::Store,
 };
 
 /// Shared state of the server, cheap to clone.
@@ -59,5 +68,44 @@ impl AppState {
             jobs: Arc::new(crate::jobs::JobQueue::new()),
             passwords,
         })
+    }
+}
+
+impl FromRef<AppState> for IdentityCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            master_key: state.master_key.clone(),
+            entra: state.entra.clone(),
+            passwords: state.passwords.clone(),
+            caches: state.caches.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for ItemsCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            items: state.items.clone(),
+            crm: state.crm.clone(),
+            master_key: state.master_key.clone(),
+            jobs: state.jobs.clone(),
+            instance_id: state.instance_id.clone(),
+        }
+    }
+}
+
+impl AppState {
+    /// What the identity services need.
+    pub fn identity(&self) -> IdentityCtx {
+        IdentityCtx::from_ref(self)
+    }
+
+    /// What the item services need.
+    pub fn items_ctx(&self) -> ItemsCtx {
+        ItemsCtx::from_ref(self)
     }
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Content, Entry, Links, MAX_DESCRIPTION_CHARS, SYNC_JOB, times, truncate_body};
 use crate::{
-    crm::{NewPerson, crm_error},
+    crm::NewPerson,
     error::{AppError, AppJson},
     identity::addin::AddinUser,
     items::{Item, ItemKind, index::ItemView},
@@ -747,7 +747,7 @@ pub async fn create_person(
             owner_id: None,
         })
         .await
-        .map_err(crm_error)?;
+        .map_err(AppError::from)?;
     let company_name = input
         .company_id
         .and_then(|c| state.items.index().get(ItemKind::Company, c))

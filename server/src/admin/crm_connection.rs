@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::{Problems, audit, plausible_email};
 use crate::{
-    crm::{ConnectionReport, CrmError, RaynetConnection},
+    crm::{Connection, ConnectionReport, CrmError},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
     secrets::mask,
@@ -201,7 +201,7 @@ pub async fn test_connection(
     } else {
         SecretString::from(typed.api_key.clone())
     };
-    let client = state.crm.client_for(RaynetConnection {
+    let client = state.crm.client_for(Connection {
         base_url: typed.base_url.clone(),
         instance: typed.instance.clone(),
         user_email: typed.user_email.clone(),

@@ -1,4 +1,4 @@
-//! CRM webhooks: the receiver (`POST /api/raynet-event/{webhook_id}`) stores each event durably
+//! CRM webhooks: the receiver (`POST` on `crm::webhook::ROUTE`) stores each event durably
 //! and answers at once; the worker leases pending events, coalesces them per record, fetches the
 //! records' current state in batches (`id[IN]`) and applies it. Because it applies the CRM's
 //! state rather than the event, duplicates and out-of-order delivery end in the same result.
@@ -15,12 +15,16 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use super::{Item, ItemKind};
+use super::ItemsCtx;
 use crate::{
-    crm::{Crm, CrmError, RecordKind, webhook::parse_event},
+    crm::{
+        Crm, CrmError, RecordKind,
+        webhook::{self, parse_event},
+    },
     error::{AppError, AppJson},
-    jobs::{JobError, JobKind, Schedule, Signal, backoff},
+    backoff,
+    jobs::{JobError, JobKind, Schedule, Signal},
     settings::{Setting, WebhookSettings},
-    state::AppState,
     store::{Job, NewEvent, StoredEvent, now_ms},
 };
 
@@ -43,7 +47,7 @@ pub struct Received {
 /// Receives a CRM webhook.
 #[utoipa::path(
     post,
-    path = "/api/raynet-event/{webhook_id}",
+    path = crate::crm::webhook::ROUTE,
     tag = "crm",
     params(("webhook_id" = String, Path, description = "Our webhook id")),
     request_body(content = String, description = "The CRM's event JSON"),
@@ -55,7 +59,7 @@ pub struct Received {
     )
 )]
 pub async fn receive(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     Path(webhook_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -67,20 +71,10 @@ pub async fn receive(
         return Err(AppError::NotFound("no such webhook".into()));
     }
     let expected = settings.secret_token(&state.master_key)?;
-    let sent = headers
-        .get("x-raynetcrm-token")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    let valid = expected.is_some_and(|t| {
-        use secrecy::ExposeSecret;
-        bool::from(t.expose_secret().as_bytes().ct_eq(sent))
-    });
-    if !valid {
+    if !webhook::authenticate(&headers, expected.as_ref()) {
         // Counted for the Health page: the CRM's webhook no longer carries our token.
         state.store.note_webhook_rejection().await?;
-        return Err(AppError::Unauthorized(
-            "missing or wrong X-RAYNETCRM-Token".into(),
-        ));
+        return Err(AppError::Unauthorized(webhook::WRONG_TOKEN.into()));
     }
     let event = parse_event(&body).map_err(AppError::BadRequest)?;
     let stored = state
@@ -89,7 +83,7 @@ pub async fn receive(
             event_id: event.event_id,
             action: event.action.as_str().into(),
             entity_name: event.entity_name,
-            item_kind: event.kind.map(|k| ItemKind::from(k).code()),
+            item_kind: event.kind.map(|k| k.code()),
             entity_id: event.entity_id,
             created_at: event.created_at.map(|t| t.timestamp_millis()),
             to_apply: event.kind.is_some() || event.activity.is_some(),
@@ -111,7 +105,7 @@ pub async fn receive(
     responses((status = 200, body = crate::store::EventStats), (status = 401, body = crate::error::ErrorBody))
 )]
 pub async fn stats(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     _admin: crate::identity::session::RequireAdmin,
 ) -> Result<AppJson<crate::store::EventStats>, AppError> {
     let midnight = chrono::Utc::now()
@@ -129,12 +123,12 @@ pub const EVENT_STORED: Signal = Signal("crm-event-stored");
 
 /// The `items.apply_events` job: a scheduled drain of the stored events, woken by the receiver.
 pub struct ApplyEvents {
-    state: AppState,
+    state: ItemsCtx,
 }
 
 impl ApplyEvents {
     /// The kind, applying events with `state`.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: ItemsCtx) -> Self {
         Self { state }
     }
 }
@@ -162,7 +156,7 @@ impl JobKind for ApplyEvents {
 }
 
 /// One round: lease, coalesce, fetch, apply. Returns the number of events handled.
-pub async fn apply_round(state: &AppState) -> Result<usize, AppError> {
+pub async fn apply_round(state: &ItemsCtx) -> Result<usize, AppError> {
     let events = state.store.lease_events(BATCH, LEASE_MS, false).await?;
     if events.is_empty() {
         return Ok(0);
@@ -218,13 +212,13 @@ fn backoff_ms(attempts: i32) -> i64 {
 
 /// Fetches the current state of `ids` and stores it; ids the CRM no longer has are deleted.
 pub async fn refresh_records(
-    state: &AppState,
+    state: &ItemsCtx,
     crm: &dyn Crm,
     kind: ItemKind,
     ids: &[i64],
 ) -> Result<(), CrmError> {
     for chunk in ids.chunks(IDS_PER_FETCH) {
-        let records = crm.get_many(RecordKind::from(kind), chunk).await?;
+        let records = crm.get_many(kind, chunk).await?;
         let found: Vec<Item> = records.into_iter().map(Item::from).collect();
         let missing: Vec<(ItemKind, i64)> = chunk
             .iter()

@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Item, ItemKind};
+use super::ItemsCtx;
 use crate::{
     crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
-    jobs::{JobError, JobKind, Schedule, Signal, backoff},
-    state::AppState,
+    backoff,
+    jobs::{JobError, JobKind, Schedule, Signal},
     store::{ImportRunRow, Job, now_ms},
 };
 
@@ -134,7 +135,7 @@ impl ImportRun {
 }
 
 /// Queues a run; `Conflict` when one is queued or running.
-pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, AppError> {
+pub async fn queue_run(state: &ItemsCtx, by: Option<&str>) -> Result<String, AppError> {
     let run_id = queue_run_with(state.store.as_ref(), by).await?;
     state.jobs.signal(IMPORT_QUEUED);
     Ok(run_id)
@@ -173,12 +174,12 @@ pub const IMPORT_QUEUED: Signal = Signal("import-queued");
 /// heartbeat), which it runs to their end; woken when a run is queued. Its lease is short, so
 /// another instance takes over a dead one's import soon.
 pub struct RunImports {
-    state: AppState,
+    state: ItemsCtx,
 }
 
 impl RunImports {
     /// The kind, importing with `state`.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: ItemsCtx) -> Self {
         Self { state }
     }
 }
@@ -213,7 +214,7 @@ impl JobKind for RunImports {
 
 /// Runs a claimed import to its end, calling `on_progress` after every page; never panics, a
 /// failure is recorded on the run.
-pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
+pub async fn execute(state: &ItemsCtx, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
     let mut progress: Vec<KindProgress> =
         serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
     let heartbeat = {
@@ -258,7 +259,7 @@ pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&
 }
 
 async fn run_kinds(
-    state: &AppState,
+    state: &ItemsCtx,
     row: &ImportRunRow,
     progress: &mut [KindProgress],
     on_progress: &impl Fn(&[KindProgress]),
@@ -306,7 +307,7 @@ async fn run_kinds(
     Ok(())
 }
 
-async fn save(state: &AppState, run: &str, progress: &[KindProgress]) -> Result<(), AppError> {
+async fn save(state: &ItemsCtx, run: &str, progress: &[KindProgress]) -> Result<(), AppError> {
     let text = serde_json::to_string(progress).map_err(|e| AppError::Internal(e.into()))?;
     state.store.save_import_progress(run, &text).await?;
     Ok(())
@@ -331,7 +332,7 @@ impl PageStream {
     pub fn new(crm: Arc<dyn Crm>, kind: ItemKind, offset: u64) -> Self {
         Self {
             crm,
-            kind: kind.into(),
+            kind,
             next_offset: offset,
             in_flight: VecDeque::new(),
             total: None,
@@ -382,7 +383,7 @@ impl PageStream {
         while let Err(err) = &result {
             if !err.is_transient() || attempt >= PAGE_ATTEMPTS {
                 self.abort();
-                return Err(crate::crm::crm_error(
+                return Err(AppError::from(
                     result.err().unwrap_or(CrmError::NotFound),
                 ));
             }
@@ -404,7 +405,7 @@ impl PageStream {
             result = self.crm.list(self.kind, request).await;
             attempt += 1;
         }
-        let page = result.map_err(crate::crm::crm_error)?;
+        let page = result.map_err(AppError::from)?;
         self.total = Some(page.total);
         if (page.items.len() as u64) < MAX_PAGE {
             // A short page is the last one, whatever the total said.
@@ -459,7 +460,7 @@ pub struct ImportRuns {
     )
 )]
 pub async fn start(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     RequireAdmin(admin): RequireAdmin,
 ) -> Result<(StatusCode, AppJson<Queued>), AppError> {
     let run_id = queue_run(&state, Some(&admin.employee.id)).await?;
@@ -482,7 +483,7 @@ pub async fn start(
     responses((status = 200, body = ImportRuns), (status = 401, body = crate::error::ErrorBody))
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     _admin: RequireAdmin,
 ) -> Result<AppJson<ImportRuns>, AppError> {
     let rows = state.store.import_runs(20).await?;
@@ -491,7 +492,7 @@ pub async fn list(
     }))
 }
 
-async fn load_run(state: &AppState, id: &str) -> Result<ImportRun, AppError> {
+async fn load_run(state: &ItemsCtx, id: &str) -> Result<ImportRun, AppError> {
     let row = state
         .store
         .import_run(id)
@@ -509,7 +510,7 @@ async fn load_run(state: &AppState, id: &str) -> Result<ImportRun, AppError> {
     responses((status = 200, body = ImportRun), (status = 404, body = crate::error::ErrorBody))
 )]
 pub async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     _admin: RequireAdmin,
     Path(id): Path<String>,
 ) -> Result<AppJson<ImportRun>, AppError> {
@@ -525,7 +526,7 @@ pub async fn get_one(
     responses((status = 200, content_type = "text/event-stream", body = ImportRun), (status = 404, body = crate::error::ErrorBody))
 )]
 pub async fn events(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     _admin: RequireAdmin,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {

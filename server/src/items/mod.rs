@@ -14,30 +14,33 @@ pub mod index;
 pub mod reconcile;
 pub mod sync;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
 pub use crate::model::{Item, ItemKind};
+use crate::{
+    config::Config, crm::CrmHub, identity::IdentityCtx, jobs::JobQueue, secrets::MasterKey,
+    store::Store,
+};
 
-impl From<crate::crm::RecordKind> for ItemKind {
-    fn from(kind: crate::crm::RecordKind) -> Self {
-        use crate::crm::RecordKind;
-        match kind {
-            RecordKind::Company => ItemKind::Company,
-            RecordKind::Person => ItemKind::Person,
-            RecordKind::Project => ItemKind::Project,
-            RecordKind::BusinessCase => ItemKind::BusinessCase,
-        }
-    }
-}
-
-impl From<ItemKind> for crate::crm::RecordKind {
-    fn from(kind: ItemKind) -> Self {
-        use crate::crm::RecordKind;
-        match kind {
-            ItemKind::Company => RecordKind::Company,
-            ItemKind::Person => RecordKind::Person,
-            ItemKind::Project => RecordKind::Project,
-            ItemKind::BusinessCase => RecordKind::BusinessCase,
-        }
-    }
+/// What the item services need (a substate of the server's state).
+#[derive(Clone)]
+pub struct ItemsCtx {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// The in-memory searchable copy.
+    pub items: Arc<cache::ItemCache>,
+    /// CRM clients built from the stored connection.
+    pub crm: Arc<CrmHub>,
+    /// The key that opens the stored CRM keys and webhook token.
+    pub master_key: Arc<MasterKey>,
+    /// Wakes the background work (a queued import, a stored webhook).
+    pub jobs: Arc<JobQueue>,
+    /// This process's id among several instances.
+    pub instance_id: Arc<str>,
 }
 
 impl From<crate::crm::CrmRecord> for Item {
@@ -48,7 +51,7 @@ impl From<crate::crm::CrmRecord> for Item {
             _ => r.subtitle,
         };
         Item {
-            kind: r.kind.into(),
+            kind: r.kind,
             id: r.id,
             name: r.name,
             subtitle: subtitle.unwrap_or_default(),
@@ -67,7 +70,12 @@ impl From<crate::crm::CrmRecord> for Item {
 
 /// Routes of the item cache other than the add-in's (`api`): the webhook receiver and the
 /// admin's import, webhook and sweep endpoints.
-pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ItemsCtx: FromRef<S>,
+    IdentityCtx: FromRef<S>,
+{
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(events::receive))

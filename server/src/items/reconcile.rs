@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Item, ItemKind};
+use super::ItemsCtx;
 use crate::{
     crm::{MAX_PAGE, PageRequest},
     error::AppError,
     jobs::{JobError, JobKind, Schedule},
     settings::Setting,
-    state::AppState,
     store::{Job, now_ms},
 };
 
@@ -60,7 +60,7 @@ pub struct SweepReport {
 
 /// Lists every id of every kind in the CRM and removes cached records the CRM no longer has
 /// (each candidate is checked by id first, so a record created meanwhile is kept).
-pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
+pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, AppError> {
     let store = state.store.as_ref();
     let crm = state.crm.admin(store, &state.master_key).await?;
     let started = std::time::Instant::now();
@@ -70,9 +70,9 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
         let mut request = PageRequest::first(None);
         loop {
             let page = crm
-                .list_ids(kind.into(), request)
+                .list_ids(kind, request)
                 .await
-                .map_err(crate::crm::crm_error)?;
+                .map_err(AppError::from)?;
             report.requests += 1;
             let count = page.items.len() as u64;
             in_crm.extend(page.items);
@@ -95,7 +95,7 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
         let before = store.count_items(kind).await?;
         super::events::refresh_records(state, crm.as_ref(), kind, &candidates)
             .await
-            .map_err(crate::crm::crm_error)?;
+            .map_err(AppError::from)?;
         report.requests += candidates.len().div_ceil(100) as u64;
         let after = store.count_items(kind).await?;
         report.removed += u64::try_from(before - after).unwrap_or(0);
@@ -122,7 +122,7 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
     )
 )]
 pub async fn sweep_now(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ItemsCtx>,
     _admin: crate::identity::session::RequireAdmin,
 ) -> Result<crate::error::AppJson<SweepReport>, AppError> {
     Ok(crate::error::AppJson(sweep_once(&state).await?))
@@ -133,7 +133,7 @@ impl Setting for ReconcileState {
 }
 
 /// Reconciles every kind once; returns how many records were refreshed.
-pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
+pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, AppError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     let crm = state.crm.admin(store, &state.master_key).await?;
@@ -157,9 +157,9 @@ pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
             };
             loop {
                 let page = crm
-                    .list(kind.into(), request)
+                    .list(kind, request)
                     .await
-                    .map_err(crate::crm::crm_error)?;
+                    .map_err(AppError::from)?;
                 let count = page.items.len() as u64;
                 let items: Vec<Item> = page.items.into_iter().map(Item::from).collect();
                 let keys: Vec<(ItemKind, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
@@ -184,7 +184,7 @@ pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
 }
 
 /// Marks every kind as reconciled up to `at` (called when an import starts).
-pub async fn set_watermarks(state: &AppState, at: i64) -> Result<(), AppError> {
+pub async fn set_watermarks(state: &ItemsCtx, at: i64) -> Result<(), AppError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     for kind in ItemKind::ALL {
@@ -202,12 +202,12 @@ pub const SWEEP_JOB: &str = "items.sweep";
 /// The `items.reconcile` job, every `jobs.reconcile_minutes`: the reconcile, then the CRM
 /// security levels, then pruning events older than a week.
 pub struct Reconcile {
-    state: AppState,
+    state: ItemsCtx,
 }
 
 impl Reconcile {
     /// The kind, reconciling with `state`.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: ItemsCtx) -> Self {
         Self { state }
     }
 }
@@ -248,12 +248,12 @@ impl JobKind for Reconcile {
 
 /// The `items.sweep` job, every `jobs.sweep_hours`.
 pub struct Sweep {
-    state: AppState,
+    state: ItemsCtx,
 }
 
 impl Sweep {
     /// The kind, sweeping with `state`.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: ItemsCtx) -> Self {
         Self { state }
     }
 }

@@ -2,12 +2,12 @@
 //! queue (`store::jobs` keeps the jobs). One-off jobs (saving an activity, an import run) and
 //! scheduled jobs (the CRM event drains, the reconcile, the id sweep) share one lease scheme
 //! (leases renewed while a job runs, so a dead worker's job is taken over), one backoff rule
-//! ([`backoff`]), one wake-up ([`JobQueue`]) and one shutdown path ([`Workers::stop`]).
+//! (`crate::backoff`), one wake-up ([`JobQueue`]) and one shutdown path ([`Workers::stop`]).
 //!
 //! Adding a kind is one module implementing [`JobKind`] and one [`Registry::add`] line where
 //! the server starts its background work.
 
-pub mod backoff;
+
 mod queue;
 mod runtime;
 
@@ -20,8 +20,9 @@ pub use queue::{JobQueue, Signal};
 pub use runtime::{Settings, Workers, start};
 
 use crate::{
-    crm::CrmError,
+    crm::{ConnectError, CrmError},
     error::AppError,
+    settings::SettingsError,
     store::{Job, StoreError},
 };
 
@@ -65,6 +66,28 @@ impl From<CrmError> for JobError {
 impl From<StoreError> for JobError {
     fn from(err: StoreError) -> Self {
         Self::retry(err.to_string())
+    }
+}
+
+impl From<SettingsError> for JobError {
+    fn from(err: SettingsError) -> Self {
+        match err {
+            SettingsError::Store(e) => e.into(),
+            other => Self::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<ConnectError> for JobError {
+    fn from(err: ConnectError) -> Self {
+        match err {
+            // The admin may configure it meanwhile.
+            ConnectError::NotConfigured | ConnectError::KeyForOtherAddress => {
+                Self::retry(err.to_string())
+            }
+            ConnectError::Settings(e) => e.into(),
+            other => Self::Fatal(other.to_string()),
+        }
     }
 }
 

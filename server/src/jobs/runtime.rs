@@ -1,13 +1,14 @@
 //! The workers: lease a due job (or a signalled scheduled one), run it with its kind while
-//! renewing the lease, then record the outcome — done, retried after [`backoff`](super::backoff),
+//! renewing the lease, then record the outcome — done, retried after [`backoff`](crate::backoff),
 //! failed, or (scheduled) due again after its period.
 
 use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-use super::{JobError, JobKind, JobQueue, Registry, Schedule, backoff, schedule_id};
+use super::{JobError, JobKind, JobQueue, Registry, Schedule, schedule_id};
 use crate::{
+    backoff,
     config::JobsConfig,
     store::{Job, Store, StoreError, now_ms},
 };

@@ -20,7 +20,6 @@ use crate::{
         employees::{self as api, EmployeeInput, EmployeeView, ListQuery},
         plausible_email,
     },
-    crm::crm_error,
     error::{AppError, AppJson},
     identity::{password, session::RequireAdmin},
     state::AppState,
@@ -420,7 +419,7 @@ pub async fn test_key(State(state): State<AppState>, ctx: Ctx, Path(id): Path<St
             .crm
             .for_employee(state.store.as_ref(), &state.master_key, &employee)
             .await?;
-        crm.test_connection().await.map_err(crm_error)
+        crm.test_connection().await.map_err(AppError::from)
     };
     let top = match outcome.await {
         Ok(report) => html! {

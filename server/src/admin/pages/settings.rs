@@ -130,12 +130,6 @@ pub async fn company_save(
 
 // ----- CRM connection -----
 
-/// Known Raynet API hosts offered in the base URL list.
-pub const KNOWN_CRM_HOSTS: [&str; 2] = [
-    "https://app.raynet.cz/api/v2/",
-    "https://eu.raynetcrm.com/api/v2/",
-];
-
 /// The CRM connection form (shared by Save and Test).
 #[derive(Debug, Default, Deserialize)]
 pub struct CrmForm {
@@ -169,7 +163,7 @@ fn crm_body(
                 label for="f-base_url" { (tr.t("crm-base-url")) }
                 input id="f-base_url" name="base_url" type="url" list="crm-hosts" value=(form.base_url)
                     aria-describedby="f-base_url-hint" aria-invalid=[errors.get("base_url").map(|_| "true")];
-                datalist id="crm-hosts" { @for h in KNOWN_CRM_HOSTS { option value=(h) {} } }
+                datalist id="crm-hosts" { @for h in crate::crm::known_base_urls() { option value=(h) {} } }
                 p.hint id="f-base_url-hint" { (tr.t("crm-base-url-hint")) }
                 @if let Some(e) = errors.get("base_url") { p.field-error role="alert" { (e) } }
             }
@@ -200,7 +194,7 @@ pub async fn crm_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flas
     };
     let form = TypedConnection {
         base_url: if saved.base_url.is_empty() {
-            KNOWN_CRM_HOSTS[0].to_owned()
+            crate::crm::DEFAULT_BASE_URL.to_owned()
         } else {
             saved.base_url
         },

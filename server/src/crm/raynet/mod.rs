@@ -8,31 +8,34 @@ mod wire;
 
 use std::{
     fmt,
-    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use rand::Rng;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::{
     config::CrmConfig,
     crm::{
-        ActivityKind, ActivityParticipant, ActivityStatus, ActivityUpdate, ConnectionReport, Crm,
-        CrmActivity, CrmError, CrmIdentity, CrmRecord, CrmWebhook, MAX_PAGE, NewActivity,
-        NewPerson, Page, PageRequest, ParticipantSpec, Quota, RecordKind,
+        ActivityKind, ActivityParticipant, ActivityStatus, ActivityUpdate, Connection,
+        ConnectionReport, Crm, CrmActivity, CrmError, CrmIdentity, CrmRecord, CrmWebhook, Limits,
+        MAX_PAGE, NewActivity, NewPerson, Page, PageRequest, ParticipantSpec, Quota, RecordKind,
     },
 };
 
 /// The default API address (Czech host); `.sk`, `.com` and `eu.raynetcrm.com` hosts also exist.
 pub const DEFAULT_BASE_URL: &str = "https://app.raynet.cz/api/v2/";
+
+/// Raynet's API addresses offered in the admin UI's list.
+pub const KNOWN_BASE_URLS: [&str; 2] = [
+    "https://app.raynet.cz/api/v2/",
+    "https://eu.raynetcrm.com/api/v2/",
+];
 
 /// The domains Raynet serves its API from (the host itself or any subdomain).
 pub const RAYNET_DOMAINS: [&str; 4] = ["raynet.cz", "raynetcrm.com", "raynetcrm.sk", "raynet.sk"];
@@ -58,44 +61,8 @@ const IDS_PER_REQUEST: usize = 200;
 /// First backoff step for 429/503 without a reset time; doubled per attempt.
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
 
-/// Where and as whom to connect.
-#[derive(Debug, Clone)]
-pub struct RaynetConnection {
-    /// API base, e.g. `https://app.raynet.cz/api/v2/`.
-    pub base_url: String,
-    /// Instance (account) name, sent as `X-Instance-Name`.
-    pub instance: String,
-    /// The user's login e-mail (HTTP Basic user name).
-    pub user_email: String,
-    /// The user's API key (HTTP Basic password).
-    pub api_key: SecretString,
-}
-
-/// What clients of one Raynet instance share: the connection permits and the last quota seen.
-/// Clone it into every [`RaynetClient`] of the same instance (e.g. one per employee key).
-#[derive(Clone)]
-pub struct RaynetLimits {
-    permits: Arc<Semaphore>,
-    quota: Arc<Mutex<Option<Quota>>>,
-}
-
-impl RaynetLimits {
-    /// Limits allowing `max_connections` requests at a time (at least one).
-    pub fn new(max_connections: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max_connections.max(1))),
-            quota: Arc::new(Mutex::new(None)),
-        }
-    }
-}
-
-impl fmt::Debug for RaynetLimits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RaynetLimits")
-            .field("available_permits", &self.permits.available_permits())
-            .finish_non_exhaustive()
-    }
-}
+/// Where and as whom to connect (the CRM-neutral [`Connection`]).
+pub type RaynetConnection = Connection;
 
 /// A Raynet API client for one user of one instance.
 pub struct RaynetClient {
@@ -104,7 +71,7 @@ pub struct RaynetClient {
     instance: String,
     user: String,
     key: SecretString,
-    limits: RaynetLimits,
+    limits: Limits,
     max_retries: u32,
     max_backoff: Duration,
 }
@@ -129,7 +96,7 @@ impl RaynetClient {
             http,
             connection,
             config,
-            RaynetLimits::new(config.max_connections),
+            Limits::new(config.max_connections),
         )
     }
 
@@ -138,7 +105,7 @@ impl RaynetClient {
         http: reqwest::Client,
         connection: RaynetConnection,
         config: &CrmConfig,
-        limits: RaynetLimits,
+        limits: Limits,
     ) -> Result<Self, CrmError> {
         let mut base_text = connection.base_url.trim().to_owned();
         if !base_text.ends_with('/') {
@@ -168,7 +135,7 @@ impl RaynetClient {
     }
 
     /// The limits this client uses, to share with other clients of the instance.
-    pub fn limits(&self) -> RaynetLimits {
+    pub fn limits(&self) -> Limits {
         self.limits.clone()
     }
 
@@ -213,7 +180,7 @@ impl RaynetClient {
         url: Url,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<axum::body::Bytes, CrmError> {
+    ) -> Result<bytes::Bytes, CrmError> {
         let mut attempt: u32 = 0;
         loop {
             let permit = self
@@ -279,7 +246,7 @@ impl RaynetClient {
                     let reset = reset_if_exhausted(&headers);
                     let now = Utc::now();
                     let wait = match reset {
-                        Some(at) => (at - now).to_std().unwrap_or_default() + jitter(250),
+                        Some(at) => (at - now).to_std().unwrap_or_default() + crate::backoff::jitter(Duration::from_millis(250)),
                         None => backoff(attempt, self.max_backoff),
                     };
                     let until =
@@ -524,17 +491,9 @@ fn reset_if_exhausted(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(reset, 0).single()
 }
 
-fn jitter(max_ms: u64) -> Duration {
-    Duration::from_millis(rand::rng().random_range(0..=max_ms))
-}
-
-/// Exponential backoff with "equal jitter": half fixed, half random, capped by `max`.
+/// Exponential backoff with "equal jitter" from [`BASE_BACKOFF`], capped by `max`.
 fn backoff(attempt: u32, max: Duration) -> Duration {
-    let full = BASE_BACKOFF
-        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-        .min(max);
-    let half = full / 2;
-    half + jitter(u64::try_from(half.as_millis()).unwrap_or(u64::MAX))
+    crate::backoff::delay(attempt, BASE_BACKOFF, max)
 }
 
 /// A wanted participant is present when its person is (whatever company the CRM filled in), or,
