@@ -43,7 +43,7 @@ pub fn job_kinds(state: &AppState) -> Registry {
 pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
     let tasks = vec![
         tokio::spawn(follow_changes(state.clone(), stop.clone())),
-        tokio::spawn(items::sync::run_listener(state.clone(), stop.clone())),
+        tokio::spawn(items::sync::run_listener(state.items_ctx(), stop.clone())),
         tokio::spawn(rebuild_index_when_wanted(state.clone(), stop.clone())),
     ];
     let jobs = state.config.jobs.enabled.then(|| {

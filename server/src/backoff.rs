@@ -9,7 +9,9 @@ use rand::Rng;
 /// Delay before retry number `attempt` (0 for the first retry): `base · 2^attempt`, capped at
 /// `max`, of which a random part up to a half is taken off.
 pub fn delay(attempt: u32, base: Duration, max: Duration) -> Duration {
-    let full = base.saturating_mul(2u32.saturating_pow(attempt.min(20))).min(max);
+    let full = base
+        .saturating_mul(2u32.saturating_pow(attempt.min(20)))
+        .min(max);
     let half = full / 2;
     half + jitter(half)
 }

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use crate::{
     crm::{ConnectError, CrmError},
+    jobs::WorkError,
     settings::SettingsError,
     store::StoreError,
 };
@@ -123,25 +124,26 @@ impl From<SettingsError> for AppError {
 
 impl From<CrmError> for AppError {
     fn from(err: CrmError) -> Self {
+        let message = err.describe();
         match err {
-            CrmError::BadCredentials => {
-                Self::Upstream("the CRM rejected the API key or user e-mail".into())
-            }
-            CrmError::UnknownInstance => {
-                Self::Upstream("the CRM has no instance of this name".into())
-            }
-            CrmError::Blocked => Self::Upstream(CrmError::Blocked.to_string()),
-            CrmError::AccessDenied(m) => Self::Upstream(format!("the CRM denied access: {m}")),
-            CrmError::NotFound => Self::NotFound("the CRM has no such record".into()),
-            CrmError::RateLimited { until } => Self::TooManyRequests(match until {
-                Some(t) => format!(
-                    "the CRM's request limit is reached until {}",
-                    t.format("%H:%M UTC")
-                ),
-                None => "the CRM's request limit is reached; try again later".into(),
-            }),
+            CrmError::NotFound => Self::NotFound(message),
+            CrmError::RateLimited { .. } => Self::TooManyRequests(message),
             CrmError::Invalid(m) => Self::invalid_field("crm", m),
-            other => Self::Upstream(format!("the CRM failed: {other}")),
+            _ => Self::Upstream(message),
+        }
+    }
+}
+
+impl From<WorkError> for AppError {
+    fn from(err: WorkError) -> Self {
+        match err {
+            WorkError::Crm(e) => e.into(),
+            WorkError::Connect(e) => e.into(),
+            WorkError::Store(e) => e.into(),
+            WorkError::Settings(e) => e.into(),
+            WorkError::Busy(m) => Self::Conflict(m),
+            WorkError::Gone(m) => Self::NotFound(m),
+            WorkError::Broken(m) => Self::Internal(anyhow::anyhow!(m)),
         }
     }
 }

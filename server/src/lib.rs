@@ -6,12 +6,13 @@
 pub mod activities;
 pub mod addin;
 pub mod admin;
-pub mod backoff;
 pub mod background;
+pub mod backoff;
 pub mod caches;
 pub mod cli;
 pub mod config;
 pub mod crm;
+pub mod email;
 pub mod error;
 pub mod fsutil;
 pub mod http_client;

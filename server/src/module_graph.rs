@@ -176,7 +176,11 @@ mod tests {
     fn the_modules_of_the_server_form_a_graph_without_cycles() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let graph = graph_of(&src);
-        assert!(graph.len() > 20, "too few modules found in {}", src.display());
+        assert!(
+            graph.len() > 20,
+            "too few modules found in {}",
+            src.display()
+        );
         let found = cycles(&graph);
         let described: Vec<String> = found
             .iter()
@@ -193,11 +197,7 @@ mod tests {
                 format!("{{{}}}: {}", c.join(", "), edges.join(", "))
             })
             .collect();
-        assert!(
-            found.is_empty(),
-            "module cycles: {}",
-            described.join("; ")
-        );
+        assert!(found.is_empty(), "module cycles: {}", described.join("; "));
     }
 
     #[test]

@@ -7,9 +7,8 @@ use std::{collections::BTreeMap, time::Duration};
 use super::Links;
 use crate::{
     crm::{ActivityKind, Crm, CrmError},
-    error::AppError,
     items::events::EVENT_STORED,
-    jobs::{JobError, JobKind, Schedule, Signal},
+    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
     state::AppState,
     store::{Job, LoggedItem, now_ms},
 };
@@ -69,7 +68,7 @@ fn activity_kind(entity_name: &str) -> Option<ActivityKind> {
 
 /// One round: lease activity events, and bring the entries of each activity in line with the
 /// CRM. Returns the number of events handled.
-pub async fn follow_round(state: &AppState) -> Result<usize, AppError> {
+pub async fn follow_round(state: &AppState) -> Result<usize, WorkError> {
     let events = state.store.lease_events(BATCH, LEASE_MS, true).await?;
     if events.is_empty() {
         return Ok(0);

@@ -7,6 +7,8 @@
 pub mod admin;
 pub mod follow;
 pub mod handlers;
+pub mod input;
+pub mod ledger;
 pub mod times;
 pub mod worker;
 

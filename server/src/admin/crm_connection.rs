@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Problems, audit, plausible_email};
+use super::{Problems, audit};
 use crate::{
     crm::{Connection, ConnectionReport, CrmError},
     error::{AppError, AppJson},
@@ -116,7 +116,7 @@ pub fn validate(
     {
         problems.add("instance", "crm-instance-format");
     }
-    if !plausible_email(&typed.user_email) {
+    if !crate::email::EmailAddress::is_valid(&typed.user_email) {
         problems.add("user_email", "error-email");
     }
     if typed.api_key.is_empty() {

@@ -208,7 +208,7 @@ pub async fn create_admin(
         );
     }
     let mut errors = FieldErrors::new();
-    if !email.contains('@') || email.len() > 254 {
+    if !crate::email::EmailAddress::is_valid(&email) {
         errors.insert("email".into(), ctx.tr.t("error-email"));
     }
     if form.password.chars().count() < password::MIN_LENGTH {

@@ -30,7 +30,7 @@ pub fn webhook_url(state: &AppState, id: &str) -> String {
 
 /// The stored webhook settings.
 pub async fn load(state: &AppState) -> Result<WebhookSettings, AppError> {
-    WebhookSettings::load(state.store.as_ref()).await
+    Ok(WebhookSettings::load(state.store.as_ref()).await?)
 }
 
 /// Removes the webhook registered in the CRM, if any (a webhook already gone counts as removed).

@@ -146,4 +146,3 @@ pub fn load_config(global: &GlobalArgs, serve: Option<&ServeArgs>) -> anyhow::Re
     }
     Ok(Config::from_figment(figment)?)
 }
-

@@ -48,10 +48,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// `admin create`: creates an admin account.
 pub async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
-    let email = email.trim();
-    if !email.contains('@') {
-        anyhow::bail!("`{email}` is not an e-mail address");
-    }
+    let email = crate::email::EmailAddress::parse(email)?;
+    let email = email.as_str();
     let typed = if std::io::stdin().is_terminal() {
         String::new()
     } else {
@@ -136,8 +134,8 @@ pub async fn crm_test(
 
 /// `secrets rotate-key`: re-encrypts every stored secret under a new master key.
 pub async fn rotate_key(config: Config) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
     use crate::secrets::{KeySource, MasterKey, rotate};
+    use secrecy::ExposeSecret;
     let url = config.database_url();
     let store = store::connect_and_migrate(&url, config.database.max_connections)
         .await
@@ -200,8 +198,8 @@ pub async fn rotate_key(config: Config) -> anyhow::Result<()> {
 
 /// `import`: imports everything from the CRM now, with a progress bar.
 pub async fn import(config: Config) -> anyhow::Result<()> {
-    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
     use crate::items::import;
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
     let state = crate::build_state(config).await?;
     let stale = state
@@ -212,7 +210,7 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
         .find(|r| r.status == "running");
     let run_id = match stale {
         Some(run) => run.run_id,
-        None => import::queue_run(&state, None)
+        None => import::queue_run(&state.items_ctx(), None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
@@ -240,7 +238,7 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
             bar
         })
         .collect();
-    import::execute(&state, row, |progress| {
+    import::execute(&state.items_ctx(), row, |progress| {
         for (bar, p) in kinds.iter().zip(progress) {
             bar.set_length(p.total.unwrap_or(p.done));
             bar.set_position(p.done);

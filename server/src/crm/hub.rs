@@ -17,9 +17,7 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The admin has not configured the CRM connection.
-    #[error(
-        "the CRM connection is not configured; an admin sets it on the CRM connection page"
-    )]
+    #[error("the CRM connection is not configured; an admin sets it on the CRM connection page")]
     NotConfigured,
     /// The stored key was saved for another CRM address.
     #[error(

@@ -129,6 +129,26 @@ impl CrmError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Upstream(_))
     }
+
+    /// What went wrong, in the words the people who see it (admins, employees) read.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::BadCredentials => "the CRM rejected the API key or user e-mail".into(),
+            Self::UnknownInstance => "the CRM has no instance of this name".into(),
+            Self::Blocked => self.to_string(),
+            Self::AccessDenied(m) => format!("the CRM denied access: {m}"),
+            Self::NotFound => "the CRM has no such record".into(),
+            Self::RateLimited { until } => match until {
+                Some(t) => format!(
+                    "the CRM's request limit is reached until {}",
+                    t.format("%H:%M UTC")
+                ),
+                None => "the CRM's request limit is reached; try again later".into(),
+            },
+            Self::Invalid(m) => format!("crm: {m}"),
+            other => format!("the CRM failed: {other}"),
+        }
+    }
 }
 
 /// The kinds of CRM records the item cache keeps: the item model's kind, the one record-kind

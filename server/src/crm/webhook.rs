@@ -21,7 +21,11 @@ pub const WRONG_TOKEN: &str = "missing or wrong X-RAYNETCRM-Token";
 
 /// The address the CRM posts to for our webhook `webhook_id` on a server reachable at `base`.
 pub fn url(base: &str, webhook_id: &str) -> String {
-    format!("{}{}", base.trim_end_matches('/'), ROUTE.replace("{webhook_id}", webhook_id))
+    format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        ROUTE.replace("{webhook_id}", webhook_id)
+    )
 }
 
 /// Whether `headers` carry the shared token `expected` (compared in constant time); never true

@@ -55,10 +55,14 @@ fn not_registered() -> AppError {
     }
 }
 
-impl FromRequestParts<AppState> for AddinUser {
+impl<S: Send + Sync> FromRequestParts<S> for AddinUser
+where
+    IdentityCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &IdentityCtx) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = &IdentityCtx::from_ref(state);
         let token = bearer(parts).ok_or_else(|| {
             AppError::Unauthorized("sign-in required: send `Authorization: Bearer <token>`".into())
         })?;
@@ -66,7 +70,9 @@ impl FromRequestParts<AppState> for AddinUser {
             Some(claims) => claims,
             None => {
                 let base = state.config.server.public_base(state.config.tls.enabled());
-                let trust = Office365Settings::load(state).await?.trust(&base);
+                let trust = Office365Settings::load::<IdentityCtx>(state)
+                    .await?
+                    .trust(&base);
                 state
                     .entra
                     .validate(token, &trust)

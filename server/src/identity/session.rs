@@ -130,10 +130,10 @@ impl AdminSession {
     }
 }
 
-impl FromRequestParts<AppState> for AdminSession {
+impl<S: Send + Sync> FromRequestParts<S> for AdminSession {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &IdentityCtx) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
         // `admin_guard` loaded and checked the session (and CSRF) for admin paths.
         parts
             .extensions
@@ -147,10 +147,10 @@ impl FromRequestParts<AppState> for AdminSession {
 #[derive(Debug, Clone)]
 pub struct RequireAdmin(pub AdminSession);
 
-impl FromRequestParts<AppState> for RequireAdmin {
+impl<S: Send + Sync> FromRequestParts<S> for RequireAdmin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &IdentityCtx) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let session = AdminSession::from_request_parts(parts, state).await?;
         session.require_admin()?;
         Ok(Self(session))
@@ -248,7 +248,11 @@ fn same_origin(state: &IdentityCtx, headers: &HeaderMap, origin: &str) -> bool {
 /// Middleware for `/api/admin/` and `/admin/`: refuses cross-origin state changes, loads the
 /// session for [`AdminSession`], and requires the CSRF token (header `X-CSRF-Token` or form
 /// field `csrf_token`) on every POST/PUT/PATCH/DELETE made with a session.
-pub async fn admin_guard(State(state): State<IdentityCtx>, request: Request, next: Next) -> Response {
+pub async fn admin_guard(
+    State(state): State<IdentityCtx>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if !is_admin_path(&path) {
         return next.run(request).await;

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::ItemsCtx;
 use super::{
     ItemKind,
     fold::{email_domain, normalize_email},
     index::{ItemView, Lookup},
 };
-use super::ItemsCtx;
 use crate::{
     error::{AppError, AppJson},
     identity::{IdentityCtx, addin::AddinUser},

@@ -14,16 +14,16 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-use super::{Item, ItemKind};
 use super::ItemsCtx;
+use super::{Item, ItemKind};
 use crate::{
+    backoff,
     crm::{
-        Crm, CrmError, RecordKind,
+        Crm, CrmError,
         webhook::{self, parse_event},
     },
     error::{AppError, AppJson},
-    backoff,
-    jobs::{JobError, JobKind, Schedule, Signal},
+    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
     settings::{Setting, WebhookSettings},
     store::{Job, NewEvent, StoredEvent, now_ms},
 };
@@ -156,7 +156,7 @@ impl JobKind for ApplyEvents {
 }
 
 /// One round: lease, coalesce, fetch, apply. Returns the number of events handled.
-pub async fn apply_round(state: &ItemsCtx) -> Result<usize, AppError> {
+pub async fn apply_round(state: &ItemsCtx) -> Result<usize, WorkError> {
     let events = state.store.lease_events(BATCH, LEASE_MS, false).await?;
     if events.is_empty() {
         return Ok(0);

@@ -18,14 +18,14 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Item, ItemKind};
 use super::ItemsCtx;
+use super::{Item, ItemKind};
 use crate::{
+    backoff,
     crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
-    backoff,
-    jobs::{JobError, JobKind, Schedule, Signal},
+    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
     store::{ImportRunRow, Job, now_ms},
 };
 
@@ -135,31 +135,31 @@ impl ImportRun {
 }
 
 /// Queues a run; `Conflict` when one is queued or running.
-pub async fn queue_run(state: &ItemsCtx, by: Option<&str>) -> Result<String, AppError> {
+pub async fn queue_run(state: &ItemsCtx, by: Option<&str>) -> Result<String, WorkError> {
     let run_id = queue_run_with(state.store.as_ref(), by).await?;
     state.jobs.signal(IMPORT_QUEUED);
     Ok(run_id)
 }
 
 /// Queues a run directly in `store` (for tools that run without a server state).
-pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, AppError> {
+pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, WorkError> {
     queue_run_with(store, None).await
 }
 
 async fn queue_run_with(
     store: &dyn crate::store::Store,
     by: Option<&str>,
-) -> Result<String, AppError> {
+) -> Result<String, WorkError> {
     let active = store.import_runs(5).await?.into_iter().any(|r| {
         r.status == "queued"
             || (r.status == "running" && r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS))
     });
     if active {
-        return Err(AppError::Conflict("an import is already running".into()));
+        return Err(WorkError::Busy("an import is already running".into()));
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let progress =
-        serde_json::to_string(&initial_progress()).map_err(|e| AppError::Internal(e.into()))?;
+        serde_json::to_string(&initial_progress()).map_err(|e| WorkError::Broken(e.to_string()))?;
     store.create_import_run(&run_id, by, &progress).await?;
     Ok(run_id)
 }
@@ -263,7 +263,7 @@ async fn run_kinds(
     row: &ImportRunRow,
     progress: &mut [KindProgress],
     on_progress: &impl Fn(&[KindProgress]),
-) -> Result<(), AppError> {
+) -> Result<(), WorkError> {
     let crm = state
         .crm
         .admin(state.store.as_ref(), &state.master_key)
@@ -307,8 +307,8 @@ async fn run_kinds(
     Ok(())
 }
 
-async fn save(state: &ItemsCtx, run: &str, progress: &[KindProgress]) -> Result<(), AppError> {
-    let text = serde_json::to_string(progress).map_err(|e| AppError::Internal(e.into()))?;
+async fn save(state: &ItemsCtx, run: &str, progress: &[KindProgress]) -> Result<(), WorkError> {
+    let text = serde_json::to_string(progress).map_err(|e| WorkError::Broken(e.to_string()))?;
     state.store.save_import_progress(run, &text).await?;
     Ok(())
 }
@@ -371,7 +371,7 @@ impl PageStream {
     pub async fn next(
         &mut self,
         errors: &mut u64,
-    ) -> Result<Option<Page<crate::crm::CrmRecord>>, AppError> {
+    ) -> Result<Option<Page<crate::crm::CrmRecord>>, WorkError> {
         self.fill();
         let Some((offset, handle)) = self.in_flight.pop_front() else {
             return Ok(None);
@@ -383,9 +383,7 @@ impl PageStream {
         while let Err(err) = &result {
             if !err.is_transient() || attempt >= PAGE_ATTEMPTS {
                 self.abort();
-                return Err(AppError::from(
-                    result.err().unwrap_or(CrmError::NotFound),
-                ));
+                return Err(WorkError::from(result.err().unwrap_or(CrmError::NotFound)));
             }
             *errors += 1;
             let wait = match err {
@@ -405,7 +403,7 @@ impl PageStream {
             result = self.crm.list(self.kind, request).await;
             attempt += 1;
         }
-        let page = result.map_err(AppError::from)?;
+        let page = result?;
         self.total = Some(page.total);
         if (page.items.len() as u64) < MAX_PAGE {
             // A short page is the last one, whatever the total said.

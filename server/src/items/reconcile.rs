@@ -11,12 +11,12 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Item, ItemKind};
 use super::ItemsCtx;
+use super::{Item, ItemKind};
 use crate::{
     crm::{MAX_PAGE, PageRequest},
     error::AppError,
-    jobs::{JobError, JobKind, Schedule},
+    jobs::{JobError, JobKind, Schedule, WorkError},
     settings::Setting,
     store::{Job, now_ms},
 };
@@ -60,7 +60,7 @@ pub struct SweepReport {
 
 /// Lists every id of every kind in the CRM and removes cached records the CRM no longer has
 /// (each candidate is checked by id first, so a record created meanwhile is kept).
-pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, AppError> {
+pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, WorkError> {
     let store = state.store.as_ref();
     let crm = state.crm.admin(store, &state.master_key).await?;
     let started = std::time::Instant::now();
@@ -69,10 +69,7 @@ pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, AppError> {
         let mut in_crm: Vec<i64> = Vec::new();
         let mut request = PageRequest::first(None);
         loop {
-            let page = crm
-                .list_ids(kind, request)
-                .await
-                .map_err(AppError::from)?;
+            let page = crm.list_ids(kind, request).await?;
             report.requests += 1;
             let count = page.items.len() as u64;
             in_crm.extend(page.items);
@@ -93,9 +90,7 @@ pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, AppError> {
             continue;
         }
         let before = store.count_items(kind).await?;
-        super::events::refresh_records(state, crm.as_ref(), kind, &candidates)
-            .await
-            .map_err(AppError::from)?;
+        super::events::refresh_records(state, crm.as_ref(), kind, &candidates).await?;
         report.requests += candidates.len().div_ceil(100) as u64;
         let after = store.count_items(kind).await?;
         report.removed += u64::try_from(before - after).unwrap_or(0);
@@ -133,12 +128,12 @@ impl Setting for ReconcileState {
 }
 
 /// Reconciles every kind once; returns how many records were refreshed.
-pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, AppError> {
+pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, WorkError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     let crm = state.crm.admin(store, &state.master_key).await?;
     let mut changed = 0;
-    let result: Result<(), AppError> = async {
+    let result: Result<(), WorkError> = async {
         for kind in ItemKind::ALL {
             let started = now_ms();
             let since = status
@@ -156,10 +151,7 @@ pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, AppError> {
                 changed_since: Some(since),
             };
             loop {
-                let page = crm
-                    .list(kind, request)
-                    .await
-                    .map_err(AppError::from)?;
+                let page = crm.list(kind, request).await?;
                 let count = page.items.len() as u64;
                 let items: Vec<Item> = page.items.into_iter().map(Item::from).collect();
                 let keys: Vec<(ItemKind, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
@@ -184,13 +176,13 @@ pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, AppError> {
 }
 
 /// Marks every kind as reconciled up to `at` (called when an import starts).
-pub async fn set_watermarks(state: &ItemsCtx, at: i64) -> Result<(), AppError> {
+pub async fn set_watermarks(state: &ItemsCtx, at: i64) -> Result<(), WorkError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     for kind in ItemKind::ALL {
         status.watermarks.insert(kind.as_str().to_owned(), at);
     }
-    status.save(store).await
+    Ok(status.save(store).await?)
 }
 
 /// The job kind of the periodic reconcile.
@@ -242,7 +234,9 @@ impl JobKind for Reconcile {
         {
             tracing::warn!(error = %e, "pruning old CRM events failed");
         }
-        result.map(|_| ()).map_err(|e| JobError::retry(e.to_string()))
+        result
+            .map(|_| ())
+            .map_err(|e| JobError::retry(e.to_string()))
     }
 }
 

@@ -7,7 +7,6 @@
 //! Adding a kind is one module implementing [`JobKind`] and one [`Registry::add`] line where
 //! the server starts its background work.
 
-
 mod queue;
 mod runtime;
 
@@ -21,7 +20,6 @@ pub use runtime::{Settings, Workers, start};
 
 use crate::{
     crm::{ConnectError, CrmError},
-    error::AppError,
     settings::SettingsError,
     store::{Job, StoreError},
 };
@@ -91,14 +89,43 @@ impl From<ConnectError> for JobError {
     }
 }
 
-impl From<AppError> for JobError {
-    fn from(err: AppError) -> Self {
+/// What background work (and the services it shares with the HTTP side) fails with: the domain
+/// errors it meets, plus its own few cases. The runtime retries what may pass (`JobError`), the
+/// HTTP edge answers with a status (`error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// The CRM failed.
+    #[error("{}", .0.describe())]
+    Crm(#[from] CrmError),
+    /// No CRM client could be built.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A setting could not be read or written.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The same work is already running.
+    #[error("{0}")]
+    Busy(String),
+    /// What the work is about no longer exists.
+    #[error("{0}")]
+    Gone(String),
+    /// Stored data this version cannot read or write.
+    #[error("{0}")]
+    Broken(String),
+}
+
+impl From<WorkError> for JobError {
+    fn from(err: WorkError) -> Self {
         match err {
-            AppError::Unavailable(m) | AppError::TooManyRequests(m) | AppError::Upstream(m) => {
-                Self::retry(m)
-            }
-            AppError::Internal(e) => Self::retry(format!("{e:#}")),
-            other => Self::Fatal(other.to_string()),
+            WorkError::Crm(e) => e.into(),
+            WorkError::Connect(e) => e.into(),
+            WorkError::Store(e) => e.into(),
+            WorkError::Settings(e) => e.into(),
+            WorkError::Busy(m) => Self::retry(m),
+            WorkError::Gone(m) | WorkError::Broken(m) => Self::Fatal(m),
         }
     }
 }

@@ -270,7 +270,8 @@ impl Worker {
             Ok(()) => store.complete_job(&job.id, &self.owner).await,
             Err(JobError::Retry { reason, not_before }) if job.attempts < settings.max_attempts => {
                 let attempt = u32::try_from(job.attempts.saturating_sub(1)).unwrap_or(0);
-                let delay = backoff::delay_ms(attempt, Duration::from_secs(1), settings.max_backoff);
+                let delay =
+                    backoff::delay_ms(attempt, Duration::from_secs(1), settings.max_backoff);
                 let mut next = now_ms() + delay;
                 if let Some(reset) = not_before {
                     next = next.max(reset.timestamp_millis());

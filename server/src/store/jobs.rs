@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 
-use super::{Store, StoreResult, for_both_backends, now_ms};
+use super::{StoreResult, for_both_backends, now_ms};
 
 /// The columns every job query returns, in [`JobRow`] order.
 pub(super) const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, last_error, \

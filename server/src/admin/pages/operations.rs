@@ -9,7 +9,7 @@ use axum::{
 };
 use maud::{Markup, html};
 
-use super::{Ctx, Flash, flash, settings::admin_or_return};
+use super::{AdminPage, Flash, flash};
 use crate::{
     i18n::Tr,
     settings::{Setting, WebhookSettings},
@@ -52,8 +52,7 @@ pub(super) fn js_strings(tr: &Tr) -> Markup {
 }
 
 /// `GET /admin/import`.
-pub async fn import_page(ctx: Ctx, query: Query<Flash>) -> Response {
-    admin_or_return!(ctx, "/admin/import");
+pub async fn import_page(AdminPage { ctx, .. }: AdminPage, query: Query<Flash>) -> Response {
     let tr = &ctx.tr;
     let body = html! {
         (flash(tr, &query))
@@ -94,8 +93,10 @@ pub async fn import_page(ctx: Ctx, query: Query<Flash>) -> Response {
 }
 
 /// `GET /admin/health`.
-pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
-    admin_or_return!(ctx, "/admin/health");
+pub async fn health_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+) -> Response {
     let tr = &ctx.tr;
     let hook = WebhookSettings::load(state.store.as_ref())
         .await
@@ -176,8 +177,10 @@ pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
 }
 
 /// `GET /admin/audit`: the newest 200 entries.
-pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
-    admin_or_return!(ctx, "/admin/audit");
+pub async fn audit_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+) -> Response {
     let tr = &ctx.tr;
     let entries = match state.store.list_audit(200).await {
         Ok(e) => e,
