@@ -30,12 +30,12 @@ pub struct Background {
 /// Every kind of background work the server runs. A new kind is one line here.
 pub fn job_kinds(state: &AppState) -> Registry {
     Registry::new()
-        .add(activities::worker::SyncActivity::new(state.clone()))
-        .add(activities::follow::FollowActivities::new(state.clone()))
-        .add(items::events::ApplyEvents::new(state.items_ctx()))
-        .add(items::import::RunImports::new(state.items_ctx()))
-        .add(items::reconcile::Reconcile::new(state.items_ctx()))
-        .add(items::reconcile::Sweep::new(state.items_ctx()))
+        .with(activities::worker::SyncActivity::new(state.clone()))
+        .with(activities::follow::FollowActivities::new(state.clone()))
+        .with(items::events::ApplyEvents::new(state.items_ctx()))
+        .with(items::import::RunImports::new(state.items_ctx()))
+        .with(items::reconcile::Reconcile::new(state.items_ctx()))
+        .with(items::reconcile::Sweep::new(state.items_ctx()))
 }
 
 /// Starts every background task; all of them stop when `stop` turns true (then await them

@@ -11,16 +11,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     Content, Entry, Links, SYNC_JOB, input,
-    input::{check_links, too_long},
+    input::check_links,
     ledger::{self, json, record_picks},
 };
 use crate::{
-    crm::NewPerson,
     error::{AppError, AppJson},
     identity::addin::AddinUser,
-    items::{Item, ItemKind, index::ItemView},
+    items::index::ItemView,
     state::AppState,
-    store::{LedgerKey, LoggedItem, LoggedItemChanges, NewJob, Role, now_ms},
+    store::{LedgerKey, LoggedItem, LoggedItemChanges, NewJob, Role},
 };
 
 /// A mailbox: display name and address.
@@ -352,68 +351,8 @@ pub async fn create_person(
     user: AddinUser,
     AppJson(input): AppJson<PersonInput>,
 ) -> Result<(StatusCode, AppJson<ItemView>), AppError> {
-    let first = input.first_name.trim().to_owned();
-    let last = input.last_name.trim().to_owned();
-    let email = input.email.trim().to_lowercase();
-    if last.is_empty() {
-        return Err(AppError::invalid_field("last_name", "required"));
-    }
-    too_long("first_name", &first, 200)?;
-    too_long("last_name", &last, 200)?;
-    too_long("email", &email, 320)?;
-    if email
-        .split_once('@')
-        .is_none_or(|(l, d)| l.is_empty() || !d.contains('.'))
-    {
-        return Err(AppError::invalid_field("email", "not an e-mail address"));
-    }
-    if input.company_id.is_some_and(|id| id <= 0) {
-        return Err(AppError::invalid_field(
-            "company_id",
-            "CRM ids are positive numbers",
-        ));
-    }
-    let crm = state
-        .crm
-        .for_employee(state.store.as_ref(), &state.master_key, &user.employee)
-        .await?;
-    let id = crm
-        .create_person(&NewPerson {
-            first_name: (!first.is_empty()).then(|| first.clone()),
-            last_name: last.clone(),
-            email: Some(email.clone()),
-            company_id: input.company_id,
-            owner_id: None,
-        })
-        .await
-        .map_err(AppError::from)?;
-    let company_name = input
-        .company_id
-        .and_then(|c| state.items.index().get(ItemKind::Company, c))
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let name = if first.is_empty() {
-        last
-    } else {
-        format!("{first} {last}")
-    };
-    let item = Item {
-        kind: ItemKind::Person,
-        id,
-        name,
-        subtitle: company_name,
-        emails: vec![email],
-        company_id: input.company_id,
-        open: true,
-        updated_at: Some(now_ms()),
-        // The CRM's answer does not say; the record's webhook brings it.
-        security_level: None,
-    };
-    state.items.upsert(state.store.as_ref(), vec![item]).await?;
-    let view = state
-        .items
-        .index()
-        .get(ItemKind::Person, id)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the new person is not in the cache")))?;
+    let person = input::new_person(&input)?;
+    let view =
+        crate::items::contacts::add_person(&state.items_ctx(), &user.employee, person).await?;
     Ok((StatusCode::CREATED, AppJson(view)))
 }

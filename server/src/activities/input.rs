@@ -1,4 +1,4 @@
-//! Turning what the add-in posts into a ledger [`Draft`]: bounds on every field, link ids,
+//! Turning what the add-in posts into a ledger [`Draft`] (or a new contact person): bounds on every field, link ids,
 //! times in the sender's zone, the attendees matched to CRM persons, and the activity's
 //! description (header lines, attachments, the body cut to the CRM's size).
 
@@ -6,17 +6,49 @@ use std::collections::BTreeSet;
 
 use super::{
     Content, Links, MAX_DESCRIPTION_CHARS,
-    handlers::{EmailInput, Mailbox, MeetingInput},
+    handlers::{EmailInput, Mailbox, MeetingInput, PersonInput},
     ledger::Draft,
     times, truncate_body,
 };
-use crate::{error::AppError, identity::addin::AddinUser, items::ItemKind, state::AppState};
+use crate::{
+    crm::NewPerson, email::EmailAddress, error::AppError, identity::addin::AddinUser,
+    items::ItemKind, state::AppState,
+};
 
 /// Longest subject, address list, id and attachment list we accept.
 const MAX_SUBJECT: usize = 2_000;
 const MAX_ID: usize = 1_000;
 const MAX_ADDRESSES: usize = 500;
 const MAX_ATTACHMENTS: usize = 200;
+
+/// The contact person to create from the add-in's form, or why it is refused (422).
+pub fn new_person(input: &PersonInput) -> Result<NewPerson, AppError> {
+    let first = input.first_name.trim().to_owned();
+    let last = input.last_name.trim().to_owned();
+    let email = input.email.trim().to_lowercase();
+    if last.is_empty() {
+        return Err(AppError::invalid_field("last_name", "required"));
+    }
+    too_long("first_name", &first, 200)?;
+    too_long("last_name", &last, 200)?;
+    too_long("email", &email, 320)?;
+    if !EmailAddress::is_valid(&email) {
+        return Err(AppError::invalid_field("email", "not an e-mail address"));
+    }
+    if input.company_id.is_some_and(|id| id <= 0) {
+        return Err(AppError::invalid_field(
+            "company_id",
+            "CRM ids are positive numbers",
+        ));
+    }
+    Ok(NewPerson {
+        first_name: (!first.is_empty()).then_some(first),
+        last_name: last,
+        email: Some(email),
+        company_id: input.company_id,
+        owner_id: None,
+    })
+}
 
 /// The draft of an e-mail's entry, or why the post is refused (422).
 pub fn email_draft(

@@ -5,12 +5,15 @@
 //! in-memory search structure rebuilt from it, with a small overlay for live changes.
 
 pub mod access;
+pub mod admin_api;
 pub mod api;
 pub mod cache;
+pub mod contacts;
 pub mod events;
 pub mod fold;
 pub mod import;
 pub mod index;
+pub mod receiver;
 pub mod reconcile;
 pub mod sync;
 
@@ -78,10 +81,10 @@ where
 {
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(events::receive))
-        .routes(routes!(events::stats))
-        .routes(routes!(import::start, import::list))
-        .routes(routes!(import::get_one))
-        .routes(routes!(import::events))
-        .routes(routes!(reconcile::sweep_now))
+        .routes(routes!(receiver::receive))
+        .routes(routes!(receiver::stats))
+        .routes(routes!(admin_api::start, admin_api::list))
+        .routes(routes!(admin_api::get_one))
+        .routes(routes!(admin_api::events))
+        .routes(routes!(admin_api::sweep_now))
 }

@@ -11,11 +11,9 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ItemsCtx;
-use super::{Item, ItemKind};
+use super::{Item, ItemKind, ItemsCtx};
 use crate::{
     crm::{MAX_PAGE, PageRequest},
-    error::AppError,
     jobs::{JobError, JobKind, Schedule, WorkError},
     settings::Setting,
     store::{Job, now_ms},
@@ -101,26 +99,6 @@ pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, WorkError> {
     status.last_sweep = Some(report.clone());
     status.save(store).await?;
     Ok(report)
-}
-
-/// Runs an id sweep now (admins; it also runs every `jobs.sweep_hours`).
-#[utoipa::path(
-    post,
-    path = "/api/admin/sweep",
-    tag = "admin",
-    responses(
-        (status = 200, body = SweepReport),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
-    )
-)]
-pub async fn sweep_now(
-    axum::extract::State(state): axum::extract::State<ItemsCtx>,
-    _admin: crate::identity::session::RequireAdmin,
-) -> Result<crate::error::AppJson<SweepReport>, AppError> {
-    Ok(crate::error::AppJson(sweep_once(&state).await?))
 }
 
 impl Setting for ReconcileState {

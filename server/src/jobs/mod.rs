@@ -4,7 +4,7 @@
 //! (leases renewed while a job runs, so a dead worker's job is taken over), one backoff rule
 //! (`crate::backoff`), one wake-up ([`JobQueue`]) and one shutdown path ([`Workers::stop`]).
 //!
-//! Adding a kind is one module implementing [`JobKind`] and one [`Registry::add`] line where
+//! Adding a kind is one module implementing [`JobKind`] and one [`Registry::with`] line where
 //! the server starts its background work.
 
 mod queue;
@@ -187,7 +187,7 @@ impl Registry {
 
     /// Adds `kind` (a later kind of the same name replaces an earlier one).
     #[must_use]
-    pub fn add(mut self, kind: impl JobKind + 'static) -> Self {
+    pub fn with(mut self, kind: impl JobKind + 'static) -> Self {
         self.kinds.insert(kind.name(), Arc::new(kind));
         self
     }

@@ -41,9 +41,14 @@ pub async fn list_page(
             );
         }
     };
+    let body = list_body(&ctx, &query, &q, &employees);
+    ctx.ok(tkey!("employees-title"), HERE, body)
+}
+
+fn list_body(ctx: &Ctx, query: &Query<Flash>, q: &str, employees: &[EmployeeView]) -> Markup {
     let tr = &ctx.tr;
-    let body = html! {
-        (flash(tr, &query))
+    html! {
+        (flash(tr, query))
         div.toolbar {
             form.search method="get" action="/admin/employees" role="search" {
                 label for="q" { (tr.t("employees-search")) }
@@ -69,13 +74,13 @@ pub async fn list_page(
                         th scope="col" { (tr.t("employee-status")) }
                     } }
                     tbody {
-                        @for e in &employees {
+                        @for e in employees {
                             tr.inactive[!e.active] {
                                 td { a href=(format!("/admin/employees/{}", e.id)) { (e.identifier) } }
                                 td.address { (e.login_email) }
                                 td.address { (e.o365_email) }
                                 td.address { (e.crm_user_email) }
-                                td { (role_label(&ctx, e.role)) }
+                                td { (role_label(ctx, e.role)) }
                                 td { (e.crm_api_key_masked.clone().unwrap_or_else(|| tr.t("employee-no-key"))) }
                                 td { (if e.outlook_bound { tr.t("employee-outlook-yes") } else { tr.t("employee-outlook-no") }) }
                                 td.state { (if e.active { tr.t("employee-active") } else { tr.t("employee-inactive") }) }
@@ -85,8 +90,7 @@ pub async fn list_page(
                 }
             }
         }
-    };
-    ctx.ok(tkey!("employees-title"), HERE, body)
+    }
 }
 
 fn role_label(ctx: &Ctx, role: Role) -> String {

@@ -664,10 +664,6 @@ pub async fn office365_test(
             errors.remove(name);
         }
     }
-    let typed_or = |typed: &str, stored: &str| match typed {
-        "" => stored.to_owned(),
-        typed => typed.to_owned(),
-    };
     let secret = if form.client_secret.is_empty() {
         match saved.client_secret(&state.master_key) {
             Ok(stored) => stored,
@@ -679,39 +675,54 @@ pub async fn office365_test(
     if secret.is_none() {
         errors.insert("client_secret".into(), tr.t("o365-test-no-secret"));
     }
-    let top = if errors.is_empty() {
+    let top = o365_test_outcome(&state, tr, &form, &saved, secret, &errors).await;
+    ctx.ok(
+        tkey!("o365-title"),
+        "/admin/office365",
+        office365_body(&ctx, &state, &form, masked, &errors, top),
+    )
+}
+
+/// The test's outcome as a notice: the token request's result, or which fields are missing.
+async fn o365_test_outcome(
+    state: &AppState,
+    tr: &Tr,
+    form: &Office365Form,
+    saved: &Office365Settings,
+    secret: Option<SecretString>,
+    errors: &FieldErrors,
+) -> Markup {
+    let typed_or = |typed: &str, stored: &str| match typed {
+        "" => stored.to_owned(),
+        typed => typed.to_owned(),
+    };
+    if errors.is_empty() {
         let credentials = TestCredentials {
             client_id: typed_or(&form.client_id, &saved.client_id),
             tenant_id: typed_or(&form.tenant_id, &saved.tenant_id),
             secret,
         };
-        match client_credentials_test(&state, tr, &credentials).await {
+        return match client_credentials_test(state, tr, &credentials).await {
             Ok(text) => {
                 html! { div.notice.ok role="status" { strong { (tr.t("o365-test-success")) } p { (text) } } }
             }
             Err(text) => {
                 html! { div.notice.error role="alert" { strong { (tr.t("o365-test-failed")) } p { (text) } } }
             }
+        };
+    }
+    let missing: Vec<String> = errors
+        .keys()
+        .map(|name| match name.as_str() {
+            "client_id" => tr.t("o365-client-id"),
+            "tenant_id" => tr.t("o365-tenant-id"),
+            _ => tr.t("o365-client-secret"),
+        })
+        .collect();
+    html! {
+        div.notice.error role="alert" {
+            strong { (tr.t("o365-test-not-run")) }
+            p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
         }
-    } else {
-        let missing: Vec<String> = errors
-            .keys()
-            .map(|name| match name.as_str() {
-                "client_id" => tr.t("o365-client-id"),
-                "tenant_id" => tr.t("o365-tenant-id"),
-                _ => tr.t("o365-client-secret"),
-            })
-            .collect();
-        html! {
-            div.notice.error role="alert" {
-                strong { (tr.t("o365-test-not-run")) }
-                p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
-            }
-        }
-    };
-    ctx.ok(
-        tkey!("o365-title"),
-        "/admin/office365",
-        office365_body(&ctx, &state, &form, masked, &errors, top),
-    )
+    }
 }
