@@ -7,6 +7,7 @@ use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use crm_bridge_wire::JobStatus;
 use figment::providers::Serialized;
 use server::{
     config::{self, Config},
@@ -397,7 +398,7 @@ async fn import(config: Config) -> anyhow::Result<()> {
         .import_runs(5)
         .await?
         .into_iter()
-        .find(|r| r.status == "running");
+        .find(|r| JobStatus::parse(&r.status) == Some(JobStatus::Running));
     let run_id = match stale {
         Some(run) => run.run_id,
         None => import::queue_run(&state, None)
@@ -442,7 +443,7 @@ async fn import(config: Config) -> anyhow::Result<()> {
     let run = state.store.import_run(&run_id).await?;
     let run_arg = || ("run", run_id.as_str().into());
     match run {
-        Some(run) if run.status == "done" => {
+        Some(run) if JobStatus::parse(&run.status) == Some(JobStatus::Done) => {
             let mut count = 0;
             for kind in server::items::ItemKind::ALL {
                 count += state.store.count_items(kind).await?;

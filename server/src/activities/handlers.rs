@@ -7,10 +7,15 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
+use crm_bridge_wire::{
+    ActivityKind, EmailInput, EntryStatus, Mailbox, MeetingInput, PersonInput, Relink,
+};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
-use super::{Content, Entry, Links, MAX_DESCRIPTION_CHARS, SYNC_JOB, times, truncate_body};
+use super::{
+    Content, Entry, Links, MAX_DESCRIPTION_CHARS, SYNC_JOB, entry_of, times, truncate_body,
+};
 use crate::{
     crm::{NewPerson, crm_error},
     error::{AppError, AppJson},
@@ -25,98 +30,6 @@ const MAX_SUBJECT: usize = 2_000;
 const MAX_ID: usize = 1_000;
 const MAX_ADDRESSES: usize = 500;
 const MAX_ATTACHMENTS: usize = 200;
-
-/// A mailbox: display name and address.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Mailbox {
-    /// Display name.
-    pub name: String,
-    /// E-mail address.
-    pub email: String,
-}
-
-/// An attachment's name and size (the file itself is not sent).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Attachment {
-    /// File name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-/// An e-mail to save.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct EmailInput {
-    /// The message's Internet Message-ID (the ledger key).
-    pub internet_message_id: String,
-    /// Outlook's item id.
-    #[serde(default)]
-    pub item_id: Option<String>,
-    /// Subject.
-    #[serde(default)]
-    pub subject: String,
-    /// Sender.
-    #[serde(default)]
-    pub from: Mailbox,
-    /// Recipients.
-    #[serde(default)]
-    pub to: Vec<Mailbox>,
-    /// Copies.
-    #[serde(default)]
-    pub cc: Vec<Mailbox>,
-    /// When it was sent (RFC 3339).
-    pub sent_at: String,
-    /// Body as plain text.
-    #[serde(default)]
-    pub body_text: String,
-    /// Attachments' names and sizes.
-    #[serde(default)]
-    pub attachments: Vec<Attachment>,
-    /// Picked links.
-    #[serde(default)]
-    pub links: Links,
-}
-
-/// A meeting to save.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct MeetingInput {
-    /// The meeting's iCalUId (or, in compose mode, its item id): the ledger key.
-    #[serde(default)]
-    pub ical_uid: Option<String>,
-    /// Outlook's item id.
-    #[serde(default)]
-    pub item_id: Option<String>,
-    /// Subject.
-    #[serde(default)]
-    pub subject: String,
-    /// Start: RFC 3339, or a wall-clock time in `time_zone`.
-    pub start: String,
-    /// End: RFC 3339, or a wall-clock time in `time_zone`.
-    pub end: String,
-    /// IANA (`Europe/Prague`) or Windows (`Central Europe Standard Time`) zone name.
-    #[serde(default)]
-    pub time_zone: Option<String>,
-    /// Place.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Organizer.
-    #[serde(default)]
-    pub organizer: Mailbox,
-    /// Required attendees.
-    #[serde(default)]
-    pub required: Vec<Mailbox>,
-    /// Optional attendees.
-    #[serde(default)]
-    pub optional: Vec<Mailbox>,
-    /// Body as plain text.
-    #[serde(default)]
-    pub body_text: String,
-    /// Picked links.
-    #[serde(default)]
-    pub links: Links,
-}
 
 fn too_long(field: &str, value: &str, max: usize) -> Result<(), AppError> {
     if value.chars().count() > max {
@@ -251,7 +164,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
 /// and it is not unlinked, else stores the new content and queues it again (202).
 /// An entry as a handler prepared it, before it is stored.
 struct Draft {
-    kind: &'static str,
+    kind: ActivityKind,
     source_key: String,
     item_id: Option<String>,
     links: Links,
@@ -275,7 +188,7 @@ async fn save(
     let employee = &user.employee.id;
     let new = NewLoggedItem {
         employee_id: employee.clone(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         source_key,
         item_id: item_id.clone(),
         links: json(&links)?,
@@ -304,10 +217,13 @@ async fn save(
     // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
     // activity deleted in the CRM is saved again.
     let unchanged = item.crm_deleted_at.is_none()
-        && if kind == "email" {
-            !stored.deleted
-        } else {
-            item.content == new_content && item.links == changes.links && item.status != "failed"
+        && match kind {
+            ActivityKind::Email => !stored.deleted,
+            ActivityKind::Meeting => {
+                item.content == new_content
+                    && item.links == changes.links
+                    && EntryStatus::parse(&item.status) != Some(EntryStatus::Failed)
+            }
         };
     if unchanged {
         return Ok((StatusCode::OK, AppJson(entry_for(state, user, &item))));
@@ -394,7 +310,7 @@ pub async fn log_email(
         deleted: false,
     };
     let draft = Draft {
-        kind: "email",
+        kind: ActivityKind::Email,
         source_key: key,
         item_id: input.item_id,
         links: input.links,
@@ -514,7 +430,7 @@ pub async fn log_meeting(
         deleted: false,
     };
     let draft = Draft {
-        kind: "meeting",
+        kind: ActivityKind::Meeting,
         source_key: key,
         item_id: input.item_id,
         links: input.links,
@@ -577,7 +493,7 @@ pub async fn find_logged(
 /// The caller's view of a ledger entry: links the CRM reports are dropped where the cache knows
 /// the record is on a security level the caller may not open in the CRM.
 fn entry_for(state: &AppState, user: &AddinUser, item: &LoggedItem) -> Entry {
-    let mut entry = Entry::of(item);
+    let mut entry = entry_of(item);
     let levels = user.employee.crm_security_levels.as_deref();
     let index = state.items.index();
     entry.crm_links = entry.crm_links.map(|links| {
@@ -598,13 +514,6 @@ async fn owned(state: &AppState, user: &AddinUser, id: &str) -> Result<LoggedIte
         return Err(not_logged());
     }
     Ok(item)
-}
-
-/// New links for a saved item.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Relink {
-    /// The links to set.
-    pub links: Links,
 }
 
 /// Re-links a saved item: the CRM activity gets the new links (asynchronously).
@@ -675,23 +584,6 @@ pub async fn unlink(
         .await?;
     state.jobs.wake();
     Ok(AppJson(entry_for(&state, &user, &item)))
-}
-
-/// A contact person to create in the CRM.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PersonInput {
-    /// Given name.
-    #[serde(default)]
-    pub first_name: String,
-    /// Family name (required).
-    #[serde(default)]
-    pub last_name: String,
-    /// E-mail address (required).
-    #[serde(default)]
-    pub email: String,
-    /// The firm the person works for.
-    #[serde(default)]
-    pub company_id: Option<i64>,
 }
 
 /// Creates a CRM contact person with the caller's CRM key ("add as contact"); the person is in
