@@ -101,7 +101,7 @@ fn dispatch(msg: Msg) -> bool {
             Effect::ClearInput(kind) => clear_input(kind),
             Effect::Handled => handled = true,
             Effect::ReadItem(generation) => spawn_local(async move {
-                let item = office::read_item().await;
+                let item = office::read_item().await.map(|i| i.map(Box::new));
                 dispatch(Msg::ItemRead(generation, item));
             }),
             Effect::Http {

@@ -34,7 +34,7 @@ pub enum Msg {
     /// Office's display language at that moment.
     ItemChanged(Lang),
     /// Office read the item of `generation` (`Ok(None)`: nothing selected).
-    ItemRead(u64, Result<Option<MailItem>, String>),
+    ItemRead(u64, Result<Option<Box<MailItem>>, String>),
     /// Text typed into a picker.
     Input(Kind, String),
     /// The debounce of a picker's round ran out.
@@ -315,9 +315,9 @@ impl Pane {
         effects
     }
 
-    fn item_read(&mut self, result: Result<Option<MailItem>, String>) -> Vec<Effect> {
+    fn item_read(&mut self, result: Result<Option<Box<MailItem>>, String>) -> Vec<Effect> {
         let item = match result {
-            Ok(Some(item)) => item,
+            Ok(Some(item)) => *item,
             Ok(None) => {
                 self.loading = false;
                 return vec![Effect::Render];
@@ -680,7 +680,7 @@ mod tests {
         let mut pane = Pane::new(Lang::En);
         let effects = pane.update(Msg::ItemChanged(Lang::En));
         assert_eq!(effects.last(), Some(&Effect::ReadItem(1)));
-        let effects = pane.update(Msg::ItemRead(1, Ok(Some(email()))));
+        let effects = pane.update(Msg::ItemRead(1, Ok(Some(Box::new(email())))));
         let requests = calls(&effects);
         assert_eq!(
             requests.len(),
@@ -710,7 +710,7 @@ mod tests {
         let mut pane = Pane::new(Lang::En);
         let effects = pane.update(Msg::ItemChanged(Lang::En));
         assert!(effects.contains(&Effect::ClearInputs) && pane.loading);
-        pane.update(Msg::ItemRead(1, Ok(Some(email()))));
+        pane.update(Msg::ItemRead(1, Ok(Some(Box::new(email())))));
         let s = Suggestions {
             persons: vec![item(Kind::Person, 10, Some(1))],
             companies: vec![item(Kind::Company, 1, None)],
@@ -745,11 +745,14 @@ mod tests {
             pane.update(Msg::Answered(1, Call::Logged, Ok(json::to_string(&stale))))
                 .is_empty()
         );
-        assert!(pane.update(Msg::ItemRead(1, Ok(Some(email())))).is_empty());
+        assert!(
+            pane.update(Msg::ItemRead(1, Ok(Some(Box::new(email())))))
+                .is_empty()
+        );
         assert!(pane.update(Msg::PollDue(1)).is_empty());
         assert_eq!((pane.entry.as_ref(), pane.item.as_ref()), (None, None));
         // The current item's answers still count.
-        pane.update(Msg::ItemRead(2, Ok(Some(email()))));
+        pane.update(Msg::ItemRead(2, Ok(Some(Box::new(email())))));
         assert!(pane.item.is_some());
     }
 

@@ -341,10 +341,10 @@ mod tests {
         pane.update(Msg::ItemChanged(Lang::En));
         pane.update(Msg::ItemRead(
             1,
-            Ok(Some(MailItem {
+            Ok(Some(Box::new(MailItem {
                 subject: hostile().into(),
                 ..Default::default()
-            })),
+            }))),
         ));
         let evil = Item {
             kind: Kind::Company,
@@ -412,7 +412,7 @@ mod tests {
     fn the_status_and_the_save_button_follow_the_entry() {
         let mut pane = Pane::new(Lang::Cs);
         pane.update(Msg::ItemChanged(Lang::Cs));
-        pane.update(Msg::ItemRead(1, Ok(Some(MailItem::default()))));
+        pane.update(Msg::ItemRead(1, Ok(Some(Box::default()))));
         let patches = render(&pane);
         assert!(patches.contains(&Patch::Attr(
             "status".into(),
@@ -449,7 +449,7 @@ mod tests {
     fn newsletter_senders_are_not_offered_as_contacts() {
         let mut pane = Pane::new(Lang::En);
         pane.update(Msg::ItemChanged(Lang::En));
-        pane.update(Msg::ItemRead(1, Ok(Some(MailItem::default()))));
+        pane.update(Msg::ItemRead(1, Ok(Some(Box::default()))));
         pane.unmatched = vec!["newsletter@shop.cz".into()];
         assert_eq!(shown(&render(&pane), "unmatched"), Some(false));
         pane.unmatched.push("eva@abc.cz".into());

@@ -219,6 +219,18 @@ mod tests {
     }
 
     #[test]
+    fn what_the_codec_writes_it_reads_back_unchanged() {
+        let e = entry();
+        assert_eq!(json::from_str::<Entry>(&json::to_string(&e)), Ok(e));
+        let v = view(ItemKind::Person, 2);
+        assert_eq!(json::from_str::<ItemView>(&json::to_string(&v)), Ok(v));
+        assert_eq!(
+            json::from_str::<Links>(&json::to_string(&links())),
+            Ok(links())
+        );
+    }
+
+    #[test]
     fn a_stored_entry_with_no_kind_reads_back_with_no_kind() {
         let text = json::to_string(&Entry::not_logged());
         assert!(
