@@ -2,8 +2,6 @@
 //! Fluent: `key = text` with `{ $name }` variables) compiled in, and the language choice from
 //! Office's display language. A full Fluent runtime would cost more than the rest of the pane.
 
-use std::collections::HashMap;
-
 const EN: &str = include_str!("../locales/en.ftl");
 const CS: &str = include_str!("../locales/cs.ftl");
 
@@ -28,7 +26,10 @@ impl Lang {
     }
 }
 
-fn parse(source: &'static str) -> HashMap<&'static str, &'static str> {
+// A list searched in order: some 50 keys, and no hash tables in the wasm.
+type Messages = Vec<(&'static str, &'static str)>;
+
+fn parse(source: &'static str) -> Messages {
     source
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -42,8 +43,8 @@ fn parse(source: &'static str) -> HashMap<&'static str, &'static str> {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     lang: Lang,
-    own: HashMap<&'static str, &'static str>,
-    fallback: HashMap<&'static str, &'static str>,
+    own: Messages,
+    fallback: Messages,
 }
 
 impl Catalog {
@@ -72,20 +73,18 @@ impl Catalog {
 
     /// The text for `key` with `{ $name }` replaced by the given values.
     pub fn t_with(&self, key: &str, args: &[(&str, &str)]) -> String {
-        let text = self
-            .own
-            .get(key)
-            .or_else(|| self.fallback.get(key))
-            .copied()
+        let find = |list: &Messages| list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let text = find(&self.own)
+            .or_else(|| find(&self.fallback))
             .unwrap_or(key);
         args.iter().fold(text.to_owned(), |acc, (name, value)| {
-            acc.replace(&format!("{{ ${name} }}"), value)
+            acc.replace(&["{ $", name, " }"].concat(), value)
         })
     }
 
     #[cfg(test)]
     fn keys(&self) -> std::collections::BTreeSet<&'static str> {
-        self.own.keys().copied().collect()
+        self.own.iter().map(|(k, _)| *k).collect()
     }
 }
 

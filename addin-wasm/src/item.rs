@@ -2,14 +2,16 @@
 //! appointment), and what the pane derives from it: the addresses to suggest from, the ledger
 //! query, the save request, and a name for an unknown attendee.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use crate::model::{
+    Attachment, EmailInput, Links, Mailbox, MeetingInput,
+    json::{self, Error, FromJson, Value},
+};
 
-use crate::model::Links;
+/// A name and address.
+pub type Address = Mailbox;
 
 /// E-mail or meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
     /// A message.
     Email,
@@ -17,29 +19,8 @@ pub enum ItemKind {
     Meeting,
 }
 
-/// A name and address.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Address {
-    /// Display name.
-    pub name: String,
-    /// E-mail address.
-    pub email: String,
-}
-
-/// An attachment's metadata.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Attachment {
-    /// File name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-/// The open item (fields a surface lacks stay empty).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+/// The open item (fields a surface lacks stay empty), as `web/js/office.js` hands it over.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MailItem {
     /// E-mail or meeting.
     pub kind: ItemKind,
@@ -110,18 +91,54 @@ impl Default for MailItem {
     }
 }
 
+impl FromJson for MailItem {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let v = value.expect_object()?;
+        let kind = match v.get("kind").as_str() {
+            Some("meeting") => ItemKind::Meeting,
+            Some("email") | None => ItemKind::Email,
+            Some(_) => return Err(Error("unknown item kind")),
+        };
+        Ok(Self {
+            kind,
+            compose: v.field("compose")?,
+            mailbox: v.field("mailbox")?,
+            subject: v.field("subject")?,
+            from: v.field("from")?,
+            to: v.field("to")?,
+            cc: v.field("cc")?,
+            organizer: v.field("organizer")?,
+            required: v.field("required")?,
+            optional: v.field("optional")?,
+            internet_message_id: v.field("internet_message_id")?,
+            item_id: v.field("item_id")?,
+            ical_uid: v.field("ical_uid")?,
+            sent_at: v.field("sent_at")?,
+            start: v.field("start")?,
+            end: v.field("end")?,
+            time_zone: v.field("time_zone")?,
+            location: v.field("location")?,
+            body_text: v.field("body_text")?,
+            attachments: v.field("attachments")?,
+        })
+    }
+}
+
 fn nonempty(s: &str) -> Option<&str> {
     Some(s.trim()).filter(|s| !s.is_empty())
 }
 
 /// Percent-encodes a query value.
 pub fn encode(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::new();
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
     out
@@ -163,43 +180,43 @@ impl MailItem {
             ItemKind::Meeting => [("ical_uid", &self.ical_uid), ("item_id", &self.item_id)],
         };
         by.into_iter()
-            .find_map(|(name, v)| nonempty(v).map(|v| format!("{name}={}", encode(v))))
+            .find_map(|(name, v)| nonempty(v).map(|v| [name, "=", &encode(v)].concat()))
     }
 
-    /// The path and body to save the item with `links`.
-    pub fn save_request(&self, links: &Links) -> (&'static str, Value) {
+    /// The path and JSON body to save the item with `links`.
+    pub fn save_request(&self, links: &Links) -> (&'static str, String) {
         let opt = |s: &str| nonempty(s).map(str::to_owned);
         match self.kind {
             ItemKind::Email => (
                 "/api/addin/emails",
-                json!({
-                    "internet_message_id": opt(&self.internet_message_id),
-                    "item_id": opt(&self.item_id),
-                    "subject": self.subject,
-                    "from": self.from,
-                    "to": self.to,
-                    "cc": self.cc,
-                    "sent_at": opt(&self.sent_at),
-                    "body_text": self.body_text,
-                    "attachments": self.attachments,
-                    "links": links,
+                json::to_string(&EmailInput {
+                    internet_message_id: self.internet_message_id.trim().to_owned(),
+                    item_id: opt(&self.item_id),
+                    subject: self.subject.clone(),
+                    from: self.from.clone().unwrap_or_default(),
+                    to: self.to.clone(),
+                    cc: self.cc.clone(),
+                    sent_at: self.sent_at.trim().to_owned(),
+                    body_text: self.body_text.clone(),
+                    attachments: self.attachments.clone(),
+                    links: links.clone(),
                 }),
             ),
             ItemKind::Meeting => (
                 "/api/addin/meetings",
-                json!({
-                    "ical_uid": opt(&self.ical_uid).or_else(|| opt(&self.item_id)),
-                    "item_id": opt(&self.item_id),
-                    "subject": self.subject,
-                    "start": self.start,
-                    "end": self.end,
-                    "time_zone": self.time_zone,
-                    "location": self.location,
-                    "organizer": self.organizer,
-                    "required": self.required,
-                    "optional": self.optional,
-                    "body_text": self.body_text,
-                    "links": links,
+                json::to_string(&MeetingInput {
+                    ical_uid: opt(&self.ical_uid).or_else(|| opt(&self.item_id)),
+                    item_id: opt(&self.item_id),
+                    subject: self.subject.clone(),
+                    start: self.start.clone(),
+                    end: self.end.clone(),
+                    time_zone: self.time_zone.clone(),
+                    location: opt(&self.location),
+                    organizer: self.organizer.clone().unwrap_or_default(),
+                    required: self.required.clone(),
+                    optional: self.optional.clone(),
+                    body_text: self.body_text.clone(),
+                    links: links.clone(),
                 }),
             ),
         }
@@ -336,9 +353,9 @@ mod tests {
         };
         let (path, body) = email.save_request(&links);
         assert_eq!(path, "/api/addin/emails");
-        assert_eq!(body["internet_message_id"], "<m@x>");
-        assert_eq!(body["links"]["company_id"], 3);
-        assert_eq!(body["links"]["person_ids"][0], 4);
+        let body = json::parse(&body).unwrap();
+        assert_eq!(body.get("internet_message_id").as_str(), Some("<m@x>"));
+        assert_eq!(body.field::<Links>("links"), Ok(links.clone()));
         let meeting = MailItem {
             kind: ItemKind::Meeting,
             item_id: "AAA".into(),
@@ -347,8 +364,30 @@ mod tests {
         };
         let (path, body) = meeting.save_request(&links);
         assert_eq!(path, "/api/addin/meetings");
-        assert_eq!(body["ical_uid"], "AAA");
-        assert_eq!(body["required"][0]["email"], "x@y.cz");
+        let body = json::parse(&body).unwrap();
+        assert_eq!(body.get("ical_uid").as_str(), Some("AAA"));
+        assert_eq!(
+            body.field::<Vec<Address>>("required"),
+            Ok(vec![a("X", "x@y.cz")])
+        );
+    }
+
+    #[test]
+    fn the_item_from_office_js_reads_with_absent_fields_empty() {
+        let text = r#"{"kind":"meeting","compose":false,"mailbox":"me@x.cz","subject":"Porada",
+            "item_id":"AAA","organizer":{"name":"Jan","email":"jan@y.cz"},
+            "required":[{"name":"","email":"eva@y.cz"}],"start":"2026-12-03T10:00:00.000Z",
+            "time_zone":null,"attachments":[{"name":"a.pdf","size":12}]}"#;
+        let item: MailItem = json::from_str(text).unwrap();
+        assert_eq!(item.kind, ItemKind::Meeting);
+        assert_eq!(item.organizer, Some(a("Jan", "jan@y.cz")));
+        assert_eq!(item.addresses(), vec!["jan@y.cz", "eva@y.cz"]);
+        assert_eq!(item.attachments[0].size, 12);
+        assert_eq!(
+            (item.from, item.time_zone, item.end.as_str()),
+            (None, None, "")
+        );
+        assert!(json::from_str::<MailItem>(r#"{"kind":"fax"}"#).is_err());
     }
 
     #[test]

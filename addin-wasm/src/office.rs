@@ -6,7 +6,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::item::MailItem;
+use crate::{item::MailItem, model::json};
 
 #[wasm_bindgen]
 extern "C" {
@@ -35,9 +35,7 @@ pub(crate) async fn read_item() -> Result<Option<MailItem>, String> {
     let value = JsFuture::from(read_item_js()).await.map_err(reason)?;
     match value.as_string() {
         None => Ok(None),
-        Some(json) => serde_json::from_str(&json)
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        Some(text) => json::from_str(&text).map(Some).map_err(|e| e.0.to_owned()),
     }
 }
 

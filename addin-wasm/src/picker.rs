@@ -174,6 +174,11 @@ impl Picker {
         self.round += 1;
     }
 
+    /// The current round (answers of older ones are dropped).
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
     /// The typed text.
     pub fn query(&self) -> &str {
         &self.query
@@ -213,6 +218,7 @@ mod tests {
             email: None,
             company_id: None,
             open: true,
+            security_level: None,
         }
     }
 

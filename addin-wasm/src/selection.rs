@@ -141,11 +141,12 @@ mod tests {
         Item {
             kind,
             id,
-            name: format!("{kind:?} {id}"),
+            name: format!("{kind} {id}"),
             subtitle: String::new(),
             email: None,
             company_id,
             open,
+            security_level: None,
         }
     }
 

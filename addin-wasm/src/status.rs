@@ -1,7 +1,10 @@
 //! What the status area says: the ledger state of the open item, the outcome of a save, and
 //! the problems (offline, not an employee yet, other errors), as text from the catalog.
 
-use crate::{i18n::Catalog, model::Entry};
+use crate::{
+    i18n::Catalog,
+    model::{Entry, EntryStatus, json},
+};
 
 /// How a message looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,20 +63,28 @@ pub enum Problem {
 impl Problem {
     /// The problem for an HTTP error answer (`{"error":{"code","message"}}`).
     pub fn from_response(status: u16, body: &str) -> Self {
-        let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-        let field = |name: &str| {
-            parsed
-                .as_ref()
-                .and_then(|v| v["error"][name].as_str())
-                .map(str::to_owned)
-        };
-        if field("code").as_deref() == Some("not_registered") {
+        let parsed = json::parse(body).unwrap_or_default();
+        let code = parsed.get("error").get("code").as_str();
+        if code == Some("not_registered") {
             return Problem::NotRegistered;
         }
-        if matches!(status, 502..=504) && field("code").is_none() {
+        if matches!(status, 502..=504) && code.is_none() {
             return Problem::Offline;
         }
-        Problem::Server(field("code").unwrap_or_else(|| format!("http_{status}")))
+        Problem::Server(code.map_or_else(
+            || ["http_", &json::to_string(&u64::from(status))].concat(),
+            str::to_owned,
+        ))
+    }
+
+    /// A stable name for it (the page's `data-problem`, which tests and styles may match).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Problem::Offline => "Offline",
+            Problem::NotRegistered => "NotRegistered",
+            Problem::SignIn(_) => "SignIn",
+            Problem::Server(_) => "Server",
+        }
     }
 
     /// How the pane shows it.
@@ -113,8 +124,8 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
             logged: false,
         };
     };
-    let (tone, mut text) = match e.status.as_str() {
-        "saved" => match &e.saved_by {
+    let (tone, mut text) = match e.status {
+        EntryStatus::Saved => match &e.saved_by {
             Some(colleague) => (
                 Tone::Success,
                 t.t_with("status-saved-by", &[("colleague", colleague)]),
@@ -123,20 +134,20 @@ pub fn entry_view(entry: Option<&Entry>, t: &Catalog) -> StatusView {
         },
         // Every save is queued first and usually done a moment later: only a failed attempt
         // (an error recorded) means the CRM could not be reached.
-        "queued" if e.error.is_none() => (Tone::Info, t.t("saving")),
-        "queued" => (Tone::Warning, t.t("status-queued")),
-        "unlinked" => (Tone::Info, t.t("status-unlinked")),
-        "deleted_in_crm" => (Tone::Warning, t.t("status-deleted-in-crm")),
+        EntryStatus::Queued if e.error.is_none() => (Tone::Info, t.t("saving")),
+        EntryStatus::Queued => (Tone::Warning, t.t("status-queued")),
+        EntryStatus::Unlinked => (Tone::Info, t.t("status-unlinked")),
+        EntryStatus::DeletedInCrm => (Tone::Warning, t.t("status-deleted-in-crm")),
         // The recorded reason is the CRM's or the server's English text: the admin sees it on
         // the Health page; the pane says what to do in the user's language.
         _ => (Tone::Error, t.t("status-failed")),
     };
-    if e.crm_links.is_some() && e.status == "saved" {
+    if e.crm_links.is_some() && e.status == EntryStatus::Saved {
         text.push(' ');
         text.push_str(&t.t("status-links-changed"));
     }
     // Deleted in the CRM: like an unsaved item, Save makes a new activity.
-    let live = e.status != "unlinked" && e.status != "deleted_in_crm";
+    let live = e.status.is_live();
     StatusView {
         tone,
         text,
@@ -155,7 +166,7 @@ mod tests {
     fn a_saved_entry_shows_its_link_and_offers_unlink() {
         let t = Catalog::new(Lang::En);
         let e = Entry {
-            status: "saved".into(),
+            status: EntryStatus::Saved,
             crm_link: Some("https://app.raynet.cz/x/?view=DetailView&en=Email&ei=4".into()),
             ..Default::default()
         };
@@ -168,20 +179,23 @@ mod tests {
     #[test]
     fn queued_failed_unlinked_and_absent_entries_read_differently() {
         let t = Catalog::new(Lang::En);
-        let mk = |s: &str| Entry {
-            status: s.into(),
+        let mk = |s| Entry {
+            status: s,
             error: Some("bad key".into()),
             ..Default::default()
         };
-        assert_eq!(entry_view(Some(&mk("queued")), &t).tone, Tone::Warning);
-        let failed = entry_view(Some(&mk("failed")), &t);
+        assert_eq!(
+            entry_view(Some(&mk(EntryStatus::Queued)), &t).tone,
+            Tone::Warning
+        );
+        let failed = entry_view(Some(&mk(EntryStatus::Failed)), &t);
         assert!(
             failed.text.starts_with("Saving to the CRM failed."),
             "{}",
             failed.text
         );
         assert!(!failed.text.contains("bad key"));
-        let unlinked = entry_view(Some(&mk("unlinked")), &t);
+        let unlinked = entry_view(Some(&mk(EntryStatus::Unlinked)), &t);
         assert!(!unlinked.can_unlink && !unlinked.logged);
         assert!(!entry_view(None, &t).logged);
     }
@@ -190,7 +204,7 @@ mod tests {
     fn a_colleagues_activity_names_them_and_a_deleted_one_offers_saving_again() {
         let t = Catalog::new(Lang::En);
         let shared = Entry {
-            status: "saved".into(),
+            status: EntryStatus::Saved,
             saved_by: Some("Jana Nováková".into()),
             crm_link: Some("https://app.raynet.cz/x/?view=DetailView&en=Meeting&ei=4".into()),
             ..Default::default()
@@ -200,7 +214,7 @@ mod tests {
         assert!(v.link.is_some());
         let deleted = entry_view(
             Some(&Entry {
-                status: "deleted_in_crm".into(),
+                status: EntryStatus::DeletedInCrm,
                 ..Default::default()
             }),
             &t,
@@ -214,7 +228,7 @@ mod tests {
         assert!(!deleted.logged && deleted.link.is_none());
         let moved = entry_view(
             Some(&Entry {
-                status: "saved".into(),
+                status: EntryStatus::Saved,
                 crm_links: Some(crate::model::Links::default()),
                 ..Default::default()
             }),
@@ -260,7 +274,7 @@ mod tests {
     fn a_queued_save_reads_saving_until_the_crm_really_fails() {
         let t = Catalog::new(Lang::En);
         let fresh = Entry {
-            status: "queued".into(),
+            status: EntryStatus::Queued,
             ..Default::default()
         };
         let view = entry_view(Some(&fresh), &t);

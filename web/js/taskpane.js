@@ -28,8 +28,11 @@ const ready = new Promise((resolve) => {
   else resolve();
 });
 try {
+  // Steps of the first load, read by tests/browser/pane_loading.mjs.
+  window.__paneMarks = { script: performance.now() };
   const [wasm] = await Promise.all([import("../pkg/addin_wasm.js"), ready]);
   await wasm.default();
+  window.__paneMarks.instantiated = performance.now();
   wasm.start("");
   window.__paneInteractiveAt = performance.now();
 } catch (error) {

@@ -4,6 +4,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
+use crm_bridge_wire::JobStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -90,7 +91,10 @@ pub async fn list_jobs(
 ) -> Result<AppJson<JobList>, AppError> {
     let status = query.status.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = status
-        && !matches!(s, "queued" | "failed" | "done")
+        && !matches!(
+            JobStatus::parse(s),
+            Some(JobStatus::Queued | JobStatus::Failed | JobStatus::Done)
+        )
     {
         return Err(AppError::invalid_field("status", "queued, failed or done"));
     }
@@ -98,8 +102,8 @@ pub async fn list_jobs(
     let jobs = store.list_jobs(status, 200).await?;
     Ok(AppJson(JobList {
         jobs: jobs.into_iter().map(JobView::from).collect(),
-        queued: store.count_jobs("queued").await?,
-        failed: store.count_jobs("failed").await?,
+        queued: store.count_jobs(JobStatus::Queued.as_str()).await?,
+        failed: store.count_jobs(JobStatus::Failed.as_str()).await?,
     }))
 }
 

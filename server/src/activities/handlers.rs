@@ -1,16 +1,17 @@
-//! The add-in's endpoints for saving e-mails and meetings (their request and answer types, and
-//! thin handlers: `input` parses, `ledger` saves), status look-ups, re-link, unlink and "add
-//! as contact".
+//! The add-in's endpoints for saving e-mails and meetings (thin handlers: `input` parses,
+//! `ledger` saves), status look-ups, re-link, unlink and "add as contact". Their request and
+//! answer bodies are the wire crate's (`crm_bridge_wire`), shared with the task pane.
 
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
+use crm_bridge_wire::{EmailInput, MeetingInput, PersonInput, Relink};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::{
-    Content, Entry, Links, SYNC_JOB, input,
+    Content, Entry, SYNC_JOB, entry_of, input,
     input::check_links,
     ledger::{self, json, record_picks},
 };
@@ -21,98 +22,6 @@ use crate::{
     state::AppState,
     store::{LedgerKey, LoggedItem, LoggedItemChanges, NewJob, Role},
 };
-
-/// A mailbox: display name and address.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Mailbox {
-    /// Display name.
-    pub name: String,
-    /// E-mail address.
-    pub email: String,
-}
-
-/// An attachment's name and size (the file itself is not sent).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Attachment {
-    /// File name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-/// An e-mail to save.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct EmailInput {
-    /// The message's Internet Message-ID (the ledger key).
-    pub internet_message_id: String,
-    /// Outlook's item id.
-    #[serde(default)]
-    pub item_id: Option<String>,
-    /// Subject.
-    #[serde(default)]
-    pub subject: String,
-    /// Sender.
-    #[serde(default)]
-    pub from: Mailbox,
-    /// Recipients.
-    #[serde(default)]
-    pub to: Vec<Mailbox>,
-    /// Copies.
-    #[serde(default)]
-    pub cc: Vec<Mailbox>,
-    /// When it was sent (RFC 3339).
-    pub sent_at: String,
-    /// Body as plain text.
-    #[serde(default)]
-    pub body_text: String,
-    /// Attachments' names and sizes.
-    #[serde(default)]
-    pub attachments: Vec<Attachment>,
-    /// Picked links.
-    #[serde(default)]
-    pub links: Links,
-}
-
-/// A meeting to save.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct MeetingInput {
-    /// The meeting's iCalUId (or, in compose mode, its item id): the ledger key.
-    #[serde(default)]
-    pub ical_uid: Option<String>,
-    /// Outlook's item id.
-    #[serde(default)]
-    pub item_id: Option<String>,
-    /// Subject.
-    #[serde(default)]
-    pub subject: String,
-    /// Start: RFC 3339, or a wall-clock time in `time_zone`.
-    pub start: String,
-    /// End: RFC 3339, or a wall-clock time in `time_zone`.
-    pub end: String,
-    /// IANA (`Europe/Prague`) or Windows (`Central Europe Standard Time`) zone name.
-    #[serde(default)]
-    pub time_zone: Option<String>,
-    /// Place.
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Organizer.
-    #[serde(default)]
-    pub organizer: Mailbox,
-    /// Required attendees.
-    #[serde(default)]
-    pub required: Vec<Mailbox>,
-    /// Optional attendees.
-    #[serde(default)]
-    pub optional: Vec<Mailbox>,
-    /// Body as plain text.
-    #[serde(default)]
-    pub body_text: String,
-    /// Picked links.
-    #[serde(default)]
-    pub links: Links,
-}
 
 /// Saves an e-mail into the CRM (asynchronously): 202 with the new entry, 200 with the existing
 /// one when this e-mail was saved before.
@@ -215,7 +124,7 @@ pub async fn find_logged(
 /// The caller's view of a ledger entry: links the CRM reports are dropped where the cache knows
 /// the record is on a security level the caller may not open in the CRM.
 pub(super) fn entry_for(state: &AppState, user: &AddinUser, item: &LoggedItem) -> Entry {
-    let mut entry = Entry::of(item);
+    let mut entry = entry_of(item);
     let levels = user.employee.crm_security_levels.as_deref();
     let index = state.items.index();
     entry.crm_links = entry.crm_links.map(|links| {
@@ -236,13 +145,6 @@ async fn owned(state: &AppState, user: &AddinUser, id: &str) -> Result<LoggedIte
         return Err(not_logged());
     }
     Ok(item)
-}
-
-/// New links for a saved item.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Relink {
-    /// The links to set.
-    pub links: Links,
 }
 
 /// Re-links a saved item: the CRM activity gets the new links (asynchronously).
@@ -313,23 +215,6 @@ pub async fn unlink(
         .await?;
     state.jobs.wake();
     Ok(AppJson(entry_for(&state, &user, &item)))
-}
-
-/// A contact person to create in the CRM.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PersonInput {
-    /// Given name.
-    #[serde(default)]
-    pub first_name: String,
-    /// Family name (required).
-    #[serde(default)]
-    pub last_name: String,
-    /// E-mail address (required).
-    #[serde(default)]
-    pub email: String,
-    /// The firm the person works for.
-    #[serde(default)]
-    pub company_id: Option<i64>,
 }
 
 /// Creates a CRM contact person with the caller's CRM key ("add as contact"); the person is in

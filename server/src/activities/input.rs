@@ -4,12 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{
-    Content, Links, MAX_DESCRIPTION_CHARS,
-    handlers::{EmailInput, Mailbox, MeetingInput, PersonInput},
-    ledger::Draft,
-    times, truncate_body,
-};
+use crm_bridge_wire::{ActivityKind, EmailInput, Mailbox, MeetingInput, PersonInput};
+
+use super::{Content, Links, MAX_DESCRIPTION_CHARS, ledger::Draft, times, truncate_body};
 use crate::{
     crm::NewPerson, email::EmailAddress, error::AppError, identity::addin::AddinUser,
     items::ItemKind, state::AppState,
@@ -110,7 +107,7 @@ pub fn email_draft(
         deleted: false,
     };
     Ok(Draft {
-        kind: "email",
+        kind: ActivityKind::Email,
         source_key: key,
         item_id: input.item_id,
         links: input.links,
@@ -206,7 +203,7 @@ pub fn meeting_draft(
         deleted: false,
     };
     Ok(Draft {
-        kind: "meeting",
+        kind: ActivityKind::Meeting,
         source_key: key,
         item_id: input.item_id,
         links: input.links,

@@ -3,6 +3,7 @@
 //! employee's picks are remembered for ranking lookups.
 
 use axum::http::StatusCode;
+use crm_bridge_wire::{ActivityKind, EntryStatus};
 
 use super::{Content, Entry, Links, SYNC_JOB, handlers::entry_for};
 use crate::{
@@ -19,7 +20,9 @@ pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
 
 /// An entry as the add-in's input became it, before it is stored.
 pub struct Draft {
-    pub kind: &'static str,
+    /// An e-mail or a meeting.
+    pub kind: ActivityKind,
+    /// The ledger key: the Internet Message-ID, the iCalUId or (composing) the item id.
     pub source_key: String,
     /// The Outlook item id.
     pub item_id: Option<String>,
@@ -49,7 +52,7 @@ pub async fn save(
     let employee = &user.employee.id;
     let new = NewLoggedItem {
         employee_id: employee.clone(),
-        kind: kind.to_owned(),
+        kind: kind.as_str().to_owned(),
         source_key,
         item_id: item_id.clone(),
         links: json(&links)?,
@@ -78,10 +81,13 @@ pub async fn save(
     // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
     // activity deleted in the CRM is saved again.
     let unchanged = item.crm_deleted_at.is_none()
-        && if kind == "email" {
-            !stored.deleted
-        } else {
-            item.content == new_content && item.links == changes.links && item.status != "failed"
+        && match kind {
+            ActivityKind::Email => !stored.deleted,
+            ActivityKind::Meeting => {
+                item.content == new_content
+                    && item.links == changes.links
+                    && EntryStatus::parse(&item.status) != Some(EntryStatus::Failed)
+            }
         };
     if unchanged {
         return Ok((StatusCode::OK, AppJson(entry_for(state, user, &item))));

@@ -13,11 +13,12 @@ pub mod times;
 pub mod worker;
 
 use chrono::{DateTime, Utc};
+use crm_bridge_wire::ActivityKind;
+pub use crm_bridge_wire::{Entry, EntryStatus, Links};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{items::ItemKind, state::AppState, store::LoggedItem};
+use crate::{state::AppState, store::LoggedItem};
 
 /// The job kind that brings the CRM activity in line with its ledger entry.
 pub const SYNC_JOB: &str = "activity.sync";
@@ -41,38 +42,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::retry_job))
 }
 
-/// The CRM records an e-mail or meeting is linked to, as the pane picked them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Links {
-    /// The client firm.
-    pub company_id: Option<i64>,
-    /// Contact persons; the first is the activity's contact, the others become participants.
-    pub person_ids: Vec<i64>,
-    /// A project.
-    pub project_id: Option<i64>,
-    /// A business case.
-    pub business_case_id: Option<i64>,
-}
-
-impl Links {
-    /// These links without the records for which `visible(kind, id)` is false: what the CRM
-    /// reports must not name a record the employee could not open there.
-    pub fn retain_visible(self, visible: impl Fn(ItemKind, i64) -> bool) -> Self {
-        let keep = |kind, id: Option<i64>| id.filter(|&id| visible(kind, id));
-        Self {
-            company_id: keep(ItemKind::Company, self.company_id),
-            person_ids: self
-                .person_ids
-                .into_iter()
-                .filter(|&id| visible(ItemKind::Person, id))
-                .collect(),
-            project_id: keep(ItemKind::Project, self.project_id),
-            business_case_id: keep(ItemKind::BusinessCase, self.business_case_id),
-        }
-    }
-}
-
 /// What the worker writes to the CRM, as stored in the ledger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -93,82 +62,36 @@ pub struct Content {
     pub deleted: bool,
 }
 
-/// A ledger entry as the pane sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Entry {
-    /// Entry id.
-    pub id: String,
-    /// `email` or `meeting`.
-    pub kind: String,
-    /// `queued`, `saved`, `failed`, `unlinked`, `deleted_in_crm` (the activity was deleted in
-    /// the CRM: saving again makes a new one), or `not_logged` (never saved; no other field set).
-    pub status: String,
-    /// The CRM activity, once saved.
-    pub crm_activity_id: Option<i64>,
-    /// Its address in the CRM.
-    pub crm_link: Option<String>,
-    /// Why saving failed.
-    pub error: Option<String>,
-    /// The picked links.
-    pub links: Links,
-    /// Addresses that match no CRM person.
-    pub unmatched: Vec<String>,
-    /// Last change (RFC 3339).
-    pub updated_at: String,
-    /// The colleague who saved this e-mail or meeting first: this entry shares their activity.
-    pub saved_by: Option<String>,
-    /// The links the activity has in the CRM, when they were changed there.
-    pub crm_links: Option<Links>,
-}
-
-impl Entry {
-    /// The answer for an item the caller never saved.
-    pub fn not_logged() -> Self {
-        Self {
-            id: String::new(),
-            kind: String::new(),
-            status: "not_logged".to_owned(),
-            crm_activity_id: None,
-            crm_link: None,
-            error: None,
-            links: Links::default(),
-            unmatched: Vec::new(),
-            updated_at: String::new(),
-            saved_by: None,
-            crm_links: None,
-        }
-    }
-
-    /// The view of a stored entry.
-    pub fn of(item: &LoggedItem) -> Self {
-        let content: Content = serde_json::from_str(&item.content).unwrap_or_default();
-        let status = if content.deleted {
-            "unlinked".to_owned()
-        } else if item.crm_deleted_at.is_some() {
-            "deleted_in_crm".to_owned()
-        } else {
-            item.status.clone()
-        };
-        let live = status != "unlinked" && status != "deleted_in_crm";
-        Self {
-            id: item.id.clone(),
-            kind: item.kind.clone(),
-            crm_activity_id: item.crm_activity_id.filter(|_| live),
-            crm_link: item.crm_link.clone().filter(|_| live),
-            saved_by: item.saved_by.clone().filter(|_| live),
-            crm_links: item
-                .crm_links
-                .as_deref()
-                .and_then(|l| serde_json::from_str(l).ok())
-                .filter(|_| live),
-            status,
-            error: item.error.clone(),
-            links: serde_json::from_str(&item.links).unwrap_or_default(),
-            unmatched: serde_json::from_str(&item.unmatched).unwrap_or_default(),
-            updated_at: DateTime::from_timestamp_millis(item.updated_at)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        }
+/// The view of a stored entry for the pane.
+pub fn entry_of(item: &LoggedItem) -> Entry {
+    let content: Content = serde_json::from_str(&item.content).unwrap_or_default();
+    let status = if content.deleted {
+        EntryStatus::Unlinked
+    } else if item.crm_deleted_at.is_some() {
+        EntryStatus::DeletedInCrm
+    } else {
+        // The store writes only the ledger's statuses; anything else would be a failed entry.
+        EntryStatus::parse(&item.status).unwrap_or(EntryStatus::Failed)
+    };
+    let live = status.is_live();
+    Entry {
+        id: item.id.clone(),
+        kind: ActivityKind::parse(&item.kind),
+        crm_activity_id: item.crm_activity_id.filter(|_| live),
+        crm_link: item.crm_link.clone().filter(|_| live),
+        saved_by: item.saved_by.clone().filter(|_| live),
+        crm_links: item
+            .crm_links
+            .as_deref()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .filter(|_| live),
+        status,
+        error: item.error.clone(),
+        links: serde_json::from_str(&item.links).unwrap_or_default(),
+        unmatched: serde_json::from_str(&item.unmatched).unwrap_or_default(),
+        updated_at: DateTime::from_timestamp_millis(item.updated_at)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }
 }
 
@@ -186,6 +109,7 @@ pub fn truncate_body(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::items::ItemKind;
 
     #[test]
     fn links_keep_only_the_records_the_predicate_lets_through() {

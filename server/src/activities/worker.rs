@@ -10,7 +10,7 @@ use std::{collections::HashMap, sync::Mutex};
 
 use async_trait::async_trait;
 
-use super::{Content, Links};
+use super::{Content, EntryStatus, Links};
 use crate::{
     crm::{
         ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
@@ -29,11 +29,8 @@ pub struct SyncActivity {
 }
 
 fn kind_of(item: &LoggedItem) -> Result<ActivityKind, JobError> {
-    match item.kind.as_str() {
-        "email" => Ok(ActivityKind::Email),
-        "meeting" => Ok(ActivityKind::Meeting),
-        other => Err(JobError::Fatal(format!("unknown entry kind {other:?}"))),
-    }
+    ActivityKind::parse(&item.kind)
+        .ok_or_else(|| JobError::Fatal(format!("unknown entry kind {:?}", item.kind)))
 }
 
 impl SyncActivity {
@@ -104,8 +101,10 @@ async fn first_saver(state: &AppState, item: &LoggedItem) -> Result<Option<Logge
         .items_for_source(&item.kind, &item.source_key)
         .await?;
     let first = entries.into_iter().find(|e| {
-        matches!(e.status.as_str(), "queued" | "saved")
-            && e.crm_deleted_at.is_none()
+        matches!(
+            EntryStatus::parse(&e.status),
+            Some(EntryStatus::Queued | EntryStatus::Saved)
+        ) && e.crm_deleted_at.is_none()
             && !serde_json::from_str::<Content>(&e.content).is_ok_and(|c| c.deleted)
     });
     Ok(first.filter(|f| f.id != item.id && f.employee_id != item.employee_id))
@@ -190,7 +189,10 @@ impl JobKind for SyncActivity {
                     .items_for_activity(&item.kind, id)
                     .await?
                     .iter()
-                    .any(|other| other.id != item.id && other.status == "saved"),
+                    .any(|other| {
+                        other.id != item.id
+                            && EntryStatus::parse(&other.status) == Some(EntryStatus::Saved)
+                    }),
                 None => false,
             };
             // A colleague's entry still uses the activity: only this entry lets go of it.

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use crm_bridge_wire::JobStatus;
 
 use super::tr;
 use crate::{
@@ -207,7 +208,7 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
         .import_runs(5)
         .await?
         .into_iter()
-        .find(|r| r.status == "running");
+        .find(|r| JobStatus::parse(&r.status) == Some(JobStatus::Running));
     let run_id = match stale {
         Some(run) => run.run_id,
         None => import::queue_run(&state.items_ctx(), None)
@@ -252,7 +253,7 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
     let run = state.store.import_run(&run_id).await?;
     let run_arg = || ("run", run_id.as_str().into());
     match run {
-        Some(run) if run.status == "done" => {
+        Some(run) if JobStatus::parse(&run.status) == Some(JobStatus::Done) => {
             let mut count = 0;
             for kind in crate::items::ItemKind::ALL {
                 count += state.store.count_items(kind).await?;

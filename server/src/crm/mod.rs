@@ -224,35 +224,8 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// The activity types we write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ActivityKind {
-    /// An e-mail stored in the CRM (nothing is sent).
-    Email,
-    /// A meeting.
-    Meeting,
-}
-
-impl ActivityKind {
-    /// Every kind we know.
-    pub const ALL: [ActivityKind; 2] = [ActivityKind::Email, ActivityKind::Meeting];
-
-    /// A stable lowercase name for storage and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Meeting => "meeting",
-        }
-    }
-}
-
-impl fmt::Display for ActivityKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The activity types we write (the wire crate's, shared with the ledger and the task pane).
+pub use crm_bridge_wire::ActivityKind;
 
 /// An activity's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use axum::{
     http::StatusCode,
     response::sse::{Event, KeepAlive, Sse},
 };
+use crm_bridge_wire::JobStatus;
 use futures::Stream;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -140,7 +141,10 @@ pub async fn events(
                 if last.as_deref() == Some(text.as_str()) {
                     continue;
                 }
-                let end = matches!(run.status.as_str(), "done" | "failed");
+                let end = matches!(
+                    JobStatus::parse(&run.status),
+                    Some(JobStatus::Done | JobStatus::Failed)
+                );
                 last = Some(text.clone());
                 let event = Event::default().event("progress").data(text);
                 return Some((Ok(event), (state, id, None, last, end)));

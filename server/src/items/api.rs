@@ -5,15 +5,16 @@ use axum::{
     extract::{FromRef, Query, State},
     http::StatusCode,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use crm_bridge_wire::{LookupAnswer, Pick, SuggestRequest, Suggestions};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::ItemsCtx;
 use super::{
     ItemKind,
     fold::{email_domain, normalize_email},
-    index::{ItemView, Lookup},
+    index::Lookup,
 };
 use crate::{
     error::{AppError, AppJson},
@@ -53,13 +54,6 @@ pub struct LookupParams {
     pub open_only: bool,
     /// Most results (1–50, default 20).
     pub limit: Option<usize>,
-}
-
-/// Items found.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LookupAnswer {
-    /// Best first.
-    pub items: Vec<ItemView>,
 }
 
 /// Type-ahead lookup in the cached CRM records.
@@ -108,28 +102,6 @@ pub async fn lookup(
         levels: user.employee.crm_security_levels.as_deref(),
     });
     Ok(AppJson(LookupAnswer { items }))
-}
-
-/// The addresses on an e-mail or meeting.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SuggestRequest {
-    /// From, to, cc, organizer, attendees (at most 100).
-    pub addresses: Vec<String>,
-}
-
-/// What the CRM knows about those addresses.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct Suggestions {
-    /// Persons with one of the addresses.
-    pub persons: Vec<ItemView>,
-    /// Their firms, and firms whose e-mail domain matches (free-mail domains ignored).
-    pub companies: Vec<ItemView>,
-    /// Open projects of those firms.
-    pub projects: Vec<ItemView>,
-    /// Open business cases of those firms.
-    pub business_cases: Vec<ItemView>,
-    /// Addresses that match no CRM person.
-    pub unmatched: Vec<String>,
 }
 
 /// Suggests the CRM records that belong to the people on an e-mail or meeting.
@@ -242,15 +214,6 @@ pub fn suggestions(
         }
     }
     out
-}
-
-/// A record the employee picked.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Pick {
-    /// Kind of record.
-    pub kind: ItemKind,
-    /// The CRM's id.
-    pub id: i64,
 }
 
 /// Remembers a pick so it ranks first in the employee's later lookups.

@@ -10,6 +10,7 @@
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use crm_bridge_wire::JobStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -109,9 +110,9 @@ impl ImportRun {
             .rev()
             .find(|k| k.rate_per_s > 0.0)
             .map(|k| k.rate_per_s);
-        let eta_s = match (row.status.as_str(), rate) {
-            ("running", Some(rate)) => Some((left as f64 / rate).ceil() as u64),
-            ("done", _) => Some(0),
+        let eta_s = match (JobStatus::parse(&row.status), rate) {
+            (Some(JobStatus::Running), Some(rate)) => Some((left as f64 / rate).ceil() as u64),
+            (Some(JobStatus::Done), _) => Some(0),
             _ => None,
         };
         Self {
@@ -142,10 +143,16 @@ async fn queue_run_with(
     store: &dyn crate::store::Store,
     by: Option<&str>,
 ) -> Result<String, WorkError> {
-    let active = store.import_runs(5).await?.into_iter().any(|r| {
-        r.status == "queued"
-            || (r.status == "running" && r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS))
-    });
+    let active =
+        store
+            .import_runs(5)
+            .await?
+            .into_iter()
+            .any(|r| match JobStatus::parse(&r.status) {
+                Some(JobStatus::Queued) => true,
+                Some(JobStatus::Running) => r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS),
+                _ => false,
+            });
     if active {
         return Err(WorkError::Busy("an import is already running".into()));
     }
@@ -233,8 +240,8 @@ pub async fn execute(state: &ItemsCtx, row: ImportRunRow, on_progress: impl Fn(&
     heartbeat.abort();
     let text = serde_json::to_string(&progress).unwrap_or_default();
     let (status, error) = match &result {
-        Ok(()) => ("done", None),
-        Err(e) => ("failed", Some(e.to_string())),
+        Ok(()) => (JobStatus::Done.as_str(), None),
+        Err(e) => (JobStatus::Failed.as_str(), Some(e.to_string())),
     };
     if let Err(e) = state
         .store

@@ -29,38 +29,8 @@ pub enum Change {
     Delete(ItemKind, i64),
 }
 
-/// What a picker shows for one item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct ItemView {
-    /// Kind of record.
-    pub kind: ItemKind,
-    /// The CRM's id.
-    pub id: i64,
-    /// Display name.
-    pub name: String,
-    /// Second line (IČO, firm, code).
-    pub subtitle: String,
-    /// First e-mail address, if any.
-    pub email: Option<String>,
-    /// The firm it belongs to.
-    pub company_id: Option<i64>,
-    /// Open / valid.
-    pub open: bool,
-    /// The CRM's security level (not shown: it only decides who sees the item).
-    #[serde(skip)]
-    pub security_level: Option<i64>,
-}
-
-impl ItemView {
-    /// Whether an employee who may see `levels` (`None`: every level) sees this item; items
-    /// without a level are visible to all.
-    pub fn visible_to(&self, levels: Option<&[i64]>) -> bool {
-        match (levels, self.security_level) {
-            (Some(levels), Some(level)) => levels.contains(&level),
-            _ => true,
-        }
-    }
-}
+/// What a picker shows for one item (the wire crate's, shared with the task pane).
+pub use crm_bridge_wire::ItemView;
 
 /// How well an item matches a query; lower is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
