@@ -12,6 +12,7 @@ pub mod fold;
 pub mod import;
 pub mod index;
 pub mod reconcile;
+pub mod snapshot;
 pub mod sync;
 
 pub use crate::model::{Item, ItemKind};
