@@ -637,11 +637,23 @@ impl ItemIndex {
         } else if query.tokens.is_empty() {
             // No text and no firm: only the recent picks.
         } else {
-            let mut stages: Vec<Box<dyn Iterator<Item = u32> + '_>> = vec![
-                Box::new(seg.name_prefix(&query.joined).take(SCAN_CAP)),
-                Box::new(seg.word_prefix(&query.joined).take(SCAN_CAP)),
-            ];
-            if query.tokens.len() > 1 {
+            // Stage by stage, each only while fewer than `limit` hits are found (the binary
+            // searches of a stage not needed are not made).
+            for i in seg.name_prefix(&query.joined).take(SCAN_CAP) {
+                if fresh >= limit {
+                    break;
+                }
+                fresh += base_hit(i);
+            }
+            if fresh < limit {
+                for i in seg.word_prefix(&query.joined).take(SCAN_CAP) {
+                    if fresh >= limit {
+                        break;
+                    }
+                    fresh += base_hit(i);
+                }
+            }
+            if fresh < limit && query.tokens.len() > 1 {
                 // Words in another order ("novak jiri" for "Jiří Novák"): scan the items of the
                 // most selective (longest) word and check the others.
                 let longest = query
@@ -649,16 +661,10 @@ impl ItemIndex {
                     .iter()
                     .max_by_key(|t| t.len())
                     .map_or("", |t| t.as_str());
-                stages.push(Box::new(
-                    seg.name_prefix(longest)
-                        .chain(seg.word_prefix(longest))
-                        .take(SCAN_CAP),
-                ));
-            }
-            'stages: for stage in stages {
-                for i in stage {
+                let candidates = seg.name_prefix(longest).chain(seg.word_prefix(longest));
+                for i in candidates.take(SCAN_CAP) {
                     if fresh >= limit {
-                        break 'stages;
+                        break;
                     }
                     fresh += base_hit(i);
                 }
