@@ -172,7 +172,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .load(state.store.as_ref())
         .await
         .context("while loading the item cache")?;
-    tracing::info!(?loaded, "item index loaded");
+    // Debug only: the command-line tools build the state too, and their stderr is for people.
+    tracing::debug!(?loaded, "item index loaded");
     Ok(state)
 }
 

@@ -141,6 +141,11 @@ impl ItemCache {
         let version = self.index.version();
         let mut builder = SegmentBuilder::new();
         let mut fingerprint = FingerprintBuilder::default();
+        for kind in ItemKind::ALL {
+            // A hint only: rows written meanwhile just grow the list.
+            let rows = store.count_items(kind).await?;
+            fingerprint.reserve(kind, usize::try_from(rows).unwrap_or(0));
+        }
         let mut rows = store.stream_items_synced();
         while let Some((item, synced_at)) = rows.try_next().await? {
             fingerprint.push(item.kind, item.id, synced_at);

@@ -136,6 +136,12 @@ pub struct FingerprintBuilder {
 }
 
 impl FingerprintBuilder {
+    /// Makes room for `rows` rows of `kind` at once: growing by doubling leaves the freed
+    /// smaller buffers in the heap, which shows in the server's resident memory after a build.
+    pub fn reserve(&mut self, kind: ItemKind, rows: usize) {
+        self.written[kind.code() as usize].reserve_exact(rows);
+    }
+
     /// Adds one row.
     pub fn push(&mut self, kind: ItemKind, id: i64, synced_at: i64) {
         self.written[kind.code() as usize].push((id, synced_at));
