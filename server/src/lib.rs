@@ -172,11 +172,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .with_context(|| format!("while opening the database {}", url.redacted()))?;
     let (master_key, _) = secrets::MasterKey::load(&config)?;
     let state = AppState::new(config, store, master_key)?;
-    state
+    let loaded = state
         .items
-        .rebuild(state.store.as_ref())
+        .load(state.store.as_ref())
         .await
         .context("while loading the item cache")?;
+    // Debug only: the command-line tools build the state too, and their stderr is for people.
+    tracing::debug!(?loaded, "item index loaded");
     Ok(state)
 }
 

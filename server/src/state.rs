@@ -55,6 +55,10 @@ impl AppState {
         let passwords = Arc::new(crate::identity::password::Verifier::new(
             config.admin.max_concurrent_password_checks,
         ));
+        let snapshot = config
+            .server
+            .data_dir
+            .join(crate::items::snapshot::FILE_NAME);
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -63,7 +67,7 @@ impl AppState {
             entra,
             crm,
             caches: Arc::new(Caches::default()),
-            items: Arc::new(ItemCache::new()),
+            items: Arc::new(ItemCache::with_snapshot(snapshot)),
             instance_id: uuid::Uuid::new_v4().to_string().into(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
             passwords,

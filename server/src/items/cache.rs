@@ -1,13 +1,21 @@
 //! The item cache service: writes go to the database first and then to the in-memory index, so
-//! a restart (or another instance) rebuilds exactly what lookups showed.
+//! a restart (or another instance) rebuilds exactly what lookups showed. Every full build is
+//! saved as a snapshot (`snapshot`), from which the next start loads in a fraction of the time.
+
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use futures::TryStreamExt;
 
 use super::{
     Item, ItemKind,
-    index::{Change, ItemIndex, SegmentBuilder},
+    index::{Change, ItemIndex, Segment, SegmentBuilder},
+    snapshot::{self, Fingerprint, FingerprintBuilder},
 };
-use crate::store::{Store, StoreResult};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// Overlay size above which a rebuild is worthwhile (at least this many, or 1 % of the items).
 const REBUILD_MIN: usize = 10_000;
@@ -22,6 +30,10 @@ const RECENT_PICKS: i64 = 20;
 pub struct ItemCache {
     index: ItemIndex,
     recent: moka::future::Cache<(String, ItemKind), std::sync::Arc<Vec<i64>>>,
+    /// Where full builds are saved and the start loads from (`None`: no snapshot).
+    snapshot: Option<PathBuf>,
+    /// The snapshot being saved, if any.
+    saving: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Default for ItemCache {
@@ -32,8 +44,25 @@ impl Default for ItemCache {
                 .max_capacity(100_000)
                 .time_to_live(RECENT_TTL)
                 .build(),
+            snapshot: None,
+            saving: parking_lot::Mutex::new(None),
         }
     }
+}
+
+/// How [`ItemCache::load`] filled the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// From the snapshot, plus the rows written since it was saved: this many changed or new
+    /// and this many gone.
+    Snapshot {
+        /// Rows changed or new.
+        caught_up: usize,
+        /// Rows removed.
+        removed: usize,
+    },
+    /// From the database, because the snapshot could not be used (the reason).
+    Built(String),
 }
 
 impl std::fmt::Debug for ItemCache {
@@ -45,9 +74,18 @@ impl std::fmt::Debug for ItemCache {
 }
 
 impl ItemCache {
-    /// An empty cache (call [`ItemCache::rebuild`] to load it).
+    /// An empty cache without a snapshot (call [`ItemCache::rebuild`] to load it).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that saves every full build to `path` and starts from it (call
+    /// [`ItemCache::load`]).
+    pub fn with_snapshot(path: PathBuf) -> Self {
+        Self {
+            snapshot: Some(path),
+            ..Self::default()
+        }
     }
 
     /// The employee's recent picks of `kind`, most recent first (cached; the database is
@@ -97,20 +135,119 @@ impl ItemCache {
         &self.index
     }
 
-    /// Rebuilds the index from the database; changes applied meanwhile are kept.
+    /// Rebuilds the index from the database; changes applied meanwhile are kept. The new
+    /// segment is saved as the snapshot in the background ([`ItemCache::snapshot_saved`]).
     pub async fn rebuild(&self, store: &dyn Store) -> StoreResult<()> {
         let version = self.index.version();
         let mut builder = SegmentBuilder::new();
-        let mut rows = store.stream_items();
-        while let Some(item) = rows.try_next().await? {
+        let mut fingerprint = FingerprintBuilder::default();
+        for kind in ItemKind::ALL {
+            // A hint only: rows written meanwhile just grow the list.
+            let rows = store.count_items(kind).await?;
+            fingerprint.reserve(kind, usize::try_from(rows).unwrap_or(0));
+        }
+        let mut rows = store.stream_items_synced();
+        while let Some((item, synced_at)) = rows.try_next().await? {
+            fingerprint.push(item.kind, item.id, synced_at);
             builder.push(&item);
         }
         drop(rows);
-        let segment = tokio::task::spawn_blocking(move || builder.finish())
-            .await
-            .map_err(|e| crate::store::StoreError::Corrupt(format!("index build failed: {e}")))?;
-        self.index.install(segment, version);
+        let segment = Arc::new(
+            tokio::task::spawn_blocking(move || builder.finish())
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("index build failed: {e}")))?,
+        );
+        self.index.install_shared(segment.clone(), version);
+        self.save_snapshot(segment, fingerprint.finish());
         Ok(())
+    }
+
+    /// Fills the empty index at start: from the snapshot when the database confirms it (plus
+    /// the rows written since), else by [`ItemCache::rebuild`].
+    pub async fn load(&self, store: &dyn Store) -> StoreResult<Loaded> {
+        let reason = match &self.snapshot {
+            None => "no snapshot configured".to_owned(),
+            Some(path) => match self.load_snapshot(store, path).await {
+                Ok(loaded) => return Ok(loaded),
+                Err(reason) => reason,
+            },
+        };
+        self.rebuild(store).await?;
+        Ok(Loaded::Built(reason))
+    }
+
+    async fn load_snapshot(&self, store: &dyn Store, path: &Path) -> Result<Loaded, String> {
+        let version = self.index.version();
+        let path = path.to_owned();
+        let (segment, fingerprint) = tokio::task::spawn_blocking(move || snapshot::load(&path))
+            .await
+            .map_err(|e| format!("reading the snapshot failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let watermark = fingerprint
+            .watermark()
+            .ok_or("the snapshot holds no items")?;
+        let (written, stored) = store
+            .items_written_since(watermark)
+            .await
+            .map_err(|e| format!("the database cannot confirm the snapshot: {e}"))?;
+        let seen: HashSet<(ItemKind, i64)> = written.iter().map(|i| (i.kind, i.id)).collect();
+        if !fingerprint.matches(watermark, &stored, seen.iter().copied()) {
+            return Err(
+                "items written before the snapshot's last write changed or were removed".into(),
+            );
+        }
+        // The rows of the snapshot's last write are read again; most are unchanged, and an
+        // overlay entry for them would only shadow the segment with the same item.
+        let mut changes: Vec<Change> = written
+            .into_iter()
+            .filter(|item| !segment.holds(item))
+            .map(Change::Upsert)
+            .collect();
+        let caught_up = changes.len();
+        changes.extend(
+            fingerprint
+                .written_exactly_at(watermark)
+                .filter(|key| !seen.contains(key))
+                .map(|(kind, id)| Change::Delete(kind, id)),
+        );
+        let removed = changes.len() - caught_up;
+        self.index.install(segment, version);
+        self.index.apply(changes);
+        Ok(Loaded::Snapshot { caught_up, removed })
+    }
+
+    fn save_snapshot(&self, segment: Arc<Segment>, fingerprint: Option<Fingerprint>) {
+        let Some(path) = self.snapshot.clone() else {
+            return;
+        };
+        let mut saving = self.saving.lock();
+        let previous = saving.take();
+        *saving = Some(tokio::task::spawn(async move {
+            // One save at a time, in order: the last build's snapshot is the one left.
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            let saved = tokio::task::spawn_blocking(move || match fingerprint {
+                Some(fingerprint) => snapshot::save(&path, &segment, &fingerprint),
+                None => snapshot::remove(&path),
+            })
+            .await;
+            match saved {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot save the item index snapshot; the next start reads every item from the database")
+                }
+                Err(e) => tracing::warn!(error = %e, "saving the item index snapshot failed"),
+            }
+        }));
+    }
+
+    /// Waits until the snapshot of the last build is saved (or its saving failed).
+    pub async fn snapshot_saved(&self) {
+        let saving = self.saving.lock().take();
+        if let Some(saving) = saving {
+            let _ = saving.await;
+        }
     }
 
     /// Stores new or changed items and shows them in lookups at once.

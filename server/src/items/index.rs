@@ -5,7 +5,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{DefaultHasher, Hash, Hasher},
     sync::{Arc, RwLock},
 };
 
@@ -96,36 +95,41 @@ pub struct Lookup<'a> {
 // Segment: the immutable bulk part.
 
 /// One item inside a segment; text lives in the segment's arenas.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    id: i64,
-    company_id: i64,
-    text_off: u32,
-    fold_off: u32,
-    name_len: u16,
-    subtitle_len: u16,
-    emails_len: u16,
-    fold_len: u16,
-    open: bool,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) id: i64,
+    pub(super) company_id: i64,
+    pub(super) text_off: u32,
+    pub(super) fold_off: u32,
+    pub(super) name_len: u16,
+    pub(super) subtitle_len: u16,
+    pub(super) emails_len: u16,
+    pub(super) fold_len: u16,
+    pub(super) open: bool,
     /// The security level; 0 for none (CRM ids are positive). `u32` keeps the entry at 40
     /// bytes; an id beyond it becomes `u32::MAX`, which no employee's levels contain.
-    level: u32,
+    pub(super) level: u32,
 }
 
 /// All items of one kind, sorted by id, with sorted arrays for prefix search.
-#[derive(Debug, Default)]
-struct KindSegment {
-    entries: Vec<Entry>,
-    text: String,
-    folded: String,
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct KindSegment {
+    pub(super) entries: Vec<Entry>,
+    pub(super) text: String,
+    pub(super) folded: String,
     /// Entry indexes sorted by folded name.
-    by_name: Vec<u32>,
+    pub(super) by_name: Vec<u32>,
     /// (entry, byte offset of a word after the first) sorted by the folded name from there on.
-    words: Vec<(u32, u16)>,
+    pub(super) words: Vec<(u32, u16)>,
     /// (firm id, entry) sorted.
-    by_company: Vec<(i64, u32)>,
+    pub(super) by_company: Vec<(i64, u32)>,
     /// (hash of an e-mail address, entry) sorted.
-    emails: Vec<(u64, u32)>,
+    pub(super) emails: Vec<(u64, u32)>,
+}
+
+/// [`Entry::level`] of a security level.
+fn level_code(level: Option<i64>) -> u32 {
+    level.map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX))
 }
 
 fn clip(s: &str, max: usize) -> &str {
@@ -139,10 +143,12 @@ fn clip(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// FNV-1a: a hash fixed by its definition, so hashes saved in a snapshot (`snapshot`) stay
+/// valid across builds and compilers (std's `DefaultHasher` promises neither).
 fn hash_str(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl KindSegment {
@@ -175,9 +181,7 @@ impl KindSegment {
             emails_len: emails.len() as u16,
             fold_len: folded.len() as u16,
             open: item.open,
-            level: item
-                .security_level
-                .map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX)),
+            level: level_code(item.security_level),
         });
     }
 
@@ -299,11 +303,11 @@ impl KindSegment {
 }
 
 /// The immutable bulk part of the index.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Segment {
-    kinds: [KindSegment; 4],
+    pub(super) kinds: [KindSegment; 4],
     /// (hash of a company e-mail domain, firm id) sorted; free-mail domains left out.
-    domains: Vec<(u64, i64)>,
+    pub(super) domains: Vec<(u64, i64)>,
 }
 
 /// Builds a [`Segment`] from a stream of items without holding them all as `Item`s.
@@ -361,6 +365,25 @@ impl Segment {
         &self.kinds[kind.code() as usize]
     }
 
+    /// Whether the segment holds `item` exactly as it is: searching it shows the same as
+    /// searching the item would (a catch-up skips such rows).
+    pub fn holds(&self, item: &Item) -> bool {
+        let seg = self.kind(item.kind);
+        let Some(i) = seg.position(item.id) else {
+            return false;
+        };
+        let e = &seg.entries[i as usize];
+        let name = e.text_off as usize;
+        let subtitle = name + e.name_len as usize;
+        let emails = subtitle + e.subtitle_len as usize;
+        e.company_id == item.company_id.unwrap_or(0)
+            && e.open == item.open
+            && e.level == level_code(item.security_level)
+            && seg.text[name..subtitle] == *clip(&item.name, 1000)
+            && seg.text[subtitle..emails] == *clip(&item.subtitle, 1000)
+            && *seg.emails_at(i) == *clip(&item.emails.join(" "), 4000)
+    }
+
     /// Number of items.
     pub fn len(&self) -> usize {
         self.kinds.iter().map(|k| k.entries.len()).sum()
@@ -405,11 +428,20 @@ pub struct ItemIndex {
     state: RwLock<State>,
 }
 
-struct Hit {
+struct Hit<'a> {
     recent: usize,
     class: Class,
-    folded: String,
+    folded: &'a str,
     view: ItemView,
+}
+
+/// Whether an employee who may see `levels` (`None`: every level) sees an item on `level`; see
+/// [`ItemView::visible_to`].
+fn visible(levels: Option<&[i64]>, level: Option<i64>) -> bool {
+    match (levels, level) {
+        (Some(levels), Some(level)) => levels.contains(&level),
+        _ => true,
+    }
 }
 
 impl ItemIndex {
@@ -460,8 +492,13 @@ impl ItemIndex {
 
     /// Installs a rebuilt segment that contains every change up to `version`.
     pub fn install(&self, segment: Segment, version: u64) {
+        self.install_shared(Arc::new(segment), version);
+    }
+
+    /// [`install`](Self::install) for a segment that is also kept elsewhere (being saved).
+    pub fn install_shared(&self, segment: Arc<Segment>, version: u64) {
         let mut state = self.write();
-        state.base = Arc::new(segment);
+        state.base = segment;
         state.overlay.retain(|_, o| o.version > version);
     }
 
@@ -489,7 +526,6 @@ impl ItemIndex {
         let query = Query::new(lookup.text);
         let state = self.read();
         let seg = state.base.kind(lookup.kind);
-        let shadowed = |id: i64| state.overlay.contains_key(&(lookup.kind, id));
         let recent_rank = |id: i64| {
             lookup
                 .recent
@@ -497,81 +533,97 @@ impl ItemIndex {
                 .position(|r| *r == id)
                 .unwrap_or(usize::MAX)
         };
-        let mut hits: Vec<Hit> = Vec::new();
+        // Filters that need no text, checked before anything is copied out of the index.
+        let admits = |open: bool, level: Option<i64>, company: Option<i64>| {
+            (!lookup.open_only || open)
+                && visible(lookup.levels, level)
+                && lookup.company_id.is_none_or(|c| company == Some(c))
+        };
+        let mut hits: Vec<Hit<'_>> = Vec::new();
+        // Hits that are not recent picks: the search stops at `limit` of them.
+        let mut fresh = 0;
         let mut seen: HashSet<i64> = HashSet::new();
         let limit = lookup.limit.max(1);
 
-        let mut consider = |hits: &mut Vec<Hit>, folded: &str, view: ItemView| {
-            if (lookup.open_only && !view.open) || !view.visible_to(lookup.levels) {
-                return;
+        // Live changes first: they shadow the segment.
+        for ((kind, id), o) in &state.overlay {
+            if *kind != lookup.kind {
+                continue;
             }
-            if lookup
-                .company_id
-                .is_some_and(|c| view.company_id != Some(c))
+            let Some(item) = &o.item else { continue };
+            if admits(item.open, item.security_level, item.company_id)
+                && seen.insert(*id)
+                && let Some(class) = query.classify(&o.folded)
             {
-                return;
-            }
-            if !seen.insert(view.id) {
-                return;
-            }
-            if let Some(class) = query.classify(folded) {
+                let recent = recent_rank(*id);
+                fresh += usize::from(recent == usize::MAX);
                 hits.push(Hit {
-                    recent: recent_rank(view.id),
+                    recent,
                     class,
-                    folded: folded.into(),
-                    view,
+                    folded: &o.folded,
+                    view: view_of(item),
                 });
             }
-        };
-
-        // Live changes first: they shadow the segment.
-        for ((kind, _), o) in &state.overlay {
-            if *kind == lookup.kind
-                && let Some(item) = &o.item
-            {
-                consider(&mut hits, &o.folded, view_of(item));
-            }
         }
-        let base_hit = |hits: &mut Vec<Hit>,
-                        consider: &mut dyn FnMut(&mut Vec<Hit>, &str, ItemView),
-                        i: u32| {
-            let view = seg.view(lookup.kind, i);
-            if !shadowed(view.id) {
-                consider(hits, seg.folded_at(i), view);
+        // Adds entry `i` if it matches; returns 1 for a hit that is not a recent pick.
+        let mut base_hit = |i: u32| -> usize {
+            let e = &seg.entries[i as usize];
+            if state.overlay.contains_key(&(lookup.kind, e.id))
+                || !admits(
+                    e.open,
+                    (e.level != 0).then_some(i64::from(e.level)),
+                    (e.company_id != 0).then_some(e.company_id),
+                )
+                || !seen.insert(e.id)
+            {
+                return 0;
             }
+            let folded = seg.folded_at(i);
+            if let Some(class) = query.classify(folded) {
+                let recent = recent_rank(e.id);
+                hits.push(Hit {
+                    recent,
+                    class,
+                    folded,
+                    view: seg.view(lookup.kind, i),
+                });
+                return usize::from(recent == usize::MAX);
+            }
+            0
         };
 
         // The employee's recent picks of this kind.
         for id in lookup.recent {
             if let Some(i) = seg.position(*id) {
-                base_hit(&mut hits, &mut consider, i);
+                fresh += base_hit(i);
             }
         }
 
         if let Some(company) = lookup.company_id {
+            // Every item of the firm is considered: `limit` cuts after the ranking.
             for i in seg.of_company(company).take(SCAN_CAP) {
-                base_hit(&mut hits, &mut consider, i);
+                base_hit(i);
             }
         } else if query.tokens.is_empty() {
             // No text and no firm: only the recent picks.
         } else {
-            let enough =
-                |hits: &Vec<Hit>| hits.iter().filter(|h| h.recent == usize::MAX).count() >= limit;
+            // Stage by stage, each only while fewer than `limit` hits are found (the binary
+            // searches of a stage not needed are not made).
             for i in seg.name_prefix(&query.joined).take(SCAN_CAP) {
-                if enough(&hits) {
+                if fresh >= limit {
                     break;
                 }
-                base_hit(&mut hits, &mut consider, i);
+                fresh += base_hit(i);
             }
-            if !enough(&hits) {
+            if fresh < limit {
                 for i in seg.word_prefix(&query.joined).take(SCAN_CAP) {
-                    if enough(&hits) {
+                    if fresh >= limit {
                         break;
                     }
-                    base_hit(&mut hits, &mut consider, i);
+                    fresh += base_hit(i);
                 }
             }
-            if !enough(&hits) && query.tokens.len() > 1 {
+            if fresh < limit && query.tokens.len() > 1 {
                 // Words in another order ("novak jiri" for "Jiří Novák"): scan the items of the
                 // most selective (longest) word and check the others.
                 let longest = query
@@ -581,17 +633,16 @@ impl ItemIndex {
                     .map_or("", |t| t.as_str());
                 let candidates = seg.name_prefix(longest).chain(seg.word_prefix(longest));
                 for i in candidates.take(SCAN_CAP) {
-                    if enough(&hits) {
+                    if fresh >= limit {
                         break;
                     }
-                    base_hit(&mut hits, &mut consider, i);
+                    fresh += base_hit(i);
                 }
             }
         }
 
         hits.sort_by(|a, b| {
-            (a.recent, a.class, &a.folded, a.view.id)
-                .cmp(&(b.recent, b.class, &b.folded, b.view.id))
+            (a.recent, a.class, a.folded, a.view.id).cmp(&(b.recent, b.class, b.folded, b.view.id))
         });
         hits.truncate(limit);
         hits.into_iter().map(|h| h.view).collect()

@@ -15,6 +15,7 @@ pub mod import;
 pub mod index;
 pub mod receiver;
 pub mod reconcile;
+pub mod snapshot;
 pub mod sync;
 
 use std::sync::Arc;

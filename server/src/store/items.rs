@@ -33,6 +33,16 @@ pub trait ItemStore {
     async fn item_ids(&self, kind: ItemKind) -> StoreResult<Vec<i64>>;
     /// Every stored item, streamed (for building the in-memory index).
     fn stream_items(&self) -> BoxStream<'_, StoreResult<Item>>;
+    /// Every stored item with when it was last written (`synced_at`), streamed (for building
+    /// the in-memory index and its snapshot).
+    fn stream_items_synced(&self) -> BoxStream<'_, StoreResult<(Item, i64)>>;
+    /// The items last written at or after `since`, and per kind the number of those written
+    /// before it with the sum of [`item_fingerprint`] over them; read in one transaction, so
+    /// both see the same rows (the index snapshot's catch-up and validation).
+    async fn items_written_since(
+        &self,
+        since: i64,
+    ) -> StoreResult<(Vec<Item>, Vec<(ItemKind, i64, i64)>)>;
     /// Remembers that `employee` picked an item now.
     async fn record_pick(&self, employee: &str, kind: ItemKind, id: i64) -> StoreResult<()>;
     /// The employee's most recent picks of `kind`, most recent first.
@@ -79,6 +89,23 @@ impl TryFrom<ItemRow> for Item {
             security_level: r.security_level,
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct SyncedItemRow {
+    #[sqlx(flatten)]
+    item: ItemRow,
+    synced_at: i64,
+}
+
+/// The modulus of [`item_fingerprint`]: a prime, so sums over a million rows stay far below
+/// `i64::MAX` on both backends.
+const FINGERPRINT_MOD: i64 = 1_000_000_007;
+
+/// One stored item's contribution to [`ItemStore::item_fingerprints`]: changes with its id and
+/// with every write (`synced_at`). Computed the same way by the SQL below.
+pub fn item_fingerprint(crm_id: i64, synced_at: i64) -> i64 {
+    ((crm_id % FINGERPRINT_MOD) * 1_000_003 + synced_at % FINGERPRINT_MOD) % FINGERPRINT_MOD
 }
 
 const ITEM_COLUMNS: &str =
@@ -191,6 +218,55 @@ for_both_backends! {
             .map_err(StoreError::from)
             .and_then(|row| async move { Item::try_from(row) })
             .boxed()
+        }
+
+        fn stream_items_synced(&self) -> BoxStream<'_, StoreResult<(Item, i64)>> {
+            sqlx::query_as::<_, SyncedItemRow>(
+                "SELECT kind, crm_id, name, subtitle, emails, company_id, is_open, \
+                 crm_updated_at, security_level, synced_at FROM items",
+            )
+            .fetch(self.reader())
+            .map_err(StoreError::from)
+            .and_then(|row| async move { Ok((Item::try_from(row.item)?, row.synced_at)) })
+            .boxed()
+        }
+
+        async fn items_written_since(
+            &self,
+            since: i64,
+        ) -> StoreResult<(Vec<Item>, Vec<(ItemKind, i64, i64)>)> {
+            let mut tx = self.reader().begin().await?;
+            if <Dialect as sqlx::Database>::NAME == "PostgreSQL" {
+                // One snapshot for both statements (SQLite's read transaction already is one).
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE synced_at >= $1"
+            )))
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+            let sums: Vec<(i16, i64, i64)> = sqlx::query_as(
+                "SELECT kind, COUNT(*), CAST(COALESCE(SUM(((crm_id % 1000000007) * 1000003 \
+                 + synced_at % 1000000007) % 1000000007), 0) AS BIGINT) \
+                 FROM items WHERE synced_at < $1 GROUP BY kind",
+            )
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let items = rows.into_iter().map(Item::try_from).collect::<StoreResult<_>>()?;
+            let sums = sums
+                .into_iter()
+                .map(|(kind, count, sum)| {
+                    let kind = ItemKind::from_code(kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown item kind {kind}")))?;
+                    Ok((kind, count, sum))
+                })
+                .collect::<StoreResult<_>>()?;
+            Ok((items, sums))
         }
 
         async fn record_pick(&self, employee: &str, kind: ItemKind, id: i64) -> StoreResult<()> {

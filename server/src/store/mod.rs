@@ -27,7 +27,7 @@ pub use changes::Changed;
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
 pub use identity::{EmployeeChanges, IdentityStore};
-pub use items::ItemStore;
+pub use items::{ItemStore, item_fingerprint};
 pub use jobs::{Job, JobStore, NewJob};
 pub use ledger::{LedgerKey, LedgerStore, LoggedItem, LoggedItemChanges, NewLoggedItem};
 pub use postgres::PgStore;
