@@ -42,7 +42,9 @@ pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
             state.clone(),
             stop.clone(),
         )));
-        job_workers = Some(jobs::start(state.clone(), activities::job_handlers()));
+        let mut handlers = activities::job_handlers();
+        handlers.extend(crate::calendar::job_handlers());
+        job_workers = Some(jobs::start(state.clone(), handlers));
     }
     Background {
         tasks,

@@ -8,10 +8,12 @@ pub mod addin;
 pub mod admin;
 pub mod background;
 pub mod caches;
+pub mod calendar;
 pub mod config;
 pub mod crm;
 pub mod error;
 pub mod fsutil;
+pub mod graph;
 pub mod http_client;
 pub mod http_guard;
 pub mod i18n;
@@ -79,6 +81,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(items::api::router())
         .merge(items::router())
         .merge(activities::router())
+        .merge(calendar::admin::router())
         .split_for_parts()
 }
 

@@ -82,6 +82,7 @@ pub async fn receive(
         ));
     }
     let event = parse_event(&body).map_err(AppError::BadRequest)?;
+    let (entity_name, entity_id) = (event.entity_name.clone(), event.entity_id);
     let stored = state
         .store
         .insert_event(&NewEvent {
@@ -98,6 +99,7 @@ pub async fn receive(
         // Two workers wait: one for cached records, one for the activities the ledger follows.
         state.wake.events.notify_waiters();
         state.wake.events.notify_one();
+        crate::calendar::engine::on_crm_change(&state, &entity_name, entity_id).await;
     }
     Ok(AppJson(Received {
         status: if stored { "stored" } else { "duplicate" },
