@@ -117,7 +117,7 @@ impl CalRig {
             "meeting",
             None,
             &json!({"title": title, "priority": "DEFAULT", "owner": self.alice.person_id,
-                    "scheduledFrom": "2026-09-01 09:00", "scheduledTill": "2026-09-01 10:00"}),
+                    "scheduledFrom": "2026-09-01T09:00:00+02:00", "scheduledTill": "2026-09-01T10:00:00+02:00"}),
         );
         assert!(status.is_success(), "{body}");
         let id = body["data"]["id"].as_i64().expect("an id");
@@ -225,7 +225,7 @@ async fn a_raynet_meeting_reaches_the_owners_calendar_with_every_participant_inv
         &Method::POST,
         "meeting",
         Some(id),
-        &json!({"scheduledFrom": "2026-10-26 09:00", "scheduledTill": "2026-10-26 10:00"}),
+        &json!({"scheduledFrom": "2026-10-26T09:00:00+01:00", "scheduledTill": "2026-10-26T10:00:00+01:00"}),
     );
     assert!(status.is_success());
     rig.until("the meeting moved to 26 October (winter time)", |r| {
