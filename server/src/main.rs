@@ -71,6 +71,23 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Calendar sync to Outlook.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Each employee's calendar sync: opted in, items in sync, last sync, last error.
+    Status,
+    /// Sync now every activity already in the employees' calendars (or in one employee's).
+    Run {
+        /// Only this employee (id or sign-in e-mail).
+        #[arg(long)]
+        employee: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,7 +232,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secrets {
             command: SecretsCommand::RotateKey,
         } => rotate_key(config).await,
+        Command::Sync {
+            command: SyncCommand::Status,
+        } => sync_status(config).await,
+        Command::Sync {
+            command: SyncCommand::Run { employee },
+        } => sync_run(config, employee).await,
     }
+}
+
+async fn sync_status(config: Config) -> anyhow::Result<()> {
+    let state = server::build_state(config).await?;
+    let tr = tr();
+    let statuses = server::calendar::admin::employee_statuses(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for s in statuses {
+        let last = s
+            .last_sync_at
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or_else(|| tr.t("cli-sync-never"), |t| t.to_rfc3339());
+        let on = if s.enabled {
+            "cli-sync-on"
+        } else {
+            "cli-sync-off"
+        };
+        println!(
+            "{}",
+            tr.ta(
+                "cli-sync-status",
+                &[
+                    ("mailbox", s.mailbox.into()),
+                    ("state", tr.t(on).into()),
+                    ("items", (s.items_in_sync as i64).into()),
+                    ("last", last.into()),
+                    (
+                        "error",
+                        s.last_error.unwrap_or_else(|| tr.t("cli-sync-none")).into()
+                    ),
+                ]
+            )
+        );
+    }
+    Ok(())
+}
+
+async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Result<()> {
+    let state = server::build_state(config).await?;
+    let count = server::calendar::engine::run_now(&state, employee.as_deref())
+        .await
+        .map_err(|e| match e {
+            server::jobs::JobError::Retry { reason, .. }
+            | server::jobs::JobError::Fatal(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
+        })?;
+    println!(
+        "{}",
+        tr().ta("cli-sync-run", &[("count", (count as i64).into())])
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use server::{identity::office365::Office365Settings, store::Employee};
 use tests::{
     TestDb,
+    entra_sim::graph::GraphFaults,
     raynet_sim::{SimOptions, SimUser},
     stack::{Stack, eventually, spawn_stack_with},
 };
@@ -442,4 +443,138 @@ async fn a_meeting_the_add_in_saved_from_outlook_is_not_written_back_as_a_second
     );
     assert!(rig.events(&rig.bob).is_empty());
     assert!(rig.invitations().is_empty());
+}
+
+/// Events in `user`'s calendar by subject, to spot duplicates.
+fn subjects(rig: &CalRig, user: &SimUser) -> Vec<String> {
+    let mut out: Vec<String> = rig
+        .events(user)
+        .iter()
+        .filter_map(|e| e["subject"].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_graph_outage_and_a_burst_of_throttling_during_many_changes_end_with_every_calendar_right()
+ {
+    let rig = CalRig::start("none").await;
+    // 503s for 5 s, then 40 answers of 429, while Raynet changes.
+    rig.stack.entra.graph().set_faults(&GraphFaults {
+        outage_secs: 5,
+        throttle_next: 40,
+        latency_ms: 0,
+    });
+    let sim = &rig.stack.raynet.sim;
+    let ids: Vec<i64> = (0..20)
+        .map(|n| rig.create_meeting(&format!("Schůzka {n:02}")))
+        .collect();
+    for (n, id) in ids.iter().enumerate().take(10) {
+        let (status, _) = sim.user_change(
+            &Method::POST,
+            "meeting",
+            Some(*id),
+            &json!({"title": format!("Schůzka {n:02} (změněná)")}),
+        );
+        assert!(status.is_success());
+    }
+    for id in &ids[15..] {
+        let (status, _) = sim.user_change(&Method::DELETE, "meeting", Some(*id), &json!({}));
+        assert!(status.is_success());
+    }
+    let mut expected: Vec<String> = (0..15)
+        .map(|n| {
+            if n < 10 {
+                format!("Schůzka {n:02} (změněná)")
+            } else {
+                format!("Schůzka {n:02}")
+            }
+        })
+        .collect();
+    expected.sort();
+    let ok = eventually(Duration::from_secs(90), || {
+        let (rig, expected) = (&rig, &expected);
+        async move {
+            [&rig.alice, &rig.bob, &rig.cyril]
+                .iter()
+                .all(|u| subjects(rig, u) == *expected)
+        }
+    })
+    .await;
+    assert!(
+        ok.is_some(),
+        "alice {:?}\nbob {:?}\ncyril {:?}",
+        subjects(&rig, &rig.alice),
+        subjects(&rig, &rig.bob),
+        subjects(&rig, &rig.cyril)
+    );
+    assert!(rig.invitations().is_empty(), "mode none e-mails nobody");
+}
+
+#[tokio::test]
+async fn two_server_instances_on_one_database_write_each_change_once() {
+    let rig = CalRig::start("none").await;
+    let key = {
+        use secrecy::ExposeSecret;
+        rig.stack
+            .app
+            .state
+            .master_key
+            .to_base64()
+            .expose_secret()
+            .to_owned()
+    };
+    let (authority, graph_url) = (rig.stack.entra.authority(), rig.stack.entra.graph_url());
+    let second = tests::spawn_app_with(rig.stack.app.db.shared(), |c| {
+        c.secrets.master_key = server::config::Secret::new(key);
+        c.entra.authority = authority;
+        c.entra.graph_url = graph_url;
+    })
+    .await;
+    let id = rig.create_meeting("Jedna změna, dvě instance");
+    // Both instances receive a storm of webhooks for the meeting at the same time.
+    let mut posts = Vec::new();
+    for n in 0..10 {
+        for app in [&rig.stack.app, &second] {
+            let request = app
+                .client
+                .post(app.url(&format!("/api/raynet-event/{}", rig.stack.webhook_id)))
+                .header("X-RAYNETCRM-Token", &rig.stack.webhook_token)
+                .json(&json!({
+                    "eventId": format!("twin-{n}-{}", app.url("")), "type": "record.updated",
+                    "author": "admin@raynet.cz", "source": {"name": "user"},
+                    "data": {"entityName": "Meeting", "entityId": id, "extIds": null}
+                }));
+            posts.push(request.send());
+        }
+    }
+    for answer in futures::future::join_all(posts).await {
+        assert!(answer.expect("answers").status().is_success());
+    }
+    rig.until("a copy in each calendar", |r| {
+        [&r.alice, &r.bob, &r.cyril]
+            .iter()
+            .all(|u| r.events(u).len() == 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for user in [&rig.alice, &rig.bob, &rig.cyril] {
+        assert_eq!(rig.events(user).len(), 1, "{:?}", rig.events(user));
+    }
+    let created: std::collections::BTreeSet<String> = rig
+        .stack
+        .entra
+        .graph()
+        .recorded()
+        .iter()
+        .filter(|x| x.method == "POST" && x.path.ends_with("/events") && x.status == 201)
+        .filter_map(|x| x.body.as_ref()?["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        created.len(),
+        3,
+        "one event per mailbox, whichever instance wrote it"
+    );
+    second.stop().await;
 }

@@ -89,6 +89,11 @@ pub async fn list_employees(
     State(state): State<AppState>,
     RequireAdmin(_session): RequireAdmin,
 ) -> Result<AppJson<Vec<EmployeeStatus>>, AppError> {
+    Ok(AppJson(employee_statuses(&state).await?))
+}
+
+/// Every employee's calendar-sync status (the admin API and `crm-bridge sync status`).
+pub async fn employee_statuses(state: &AppState) -> Result<Vec<EmployeeStatus>, AppError> {
     let store = state.store.as_ref();
     let states = store.calendar_employees().await?;
     let mut out = Vec::new();
@@ -104,7 +109,7 @@ pub async fn list_employees(
             last_error: cal.and_then(|c| c.last_error.clone()),
         });
     }
-    Ok(AppJson(out))
+    Ok(out)
 }
 
 /// Opt-in or -out.

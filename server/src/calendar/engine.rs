@@ -452,8 +452,9 @@ async fn record(
         .await
 }
 
-/// Creates the event. A fresh create first claims the link (so a crash is resumed with a search,
-/// and two workers never both create); a resumed one reuses the stored transaction id.
+/// Creates the event. A fresh create first claims the link (so a crash is resumed with a search);
+/// when another worker claimed it first, this one joins that create (same transaction id, so
+/// Graph returns the one event) instead of making a second.
 #[allow(clippy::too_many_arguments)]
 async fn create(
     state: &AppState,
@@ -465,14 +466,48 @@ async fn create(
     transaction_id: &str,
     fresh: bool,
 ) -> Result<(), WriteError> {
+    let mut transaction_id = transaction_id.to_owned();
     if fresh
         && !state
             .store
-            .begin_calendar_create(key, &write.employee_id, &write.mailbox, transaction_id)
+            .begin_calendar_create(key, &write.employee_id, &write.mailbox, &transaction_id)
             .await?
     {
-        return Err(WriteError::Busy);
+        let links = state.store.calendar_links(key).await?;
+        let Some(link) = links
+            .into_iter()
+            .find(|l| l.employee_id == write.employee_id)
+        else {
+            return Err(WriteError::Busy);
+        };
+        transaction_id = link.transaction_id;
+        let existing = match link.event_id {
+            Some(id) => Some(id),
+            None => graph
+                .find_by_crm_id(&write.mailbox, key)
+                .await?
+                .into_iter()
+                .next()
+                .map(|e| e.id),
+        };
+        if let Some(id) = existing {
+            let event = graph.update_event(&write.mailbox, &id, draft).await?;
+            record(state, key, write, &event, &transaction_id, draft, hash).await?;
+            trace(
+                state,
+                key,
+                &write.employee_id,
+                &write.mailbox,
+                "update",
+                "joined_concurrent_create",
+                event.request_id.clone(),
+                None,
+            )
+            .await?;
+            return Ok(());
+        }
     }
+    let transaction_id = transaction_id.as_str();
     let event = graph
         .create_event(&write.mailbox, draft, key, transaction_id)
         .await?;
@@ -617,4 +652,37 @@ pub async fn on_crm_change(state: &AppState, entity_name: &str, id: i64) {
     if let Err(e) = enqueue(state, kind, id).await {
         tracing::warn!(error = %e, activity = id, "cannot queue a calendar sync");
     }
+}
+
+/// Syncs now every activity that has an event in a calendar (or in `employee`'s, by id or
+/// sign-in e-mail); the number of activities synced.
+pub async fn run_now(state: &AppState, employee: Option<&str>) -> Result<usize, JobError> {
+    let store = state.store.as_ref();
+    let mut keys = std::collections::BTreeSet::new();
+    for e in store.list_employees().await? {
+        let wanted = employee.is_none_or(|w| w == e.id || w.eq_ignore_ascii_case(&e.login_email));
+        if wanted {
+            for link in store.calendar_links_of(&e.id).await? {
+                keys.insert(link.activity_key);
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let graph = CalendarJob::default().graph(state).await?;
+    let mut count = 0;
+    for key in keys {
+        let mut parts = key.splitn(3, ':');
+        let (Some("raynet"), Some(entity), Some(id)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Some(kind), Ok(id)) = (ActivityKind::from_entity(entity), id.parse::<i64>()) else {
+            continue;
+        };
+        sync_activity(state, &graph, kind, id).await?;
+        count += 1;
+    }
+    Ok(count)
 }
