@@ -1,7 +1,9 @@
-//! Background work started with the server: keeping the in-memory caches in step with the
-//! database, applying CRM events, running imports, the reconcile schedule, (with PostgreSQL)
-//! following other instances' item changes, and the job
-//! workers of the durable queue (saving activities to the CRM).
+//! Background work started with the server. The work itself — saving activities to the CRM,
+//! applying CRM events, following activities, imports, the reconcile and the id sweep — runs as
+//! kinds of the durable job queue ([`jobs`]), registered in [`job_kinds`]. Beside it run this
+//! instance's own followers: the in-memory caches kept in step with the database, (with
+//! PostgreSQL) other instances' item changes, and the index rebuild when live changes piled up.
+//! Everything stops on one signal and is awaited in [`Background::stop`].
 
 use std::time::Duration;
 
@@ -9,7 +11,15 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use futures::StreamExt;
 
-use crate::{activities, items, jobs, state::AppState, store::Changed};
+use crate::{
+    activities, items,
+    jobs::{self, Registry},
+    state::AppState,
+    store::Changed,
+};
+
+/// How often the index checks whether live changes piled up enough for a rebuild.
+const REBUILD_CHECK: Duration = Duration::from_secs(30);
 
 /// The running background tasks.
 pub struct Background {
@@ -17,39 +27,36 @@ pub struct Background {
     jobs: Option<jobs::Workers>,
 }
 
-/// Starts every background task; the item tasks stop when `stop` turns true, the job workers in
-/// [`Background::stop`].
+/// Every kind of background work the server runs. A new kind is one line here.
+pub fn job_kinds(state: &AppState) -> Registry {
+    Registry::new()
+        .with(activities::worker::SyncActivity::new(state.clone()))
+        .with(activities::follow::FollowActivities::new(state.clone()))
+        .with(items::events::ApplyEvents::new(state.items_ctx()))
+        .with(items::import::RunImports::new(state.items_ctx()))
+        .with(items::reconcile::Reconcile::new(state.items_ctx()))
+        .with(items::reconcile::Sweep::new(state.items_ctx()))
+        .with(crate::calendar::CalendarJob::new(state.calendar_ctx()))
+}
+
+/// Starts every background task; all of them stop when `stop` turns true (then await them
+/// with [`Background::stop`]).
 pub fn start(state: &AppState, stop: &watch::Receiver<bool>) -> Background {
-    let mut tasks = vec![
+    let tasks = vec![
         tokio::spawn(follow_changes(state.clone(), stop.clone())),
-        tokio::spawn(items::sync::run_listener(state.clone(), stop.clone())),
+        tokio::spawn(items::sync::run_listener(state.items_ctx(), stop.clone())),
+        tokio::spawn(rebuild_index_when_wanted(state.clone(), stop.clone())),
     ];
-    let mut job_workers = None;
-    if state.config.jobs.enabled {
-        tasks.push(tokio::spawn(items::events::run_worker(
-            state.clone(),
+    let jobs = state.config.jobs.enabled.then(|| {
+        jobs::start(
+            state.store.clone(),
+            state.jobs.clone(),
+            jobs::Settings::from(&state.config.jobs),
+            job_kinds(state),
             stop.clone(),
-        )));
-        tasks.push(tokio::spawn(activities::follow::run_worker(
-            state.clone(),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(items::import::run_worker(
-            state.clone(),
-            stop.clone(),
-        )));
-        tasks.push(tokio::spawn(items::reconcile::run_scheduler(
-            state.clone(),
-            stop.clone(),
-        )));
-        let mut handlers = activities::job_handlers();
-        handlers.extend(crate::calendar::job_handlers());
-        job_workers = Some(jobs::start(state.clone(), handlers));
-    }
-    Background {
-        tasks,
-        jobs: job_workers,
-    }
+        )
+    });
+    Background { tasks, jobs }
 }
 
 impl Background {
@@ -59,6 +66,24 @@ impl Background {
             jobs.stop(within).await;
         }
         let _ = tokio::time::timeout(within, futures::future::join_all(self.tasks)).await;
+    }
+}
+
+/// Rebuilds the in-memory index when live changes have piled up, until `stop` turns true.
+async fn rebuild_index_when_wanted(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(REBUILD_CHECK) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if state.items.wants_rebuild()
+            && let Err(e) = state.items.rebuild(state.store.as_ref()).await
+        {
+            tracing::warn!(error = %e, "rebuilding the item index failed");
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! The one error type handlers return, and the JSON error shape `{"error":{"code","message"}}`
-//! that every 4xx/5xx response carries, including those made by axum and tower layers.
+//! that every 4xx/5xx response carries, including those made by axum and tower layers. Domain
+//! modules return their own error types; the `From` impls here are the one place they become
+//! HTTP statuses.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -13,7 +15,12 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
+use crate::{
+    crm::{ConnectError, CrmError},
+    jobs::WorkError,
+    settings::SettingsError,
+    store::StoreError,
+};
 
 /// Errors a handler can answer with; each variant documents its status code.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +106,61 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Coded { status, .. } | Self::RetryLater { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one place where domain errors become HTTP answers.
+
+impl From<SettingsError> for AppError {
+    fn from(err: SettingsError) -> Self {
+        match err {
+            SettingsError::Store(e) => e.into(),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<CrmError> for AppError {
+    fn from(err: CrmError) -> Self {
+        let message = err.describe();
+        match err {
+            CrmError::NotFound => Self::NotFound(message),
+            CrmError::RateLimited { .. } => Self::TooManyRequests(message),
+            CrmError::Invalid(m) => Self::invalid_field("crm", m),
+            _ => Self::Upstream(message),
+        }
+    }
+}
+
+impl From<WorkError> for AppError {
+    fn from(err: WorkError) -> Self {
+        match err {
+            WorkError::Crm(e) => e.into(),
+            WorkError::Connect(e) => e.into(),
+            WorkError::Store(e) => e.into(),
+            WorkError::Settings(e) => e.into(),
+            WorkError::Busy(m) => Self::Conflict(m),
+            WorkError::Gone(m) => Self::NotFound(m),
+            WorkError::Broken(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl From<ConnectError> for AppError {
+    fn from(err: ConnectError) -> Self {
+        match err {
+            ConnectError::NotConfigured | ConnectError::KeyForOtherAddress => {
+                Self::Unavailable(err.to_string())
+            }
+            ConnectError::NoEmployeeKey | ConnectError::EmployeeKeyForOtherAddress => {
+                Self::Conflict(err.to_string())
+            }
+            ConnectError::BaseUrlNotAllowed => Self::invalid_field("base_url", err.to_string()),
+            ConnectError::Invalid(m) => Self::invalid_field("crm", m),
+            ConnectError::Settings(e) => e.into(),
+            ConnectError::Secret(_) => Self::Internal(anyhow::Error::new(err)),
         }
     }
 }

@@ -7,10 +7,13 @@ pub mod activities;
 pub mod addin;
 pub mod admin;
 pub mod background;
+pub mod backoff;
 pub mod caches;
 pub mod calendar;
+pub mod cli;
 pub mod config;
 pub mod crm;
+pub mod email;
 pub mod error;
 pub mod fsutil;
 pub mod graph;
@@ -22,6 +25,8 @@ pub mod items;
 pub mod jobs;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod module_graph;
 pub mod ops;
 pub mod secrets;
 pub mod settings;
@@ -104,7 +109,7 @@ pub fn app(state: AppState) -> Router {
             metrics::record_http,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.identity(),
             identity::session::admin_guard,
         ));
 
@@ -129,7 +134,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
-            HeaderName::from_static("x-raynetcrm-token"),
+            HeaderName::from_static(crm::webhook::TOKEN_HEADER),
         ]))
         .layer(middleware::from_fn_with_state(
             http_guard::Guard::new(&state.config),

@@ -1,4 +1,5 @@
-//! The item model: one cached CRM record (firm, person, project, business case) and its kind.
+//! The item model: one cached CRM record (firm, person, project, business case) and its kind,
+//! the one record-kind enum of the server (`crm::RecordKind` names the same enum).
 //! A leaf module, so the store and the item cache can both speak of items without depending on
 //! each other.
 
@@ -58,6 +59,12 @@ impl ItemKind {
     /// Parses [`Self::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

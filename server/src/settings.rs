@@ -7,10 +7,28 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
 
 use crate::{
-    error::AppError,
-    secrets::{MasterKey, setting_aad},
-    store::Store,
+    secrets::{MasterKey, SecretError, setting_aad},
+    store::{Store, StoreError},
 };
+
+/// Why a setting could not be read, written or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored document is not what this version reads.
+    #[error("corrupt setting {key}: {reason}")]
+    Corrupt {
+        /// The setting's key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A sealed field cannot be opened with the master key.
+    #[error("a stored secret cannot be opened: {0}")]
+    Secret(#[from] SecretError),
+}
 
 /// A settings document with a fixed key.
 pub trait Setting: Serialize + DeserializeOwned + Default {
@@ -19,19 +37,23 @@ pub trait Setting: Serialize + DeserializeOwned + Default {
 
     /// Loads the document; the default when it was never saved.
     #[allow(async_fn_in_trait)]
-    async fn load(store: &dyn Store) -> Result<Self, AppError> {
+    async fn load(store: &dyn Store) -> Result<Self, SettingsError> {
         match store.get_setting(Self::KEY).await? {
             None => Ok(Self::default()),
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("corrupt setting {}: {e}", Self::KEY))
+            Some(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt {
+                key: Self::KEY,
+                reason: e.to_string(),
             }),
         }
     }
 
     /// Saves the document.
     #[allow(async_fn_in_trait)]
-    async fn save(&self, store: &dyn Store) -> Result<(), AppError> {
-        let text = serde_json::to_string(self).map_err(|e| AppError::Internal(e.into()))?;
+    async fn save(&self, store: &dyn Store) -> Result<(), SettingsError> {
+        let text = serde_json::to_string(self).map_err(|e| SettingsError::Corrupt {
+            key: Self::KEY,
+            reason: e.to_string(),
+        })?;
         store.put_setting(Self::KEY, &text).await?;
         Ok(())
     }
@@ -48,10 +70,8 @@ pub fn open_field(
     key: &str,
     field: &str,
     sealed: &str,
-) -> Result<SecretString, AppError> {
-    master
-        .open(&setting_aad(key, field), sealed)
-        .map_err(|e| AppError::Internal(e.into()))
+) -> Result<SecretString, SettingsError> {
+    Ok(master.open(&setting_aad(key, field), sealed)?)
 }
 
 /// The company that runs CRM Bridge (shown in the admin UI and the manifest).
@@ -120,7 +140,7 @@ impl CrmConnectionSettings {
     }
 
     /// The decrypted API key (for showing it masked; to send it, see [`Self::api_key_for`]).
-    pub fn api_key(&self, master: &MasterKey) -> Result<Option<SecretString>, AppError> {
+    pub fn api_key(&self, master: &MasterKey) -> Result<Option<SecretString>, SettingsError> {
         self.api_key_enc
             .as_deref()
             .map(|s| open_field(master, Self::KEY, Self::API_KEY_FIELD, s))
@@ -132,7 +152,7 @@ impl CrmConnectionSettings {
         &self,
         master: &MasterKey,
         base_url: &str,
-    ) -> Result<Option<SecretString>, AppError> {
+    ) -> Result<Option<SecretString>, SettingsError> {
         if same_base_url(self.key_base_url(), base_url) {
             self.api_key(master)
         } else {
@@ -169,7 +189,7 @@ impl WebhookSettings {
     }
 
     /// The decrypted secret token.
-    pub fn secret_token(&self, master: &MasterKey) -> Result<Option<SecretString>, AppError> {
+    pub fn secret_token(&self, master: &MasterKey) -> Result<Option<SecretString>, SettingsError> {
         self.secret_token_enc
             .as_deref()
             .map(|s| open_field(master, Self::KEY, Self::TOKEN_FIELD, s))

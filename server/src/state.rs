@@ -1,10 +1,19 @@
-//! `AppState`: everything handlers reach, built once at start-up. No global statics.
+//! `AppState`: everything the server holds, built once at start-up (no global statics), and
+//! the substates (`FromRef`) that services and handlers take instead of the whole state.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+
 use crate::{
-    caches::Caches, config::Config, crm::CrmHub, identity::entra::EntraValidator,
-    items::cache::ItemCache, metrics::Metrics, secrets::MasterKey, store::Store,
+    caches::Caches,
+    config::Config,
+    crm::CrmHub,
+    identity::{IdentityCtx, entra::EntraValidator},
+    items::{ItemsCtx, cache::ItemCache},
+    metrics::Metrics,
+    secrets::MasterKey,
+    store::Store,
 };
 
 /// Shared state of the server, cheap to clone.
@@ -26,23 +35,12 @@ pub struct AppState {
     pub caches: Arc<Caches>,
     /// The searchable copy of the CRM's firms, persons, projects and business cases.
     pub items: Arc<ItemCache>,
-    /// Wakes background workers when new work arrives.
-    pub wake: Arc<Wake>,
     /// This process's id among several instances (shared: the state is cloned per request).
     pub instance_id: Arc<str>,
-    /// Wakes the background job workers.
+    /// Wakes the background job workers (the one wake-up of background work).
     pub jobs: Arc<crate::jobs::JobQueue>,
     /// Runs password checks, a bounded number at a time.
     pub passwords: Arc<crate::identity::password::Verifier>,
-}
-
-/// Wake-ups for background workers, so new work starts at once rather than at the next poll.
-#[derive(Debug, Default)]
-pub struct Wake {
-    /// A CRM webhook was stored.
-    pub events: tokio::sync::Notify,
-    /// An import run was queued.
-    pub import: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -66,10 +64,66 @@ impl AppState {
             crm,
             caches: Arc::new(Caches::default()),
             items: Arc::new(ItemCache::new()),
-            wake: Arc::new(Wake::default()),
             instance_id: uuid::Uuid::new_v4().to_string().into(),
             jobs: Arc::new(crate::jobs::JobQueue::new()),
             passwords,
         })
+    }
+}
+
+impl FromRef<AppState> for IdentityCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            master_key: state.master_key.clone(),
+            entra: state.entra.clone(),
+            passwords: state.passwords.clone(),
+            caches: state.caches.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for ItemsCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            items: state.items.clone(),
+            crm: state.crm.clone(),
+            master_key: state.master_key.clone(),
+            jobs: state.jobs.clone(),
+            instance_id: state.instance_id.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for crate::calendar::CalendarCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            crm: state.crm.clone(),
+            master_key: state.master_key.clone(),
+            jobs: state.jobs.clone(),
+            identity: IdentityCtx::from_ref(state),
+        }
+    }
+}
+
+impl AppState {
+    /// What calendar sync needs.
+    pub fn calendar_ctx(&self) -> crate::calendar::CalendarCtx {
+        crate::calendar::CalendarCtx::from_ref(self)
+    }
+
+    /// What the identity services need.
+    pub fn identity(&self) -> IdentityCtx {
+        IdentityCtx::from_ref(self)
+    }
+
+    /// What the item services need.
+    pub fn items_ctx(&self) -> ItemsCtx {
+        ItemsCtx::from_ref(self)
     }
 }

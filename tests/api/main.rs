@@ -13,6 +13,7 @@ mod hardening;
 mod hot_path;
 mod http_basics;
 mod item_cache;
+mod job_runtime;
 mod ledger_follows;
 mod pane_files;
 mod secrets_at_rest;

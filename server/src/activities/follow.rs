@@ -2,15 +2,15 @@
 //! to that activity. An activity deleted in the CRM makes its entries say so (the pane offers to
 //! save again); links changed in the CRM are shown beside the picked ones.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use super::Links;
 use crate::{
     crm::{ActivityKind, Crm, CrmError},
-    error::AppError,
-    items::events::{Round, run_rounds},
+    items::events::EVENT_STORED,
+    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
     state::AppState,
-    store::{LoggedItem, now_ms},
+    store::{Job, LoggedItem, now_ms},
 };
 
 /// Events leased per round.
@@ -20,10 +20,42 @@ const LEASE_MS: i64 = 60_000;
 /// Attempts before an event is given up.
 const MAX_ATTEMPTS: i32 = 20;
 
-/// Applies pending activity events until `stop` turns true.
-pub async fn run_worker(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
-    let round: Round = |state| Box::pin(follow_round(state));
-    run_rounds(state, stop, round).await;
+/// The job kind that follows the CRM's changes of activities saved through CRM Bridge.
+pub const FOLLOW_JOB: &str = "activities.follow";
+
+/// The `activities.follow` job: a scheduled drain of the stored activity events, woken by the
+/// webhook receiver.
+pub struct FollowActivities {
+    state: AppState,
+}
+
+impl FollowActivities {
+    /// The kind, following activities with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for FollowActivities {
+    fn name(&self) -> &'static str {
+        FOLLOW_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_millis(
+            self.state.config.jobs.poll_interval_ms.max(10),
+        ))
+    }
+
+    fn woken_by(&self) -> &'static [Signal] {
+        &[EVENT_STORED]
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        while follow_round(&self.state).await? > 0 {}
+        Ok(())
+    }
 }
 
 fn activity_kind(entity_name: &str) -> Option<ActivityKind> {
@@ -36,7 +68,7 @@ fn activity_kind(entity_name: &str) -> Option<ActivityKind> {
 
 /// One round: lease activity events, and bring the entries of each activity in line with the
 /// CRM. Returns the number of events handled.
-pub async fn follow_round(state: &AppState) -> Result<usize, AppError> {
+pub async fn follow_round(state: &AppState) -> Result<usize, WorkError> {
     let events = state.store.lease_events(BATCH, LEASE_MS, true).await?;
     if events.is_empty() {
         return Ok(0);

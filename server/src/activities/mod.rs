@@ -1,23 +1,23 @@
 //! Saving e-mails and meetings into the CRM: the add-in endpoints (`/api/addin/emails`,
 //! `/meetings`, `/logged`, `/persons`), the ledger entry view, and the `activity.sync` job that
 //! writes the activity with the employee's own CRM key. The ledger and the queue are persisted
-//! by `store::ledger` and `store::jobs`; the workers live in `jobs`. `follow` keeps the ledger in
+//! by `store::ledger` and `store::jobs`; the job runtime lives in `jobs`. `follow` keeps the ledger in
 //! step with the CRM (activities deleted or re-linked there).
 
 pub mod admin;
 pub mod follow;
 pub mod handlers;
+pub mod input;
+pub mod ledger;
 pub mod times;
 pub mod worker;
-
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{items::ItemKind, jobs::Handlers, state::AppState, store::LoggedItem};
+use crate::{items::ItemKind, state::AppState, store::LoggedItem};
 
 /// The job kind that brings the CRM activity in line with its ledger entry.
 pub const SYNC_JOB: &str = "activity.sync";
@@ -39,16 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::create_person))
         .routes(routes!(admin::list_jobs))
         .routes(routes!(admin::retry_job))
-}
-
-/// The workers' handlers for the job kinds this module owns.
-pub fn job_handlers() -> Handlers {
-    let mut handlers = Handlers::new();
-    handlers.insert(
-        SYNC_JOB,
-        Arc::new(worker::SyncActivity::default()) as Arc<dyn crate::jobs::JobHandler>,
-    );
-    handlers
 }
 
 /// The CRM records an e-mail or meeting is linked to, as the pane picked them.

@@ -16,15 +16,15 @@ use crate::{
         ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
         ParticipantSpec,
     },
-    jobs::{JobError, JobHandler},
+    jobs::{JobError, JobKind},
     settings::{ParticipantSyncMode, Setting, SyncSettings},
     state::AppState,
     store::{Employee, Job, LoggedItem},
 };
 
 /// Runs `activity.sync` jobs; remembers each employee's CRM person id (the activity owner).
-#[derive(Debug, Default)]
 pub struct SyncActivity {
+    state: AppState,
     owners: Mutex<HashMap<String, i64>>,
 }
 
@@ -37,6 +37,14 @@ fn kind_of(item: &LoggedItem) -> Result<ActivityKind, JobError> {
 }
 
 impl SyncActivity {
+    /// The kind, writing activities with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
     async fn owner(&self, crm: &dyn Crm, employee: &Employee) -> Result<i64, JobError> {
         if let Ok(owners) = self.owners.lock()
             && let Some(id) = owners.get(&employee.id)
@@ -140,8 +148,13 @@ async fn join_activity(
 }
 
 #[async_trait]
-impl JobHandler for SyncActivity {
-    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
+impl JobKind for SyncActivity {
+    fn name(&self) -> &'static str {
+        super::SYNC_JOB
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        let state = &self.state;
         let store = state.store.as_ref();
         let entry_id = job
             .entry_id
@@ -302,17 +315,17 @@ impl JobHandler for SyncActivity {
         Ok(())
     }
 
-    async fn retrying(&self, state: &AppState, job: &Job, reason: &str) {
+    async fn retrying(&self, job: &Job, reason: &str) {
         if let Some(entry) = &job.entry_id
-            && let Err(e) = state.store.note_item_retry(entry, reason).await
+            && let Err(e) = self.state.store.note_item_retry(entry, reason).await
         {
             tracing::warn!(entry = %entry, error = %e, "cannot note a retry on a ledger entry");
         }
     }
 
-    async fn failed(&self, state: &AppState, job: &Job, reason: &str) {
+    async fn failed(&self, job: &Job, reason: &str) {
         if let Some(entry) = &job.entry_id
-            && let Err(e) = state.store.mark_item_failed(entry, reason).await
+            && let Err(e) = self.state.store.mark_item_failed(entry, reason).await
         {
             tracing::warn!(entry = %entry, error = %e, "cannot mark a ledger entry failed");
         }

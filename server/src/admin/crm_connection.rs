@@ -9,9 +9,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Problems, audit, plausible_email};
+use super::{Problems, audit};
 use crate::{
-    crm::{ConnectionReport, CrmError, RaynetConnection},
+    crm::{Connection, ConnectionReport, CrmError},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
     secrets::mask,
@@ -116,7 +116,7 @@ pub fn validate(
     {
         problems.add("instance", "crm-instance-format");
     }
-    if !plausible_email(&typed.user_email) {
+    if !crate::email::EmailAddress::is_valid(&typed.user_email) {
         problems.add("user_email", "error-email");
     }
     if typed.api_key.is_empty() {
@@ -201,7 +201,7 @@ pub async fn test_connection(
     } else {
         SecretString::from(typed.api_key.clone())
     };
-    let client = state.crm.client_for(RaynetConnection {
+    let client = state.crm.client_for(Connection {
         base_url: typed.base_url.clone(),
         instance: typed.instance.clone(),
         user_email: typed.user_email.clone(),

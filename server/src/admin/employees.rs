@@ -1,4 +1,5 @@
-//! The employees admin API: list/search, create, read and change. CRM API keys are write-only
+//! Employees: the service (`search`, `add`, `find`, `change`) that the admin API's handlers and
+//! the admin pages both call, and the admin API: list/search, create, read and change. CRM API keys are write-only
 //! (stored sealed, shown masked); an employee may read and change only their own record and
 //! never their role, active flag or Office 365 e-mail (it binds the first Outlook sign-in, so
 //! choosing a colleague's would capture theirs).
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    email::EmailAddress,
     error::{AppError, AppJson},
     identity::{
         password,
@@ -110,21 +112,6 @@ impl std::fmt::Debug for EmployeeInput {
     }
 }
 
-fn plausible_email(s: &str) -> bool {
-    let s = s.trim();
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-                && s.len() <= 254
-        }
-        None => false,
-    }
-}
-
 fn validate(input: &EmployeeInput, creating: bool) -> Result<(), AppError> {
     let mut fields = BTreeMap::new();
     if creating
@@ -151,7 +138,7 @@ fn validate(input: &EmployeeInput, creating: bool) -> Result<(), AppError> {
         ("o365_email", &input.o365_email),
     ] {
         if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
-            && !plausible_email(v)
+            && !EmailAddress::is_valid(v)
         {
             fields.insert(name.to_owned(), "is not an e-mail address".to_owned());
         }
@@ -261,7 +248,9 @@ async fn refresh_levels_on_account_change(state: &AppState, id: &str, input: &Em
             .employee(id)
             .await?
             .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
-        crate::items::access::refresh_levels(state, &employee).await
+        crate::items::access::refresh_levels(&state.items_ctx(), &employee)
+            .await
+            .map_err(AppError::from)
     };
     if let Err(e) = refreshed.await {
         tracing::warn!(employee = %id, error = %e, "refreshing CRM security levels failed");
@@ -288,30 +277,33 @@ pub async fn list(
     RequireAdmin(_session): RequireAdmin,
     Query(query): Query<ListQuery>,
 ) -> Result<AppJson<Vec<EmployeeView>>, AppError> {
-    let needle = query.q.unwrap_or_default().trim().to_lowercase();
+    Ok(AppJson(search(&state, query.q.as_deref()).await?))
+}
+
+/// The employees whose identifier or an e-mail contains `q` (all for `None`).
+pub async fn search(state: &AppState, q: Option<&str>) -> Result<Vec<EmployeeView>, AppError> {
+    let needle = q.unwrap_or_default().trim().to_lowercase();
     if needle.len() > 200 {
         return Err(AppError::BadRequest(
             "q is longer than 200 characters".into(),
         ));
     }
     let employees = state.store.list_employees().await?;
-    Ok(AppJson(
-        employees
-            .into_iter()
-            .filter(|e| {
-                needle.is_empty()
-                    || [
-                        &e.identifier,
-                        &e.login_email,
-                        &e.crm_user_email,
-                        &e.o365_email,
-                    ]
-                    .iter()
-                    .any(|f| f.to_lowercase().contains(&needle))
-            })
-            .map(|e| view(&state, e))
-            .collect(),
-    ))
+    Ok(employees
+        .into_iter()
+        .filter(|e| {
+            needle.is_empty()
+                || [
+                    &e.identifier,
+                    &e.login_email,
+                    &e.crm_user_email,
+                    &e.o365_email,
+                ]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&needle))
+        })
+        .map(|e| view(state, e))
+        .collect())
 }
 
 /// Creates an employee.
@@ -333,7 +325,18 @@ pub async fn create(
     RequireAdmin(session): RequireAdmin,
     AppJson(input): AppJson<EmployeeInput>,
 ) -> Result<(axum::http::StatusCode, AppJson<EmployeeView>), AppError> {
-    validate(&input, true)?;
+    let created = add(&state, &session, &input).await?;
+    Ok((axum::http::StatusCode::CREATED, AppJson(created)))
+}
+
+/// Creates an employee from `input` on behalf of the admin `session`.
+pub async fn add(
+    state: &AppState,
+    session: &AdminSession,
+    input: &EmployeeInput,
+) -> Result<EmployeeView, AppError> {
+    session.require_admin()?;
+    validate(input, true)?;
     let password_hash = hash_password(input.password.clone()).await?;
     let created = state
         .store
@@ -348,13 +351,13 @@ pub async fn create(
         })
         .await?;
     apply_secrets(
-        &state,
+        state,
         &created.id,
         input.crm_api_key.as_deref(),
         password_hash.as_deref(),
     )
     .await?;
-    refresh_levels_on_account_change(&state, &created.id, &input).await;
+    refresh_levels_on_account_change(state, &created.id, input).await;
     if input.active == Some(false) || input.language.is_some() {
         state
             .store
@@ -369,11 +372,11 @@ pub async fn create(
             .await?;
     }
     super::audit(
-        &state,
-        &session,
+        state,
+        session,
         "employee.create",
         &format!("employee:{}", created.id),
-        changed_fields(&input),
+        changed_fields(input),
     )
     .await?;
     let employee = state
@@ -381,10 +384,7 @@ pub async fn create(
         .employee(&created.id)
         .await?
         .ok_or_else(|| AppError::NotFound("the employee vanished".into()))?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        AppJson(view(&state, employee)),
-    ))
+    Ok(view(state, employee))
 }
 
 fn may_see(session: &AdminSession, id: &str) -> Result<(), AppError> {
@@ -415,13 +415,22 @@ pub async fn get_one(
     session: AdminSession,
     Path(id): Path<String>,
 ) -> Result<AppJson<EmployeeView>, AppError> {
-    may_see(&session, &id)?;
+    Ok(AppJson(find(&state, &session, &id).await?))
+}
+
+/// The employee `id`, as `session` may see it.
+pub async fn find(
+    state: &AppState,
+    session: &AdminSession,
+    id: &str,
+) -> Result<EmployeeView, AppError> {
+    may_see(session, id)?;
     let employee = state
         .store
-        .employee(&id)
+        .employee(id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
-    Ok(AppJson(view(&state, employee)))
+    Ok(view(state, employee))
 }
 
 /// Changes an employee (an employee may change only their own record, not role, active or the
@@ -446,7 +455,18 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(input): AppJson<EmployeeInput>,
 ) -> Result<AppJson<EmployeeView>, AppError> {
-    may_see(&session, &id)?;
+    Ok(AppJson(change(&state, &session, &id, &input).await?))
+}
+
+/// Changes the employee `id` as `input` says, on behalf of `session`.
+pub async fn change(
+    state: &AppState,
+    session: &AdminSession,
+    id: &str,
+    input: &EmployeeInput,
+) -> Result<EmployeeView, AppError> {
+    let id = id.to_owned();
+    may_see(session, &id)?;
     if !session.is_admin()
         && (input.role.is_some() || input.active.is_some() || input.o365_email.is_some())
     {
@@ -454,7 +474,7 @@ pub async fn update(
             "only an admin may change role, active or the Office 365 e-mail".into(),
         ));
     }
-    validate(&input, false)?;
+    validate(input, false)?;
     if state.store.employee(&id).await?.is_none() {
         return Err(AppError::NotFound("no such employee".into()));
     }
@@ -482,23 +502,23 @@ pub async fn update(
         )
         .await?;
     apply_secrets(
-        &state,
+        state,
         &id,
         input.crm_api_key.as_deref(),
         password_hash.as_deref(),
     )
     .await?;
-    refresh_levels_on_account_change(&state, &id, &input).await;
+    refresh_levels_on_account_change(state, &id, input).await;
     if input.active == Some(false) || input.password.is_some() {
         let keep = (session.employee.id == id).then(|| session.session_hash());
         state.store.delete_sessions_of(&id, keep).await?;
     }
     super::audit(
-        &state,
-        &session,
+        state,
+        session,
         "employee.update",
         &format!("employee:{id}"),
-        changed_fields(&input),
+        changed_fields(input),
     )
     .await?;
     let employee = state
@@ -506,5 +526,5 @@ pub async fn update(
         .employee(&id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
-    Ok(AppJson(view(&state, employee)))
+    Ok(view(state, employee))
 }

@@ -114,21 +114,6 @@ pub fn html_router() -> Router<AppState> {
         .merge(pages::router())
 }
 
-/// A loose e-mail check (something@domain.tld, no spaces).
-pub fn plausible_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-                && s.len() <= 254
-        }
-        None => false,
-    }
-}
-
 /// Writes one audit row for a change made by `by`.
 pub(crate) async fn audit(
     state: &AppState,

@@ -60,8 +60,9 @@ pub async fn login(
     headers: HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Result<Response, AppError> {
-    let ip = session::client_ip(&state, &extensions, &headers);
-    let new = session::sign_in(&state, &body.email, &body.password, ip, &headers).await?;
+    let ip = session::client_ip(&state.identity(), &extensions, &headers);
+    let new =
+        session::sign_in(&state.identity(), &body.email, &body.password, ip, &headers).await?;
     let info = SessionInfo {
         employee_id: new.employee.id.clone(),
         email: new.employee.login_email.clone(),
@@ -69,7 +70,7 @@ pub async fn login(
         csrf_token: new.csrf_token.clone(),
     };
     let mut response = AppJson(info).into_response();
-    for cookie in new.cookies(&state) {
+    for cookie in new.cookies(&state.identity()) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(no_store(response))
@@ -88,9 +89,10 @@ pub async fn logout(
 ) -> Result<Response, AppError> {
     state.store.delete_session(session.session_hash()).await?;
     let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::clearing_cookie(&state));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::clearing_cookie(&state.identity()),
+    );
     Ok(response)
 }
 
@@ -150,7 +152,8 @@ pub async fn change_password(
         },
     }];
     let current = session.employee.password_hash.as_deref();
-    let ok = session::throttled_check(&state, &keys, &body.current_password, current).await?;
+    let ok =
+        session::throttled_check(&state.identity(), &keys, &body.current_password, current).await?;
     if !ok {
         return Err(AppError::invalid_field("current_password", "is wrong"));
     }

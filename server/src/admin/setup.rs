@@ -19,7 +19,7 @@ use crate::{
         session::{hash_token, random_token},
     },
     state::AppState,
-    store::{NewAudit, NewEmployee, now_ms},
+    store::{Employee, NewAudit, NewEmployee, now_ms},
 };
 
 /// How long a setup link is valid.
@@ -196,22 +196,28 @@ pub async fn create_admin(
             .is_some_and(|c| bool::from(c.as_bytes().ct_eq(form.setup_token.as_bytes())));
     if !token_ok {
         let notice = ctx.tr.t("setup-form-expired");
-        let errors = FieldErrors::new();
-        return form_page(
-            &state,
-            &ctx,
-            StatusCode::FORBIDDEN,
-            &here,
-            &email,
-            &errors,
-            Some(notice),
-        );
+        let (status, errors) = (StatusCode::FORBIDDEN, FieldErrors::new());
+        return form_page(&state, &ctx, status, &here, &email, &errors, Some(notice));
     }
+    let errors = form_errors(&ctx, &email, &form.password);
+    if !errors.is_empty() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return form_page(&state, &ctx, status, &here, &email, &errors, None);
+    }
+    match first_admin(&state, &token, &email, form.password).await {
+        Ok(admin) => done_page(&ctx, &here, &admin),
+        Err(FirstAdminError::LinkUsed) => gone(&ctx, &here),
+        Err(FirstAdminError::Failed) => internal(&ctx, &here),
+    }
+}
+
+/// What is wrong with the typed e-mail and password, by field.
+fn form_errors(ctx: &Ctx, email: &str, password_text: &str) -> FieldErrors {
     let mut errors = FieldErrors::new();
-    if !email.contains('@') || email.len() > 254 {
+    if !crate::email::EmailAddress::is_valid(email) {
         errors.insert("email".into(), ctx.tr.t("error-email"));
     }
-    if form.password.chars().count() < password::MIN_LENGTH {
+    if password_text.chars().count() < password::MIN_LENGTH {
         let min = i64::try_from(password::MIN_LENGTH).unwrap_or(i64::MAX);
         errors.insert(
             "password".into(),
@@ -219,45 +225,55 @@ pub async fn create_admin(
                 .ta("account-new-password-hint", &[("min", min.into())]),
         );
     }
-    if !errors.is_empty() {
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(&state, &ctx, status, &here, &email, &errors, None);
-    }
-    let typed = form.password;
-    let hash = match tokio::task::spawn_blocking(move || password::hash(&typed)).await {
+    errors
+}
+
+/// Why the first admin was not created.
+enum FirstAdminError {
+    /// The link was used meanwhile.
+    LinkUsed,
+    /// Something failed (logged).
+    Failed,
+}
+
+/// Uses up the setup link `token` and creates the first admin `email` with `password_text`.
+async fn first_admin(
+    state: &AppState,
+    token: &str,
+    email: &str,
+    password_text: String,
+) -> Result<Employee, FirstAdminError> {
+    let hash = match tokio::task::spawn_blocking(move || password::hash(&password_text)).await {
         Ok(Ok(hash)) => hash,
-        _ => return internal(&ctx, &here),
+        _ => return Err(FirstAdminError::Failed),
     };
     match state
         .store
-        .consume_setup_token(&hash_token(&token), now_ms())
+        .consume_setup_token(&hash_token(token), now_ms())
         .await
     {
         Ok(true) => {}
-        Ok(false) => return gone(&ctx, &here),
+        Ok(false) => return Err(FirstAdminError::LinkUsed),
         Err(e) => {
             tracing::error!(error = %e, "cannot use the setup token");
-            return internal(&ctx, &here);
+            return Err(FirstAdminError::Failed);
         }
     }
-    let created = state
+    let admin = state
         .store
         .create_employee(NewEmployee {
-            identifier: email.clone(),
-            login_email: email.clone(),
+            identifier: email.to_owned(),
+            login_email: email.to_owned(),
             password_hash: Some(hash),
             admin: true,
-            o365_email: email.clone(),
+            o365_email: email.to_owned(),
             ..NewEmployee::default()
         })
-        .await;
-    let admin = match created {
-        Ok(admin) => admin,
-        Err(e) => {
+        .await
+        .map_err(|e| {
             tracing::error!(error = %e, "cannot create the first admin");
-            return internal(&ctx, &here);
-        }
-    };
+            FirstAdminError::Failed
+        })?;
     let _ = state
         .store
         .add_audit(NewAudit {
@@ -268,15 +284,19 @@ pub async fn create_admin(
             detail: "first admin".into(),
         })
         .await;
+    Ok(admin)
+}
+
+fn done_page(ctx: &Ctx, here: &str, admin: &Employee) -> Response {
     let tr = &ctx.tr;
     let done = tr.ta(
         "setup-done",
         &[("email", admin.login_email.as_str().into())],
     );
     page(
-        &ctx,
+        ctx,
         StatusCode::CREATED,
-        &here,
+        here,
         html! {
             p.notice.ok role="status" { (done) }
             p { a.button.primary href="/admin/login" { (tr.t("sign-in")) } }

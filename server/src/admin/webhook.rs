@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::audit;
 use crate::{
-    crm::{CrmError, WEBHOOK_EVENTS, crm_error},
+    crm::{CrmError, WEBHOOK_EVENTS},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin, random_token},
     settings::{Setting, WebhookSettings},
@@ -25,12 +25,12 @@ pub const WEBHOOK_DESCRIPTION: &str = "CRM Bridge";
 /// The full URL the CRM posts to for webhook id `id`.
 pub fn webhook_url(state: &AppState, id: &str) -> String {
     let base = state.config.server.public_base(state.config.tls.enabled());
-    format!("{base}/api/raynet-event/{id}")
+    crate::crm::webhook::url(&base, id)
 }
 
 /// The stored webhook settings.
 pub async fn load(state: &AppState) -> Result<WebhookSettings, AppError> {
-    WebhookSettings::load(state.store.as_ref()).await
+    Ok(WebhookSettings::load(state.store.as_ref()).await?)
 }
 
 /// Removes the webhook registered in the CRM, if any (a webhook already gone counts as removed).
@@ -42,7 +42,7 @@ async fn unregister_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Resu
             .await?;
         match crm.delete_webhook(&id).await {
             Ok(()) | Err(CrmError::NotFound) => {}
-            Err(e) => return Err(crm_error(e)),
+            Err(e) => return Err(e.into()),
         }
         hook.crm_webhook_id = None;
         hook.registered_at = None;
@@ -65,7 +65,7 @@ async fn register_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Result
     let id = crm
         .create_webhook(&url, &token, &WEBHOOK_EVENTS)
         .await
-        .map_err(crm_error)?;
+        .map_err(AppError::from)?;
     hook.set_secret_token(&state.master_key, &token);
     hook.crm_webhook_id = Some(id);
     hook.registered_at = Some(now_ms());

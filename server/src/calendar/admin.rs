@@ -7,17 +7,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ActivityKind, CalendarSettings, enqueue};
+use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue};
 use crate::{
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
     settings::Setting,
-    state::AppState,
     store::TraceEntry,
 };
 
 /// The routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    CalendarCtx: axum::extract::FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(get_settings, put_settings))
         .routes(routes!(list_employees))
@@ -31,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/admin/calendar", tag = "admin",
     responses((status = 200, body = CalendarSettings), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn get_settings(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
 ) -> Result<AppJson<CalendarSettings>, AppError> {
     Ok(AppJson(CalendarSettings::load(state.store.as_ref()).await?))
@@ -42,26 +45,26 @@ pub async fn get_settings(
     responses((status = 200, body = CalendarSettings), (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody)))]
 pub async fn put_settings(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(session): RequireAdmin,
     AppJson(mut input): AppJson<CalendarSettings>,
 ) -> Result<AppJson<CalendarSettings>, AppError> {
     input.validate().map_err(AppError::BadRequest)?;
     input.category = input.category.trim().to_owned();
     input.save(state.store.as_ref()).await?;
-    crate::admin::audit(
-        &state,
-        &session,
-        "calendar.update",
-        "settings:calendar",
-        format!(
-            "enabled: {}, category: {}, start_date: {}",
-            input.enabled,
-            input.category,
-            input.start_date.as_deref().unwrap_or("-")
-        ),
-    )
-    .await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "calendar.update",
+            "settings:calendar",
+            format!(
+                "enabled: {}, category: {}, start_date: {}",
+                input.enabled,
+                input.category,
+                input.start_date.as_deref().unwrap_or("-")
+            ),
+        )
+        .await?;
     Ok(AppJson(input))
 }
 
@@ -86,14 +89,14 @@ pub struct EmployeeStatus {
 #[utoipa::path(get, path = "/api/admin/calendar/employees", tag = "admin",
     responses((status = 200, body = Vec<EmployeeStatus>), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list_employees(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
 ) -> Result<AppJson<Vec<EmployeeStatus>>, AppError> {
     Ok(AppJson(employee_statuses(&state).await?))
 }
 
 /// Every employee's calendar-sync status (the admin API and `crm-bridge sync status`).
-pub async fn employee_statuses(state: &AppState) -> Result<Vec<EmployeeStatus>, AppError> {
+pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus>, AppError> {
     let store = state.store.as_ref();
     let states = store.calendar_employees().await?;
     let mut out = Vec::new();
@@ -125,7 +128,7 @@ pub struct EmployeeInput {
     params(("id" = String, Path, description = "Employee id")), request_body = EmployeeInput,
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn set_employee(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(session): RequireAdmin,
     Path(id): Path<String>,
     AppJson(input): AppJson<EmployeeInput>,
@@ -135,14 +138,14 @@ pub async fn set_employee(
         return Err(AppError::NotFound("no such employee".into()));
     }
     store.set_calendar_enabled(&id, input.enabled).await?;
-    crate::admin::audit(
-        &state,
-        &session,
-        "calendar.employee",
-        &format!("employee:{id}"),
-        format!("enabled: {}", input.enabled),
-    )
-    .await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "calendar.employee",
+            &format!("employee:{id}"),
+            format!("enabled: {}", input.enabled),
+        )
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -161,7 +164,7 @@ pub struct TraceQuery {
 #[utoipa::path(get, path = "/api/admin/calendar/trace", tag = "admin", params(TraceQuery),
     responses((status = 200, body = Vec<TraceEntry>), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list_trace(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
     Query(q): Query<TraceQuery>,
 ) -> Result<AppJson<Vec<TraceEntry>>, AppError> {
@@ -192,14 +195,14 @@ pub struct SyncNowInput {
 #[utoipa::path(post, path = "/api/admin/calendar/sync", tag = "admin", request_body = SyncNowInput,
     responses((status = 202), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn sync_now(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
     AppJson(input): AppJson<SyncNowInput>,
 ) -> Result<axum::http::StatusCode, AppError> {
     if input.id <= 0 {
         return Err(AppError::BadRequest("id must be positive".into()));
     }
-    enqueue(&state, input.kind, input.id).await?;
+    enqueue(state.store.as_ref(), &state.jobs, input.kind, input.id).await?;
     Ok(axum::http::StatusCode::ACCEPTED)
 }
 
@@ -226,7 +229,7 @@ pub struct TestOutcome {
 #[utoipa::path(post, path = "/api/admin/calendar/test", tag = "admin", request_body = TestInput,
     responses((status = 200, body = TestOutcome), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn test_mailbox(
-    State(state): State<AppState>,
+    State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
     AppJson(input): AppJson<TestInput>,
 ) -> Result<AppJson<TestOutcome>, AppError> {
@@ -236,7 +239,7 @@ pub async fn test_mailbox(
             "mailbox must be an e-mail address".into(),
         ));
     }
-    let o365 = crate::identity::office365::Office365Settings::load(&state).await?;
+    let o365 = crate::identity::office365::Office365Settings::load(&state.identity).await?;
     let graph = match super::engine::graph_client(&state, &o365) {
         Ok(g) => g,
         Err(e) => {

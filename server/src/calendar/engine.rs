@@ -10,18 +10,17 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Activity, ActivityKind, CalendarSettings, ExistingLink, Participant, PlanSettings, Step,
-    SyncEmployee, Write, crm_key, plan,
+    Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
+    Step, SyncEmployee, Write, crm_key, plan,
 };
 use crate::{
     crm::{self, Crm, CrmActivity, CrmError},
     graph::{EventDraft, GraphClient, GraphConnection, GraphError, GraphEvent, GraphLimits},
     identity::office365::Office365Settings,
-    jobs::{JobError, JobHandler},
+    jobs::{JobError, JobKind, JobQueue},
     model::ItemKind,
     settings::{Setting, SyncSettings},
-    state::AppState,
-    store::{Job, NewJob, StoreError, TraceEntry, WrittenEvent, now_ms},
+    store::{Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
 };
 
 /// The job kind that syncs one activity.
@@ -37,41 +36,59 @@ pub struct SyncRequest {
 }
 
 /// Queues a sync of one activity and wakes the workers.
-pub async fn enqueue(state: &AppState, kind: ActivityKind, id: i64) -> Result<(), StoreError> {
+pub async fn enqueue(
+    store: &dyn Store,
+    jobs: &JobQueue,
+    kind: ActivityKind,
+    id: i64,
+) -> Result<(), StoreError> {
     let payload = serde_json::to_string(&SyncRequest { kind, id })
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    state
-        .store
+    store
         .enqueue_job(NewJob {
             kind: JOB_KIND.to_owned(),
             payload,
             entry_id: None,
         })
         .await?;
-    state.jobs.wake();
+    jobs.wake();
     Ok(())
 }
 
-/// The job handler; keeps one Graph connector per Office 365 app settings.
-#[derive(Default)]
+/// The `calendar.sync` job kind; keeps one Graph connector per Office 365 app settings.
 pub struct CalendarJob {
+    state: CalendarCtx,
     graph: Mutex<Option<(String, Arc<GraphClient>)>>,
 }
 
 #[async_trait]
-impl JobHandler for CalendarJob {
-    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError> {
+impl JobKind for CalendarJob {
+    fn name(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
         let request: SyncRequest = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Fatal(format!("bad calendar job payload: {e}")))?;
-        let graph = self.graph(state).await?;
-        sync_activity(state, &graph, request.kind, request.id).await
+        let graph = self.graph(&self.state).await?;
+        sync_activity(&self.state, &graph, request.kind, request.id).await
     }
 }
 
 impl CalendarJob {
+    /// The kind, syncing with `state`.
+    pub fn new(state: CalendarCtx) -> Self {
+        Self {
+            state,
+            graph: Mutex::new(None),
+        }
+    }
+
     /// The connector for the stored Office 365 app.
-    pub async fn graph(&self, state: &AppState) -> Result<Arc<GraphClient>, JobError> {
-        let o365 = Office365Settings::load(state).await?;
+    pub async fn graph(&self, state: &CalendarCtx) -> Result<Arc<GraphClient>, JobError> {
+        let o365 = Office365Settings::load(&state.identity)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
         let fingerprint = format!(
             "{}|{}|{}",
             o365.client_id,
@@ -90,9 +107,13 @@ impl CalendarJob {
 }
 
 /// A Graph connector for the Office 365 app `o365` (the configured authority and Graph URL).
-pub fn graph_client(state: &AppState, o365: &Office365Settings) -> Result<GraphClient, JobError> {
+pub fn graph_client(
+    state: &CalendarCtx,
+    o365: &Office365Settings,
+) -> Result<GraphClient, JobError> {
     let secret = o365
-        .client_secret(&state.master_key)?
+        .client_secret(&state.master_key)
+        .map_err(|e| JobError::Fatal(e.to_string()))?
         .ok_or_else(|| JobError::Fatal("the Office 365 app has no client secret".into()))?;
     if o365.client_id.trim().is_empty() || o365.tenant_id.trim().is_empty() {
         return Err(JobError::Fatal(
@@ -120,7 +141,7 @@ fn timestamp(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<jiff::Timestamp
 
 /// The planner's view of a CRM activity; participants' addresses from the item cache.
 async fn activity_of(
-    state: &AppState,
+    state: &CalendarCtx,
     kind: ActivityKind,
     a: &CrmActivity,
 ) -> Result<Activity, StoreError> {
@@ -168,7 +189,7 @@ async fn activity_of(
 
 /// The employees whose calendars may be synced, with their CRM person ids (asked of the CRM
 /// with the employee's own key the first time).
-async fn sync_employees(state: &AppState) -> Result<Vec<SyncEmployee>, JobError> {
+async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobError> {
     let store = state.store.as_ref();
     let states = store.calendar_employees().await?;
     let mut out = Vec::new();
@@ -236,7 +257,7 @@ fn crm_kind(kind: ActivityKind) -> Option<crm::ActivityKind> {
 
 /// Brings every mailbox in line with activity `kind`/`id`.
 pub async fn sync_activity(
-    state: &AppState,
+    state: &CalendarCtx,
     graph: &GraphClient,
     kind: ActivityKind,
     id: i64,
@@ -353,7 +374,7 @@ pub async fn sync_activity(
 /// Whether the add-in saved this activity from an Outlook item: the ledger links it, or (before
 /// the ledger learnt the activity's id) one of its external ids is a ledger entry of ours.
 async fn saved_from_outlook(
-    state: &AppState,
+    state: &CalendarCtx,
     kind: crm::ActivityKind,
     id: i64,
     ext_ids: &[String],
@@ -404,7 +425,7 @@ impl From<StoreError> for WriteError {
 
 #[allow(clippy::too_many_arguments)]
 async fn trace(
-    state: &AppState,
+    state: &CalendarCtx,
     key: &str,
     employee_id: &str,
     mailbox: &str,
@@ -429,7 +450,7 @@ async fn trace(
 }
 
 async fn record(
-    state: &AppState,
+    state: &CalendarCtx,
     key: &str,
     write: &Write,
     event: &GraphEvent,
@@ -457,7 +478,7 @@ async fn record(
 /// Graph returns the one event) instead of making a second.
 #[allow(clippy::too_many_arguments)]
 async fn create(
-    state: &AppState,
+    state: &CalendarCtx,
     graph: &GraphClient,
     key: &str,
     write: &Write,
@@ -527,7 +548,7 @@ async fn create(
 }
 
 async fn execute(
-    state: &AppState,
+    state: &CalendarCtx,
     graph: &GraphClient,
     key: &str,
     write: &Write,
@@ -635,11 +656,11 @@ async fn execute(
 
 /// A CRM webhook named `entity_name`/`id`: queues a sync when it is an activity type that is
 /// synced. Failures are logged only (the webhook is stored; the reconcile repairs).
-pub async fn on_crm_change(state: &AppState, entity_name: &str, id: i64) {
+pub async fn on_crm_change(store: &dyn Store, jobs: &JobQueue, entity_name: &str, id: i64) {
     let Some(kind) = ActivityKind::from_entity(entity_name) else {
         return;
     };
-    let settings = match CalendarSettings::load(state.store.as_ref()).await {
+    let settings = match CalendarSettings::load(store).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the calendar settings");
@@ -649,14 +670,14 @@ pub async fn on_crm_change(state: &AppState, entity_name: &str, id: i64) {
     if !settings.enabled || !settings.activity_types.contains(&kind) {
         return;
     }
-    if let Err(e) = enqueue(state, kind, id).await {
+    if let Err(e) = enqueue(store, jobs, kind, id).await {
         tracing::warn!(error = %e, activity = id, "cannot queue a calendar sync");
     }
 }
 
 /// Syncs now every activity that has an event in a calendar (or in `employee`'s, by id or
 /// sign-in e-mail); the number of activities synced.
-pub async fn run_now(state: &AppState, employee: Option<&str>) -> Result<usize, JobError> {
+pub async fn run_now(state: &CalendarCtx, employee: Option<&str>) -> Result<usize, JobError> {
     let store = state.store.as_ref();
     let mut keys = std::collections::BTreeSet::new();
     for e in store.list_employees().await? {
@@ -670,7 +691,7 @@ pub async fn run_now(state: &AppState, employee: Option<&str>) -> Result<usize, 
     if keys.is_empty() {
         return Ok(0);
     }
-    let graph = CalendarJob::default().graph(state).await?;
+    let graph = CalendarJob::new(state.clone()).graph(state).await?;
     let mut count = 0;
     for key in keys {
         let mut parts = key.splitn(3, ':');

@@ -17,12 +17,24 @@ pub use settings::CalendarSettings;
 
 use std::sync::Arc;
 
-/// The job handlers of calendar sync, to register with the queue.
-pub fn job_handlers() -> crate::jobs::Handlers {
-    let mut handlers = crate::jobs::Handlers::new();
-    handlers.insert(
-        JOB_KIND,
-        Arc::new(CalendarJob::default()) as Arc<dyn crate::jobs::JobHandler>,
-    );
-    handlers
+use crate::{
+    config::Config, crm::CrmHub, identity::IdentityCtx, jobs::JobQueue, secrets::MasterKey,
+    store::Store,
+};
+
+/// What calendar sync needs of the server (a substate of the application state).
+#[derive(Clone)]
+pub struct CalendarCtx {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// CRM clients built from the stored connection.
+    pub crm: Arc<CrmHub>,
+    /// The key that opens stored secrets.
+    pub master_key: Arc<MasterKey>,
+    /// Wakes the background work.
+    pub jobs: Arc<JobQueue>,
+    /// The Office 365 settings live with identity.
+    pub identity: IdentityCtx,
 }

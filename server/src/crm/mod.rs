@@ -6,14 +6,90 @@ pub mod hub;
 pub mod raynet;
 pub mod webhook;
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
-pub use hub::{CrmHub, crm_error};
+use crate::config::CrmConfig;
+
+pub use hub::{ConnectError, CrmHub};
 pub use raynet::{RaynetClient, RaynetConnection};
+
+/// The CRM API address offered first (and the command line's default).
+pub const DEFAULT_BASE_URL: &str = raynet::DEFAULT_BASE_URL;
+
+/// The CRM's own API addresses, offered in the admin UI's list.
+pub fn known_base_urls() -> &'static [&'static str] {
+    &raynet::KNOWN_BASE_URLS
+}
+
+/// Whether `base_url` is an HTTPS address of the CRM itself, the only places an API key is sent
+/// to unless the configuration allows others (`crm.allow_other_hosts`).
+pub fn is_known_base_url(base_url: &str) -> bool {
+    raynet::is_raynet_base_url(base_url)
+}
+
+/// Where and as whom to connect to a CRM.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// API base, e.g. `https://app.raynet.cz/api/v2/`.
+    pub base_url: String,
+    /// Instance (account) name.
+    pub instance: String,
+    /// The user's login e-mail.
+    pub user_email: String,
+    /// The user's API key.
+    pub api_key: SecretString,
+}
+
+/// What the clients of one CRM instance share: the connection permits and the last quota seen.
+/// Clone it into every client of the same instance (e.g. one per employee key).
+#[derive(Clone)]
+pub struct Limits {
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) quota: Arc<Mutex<Option<Quota>>>,
+}
+
+impl Limits {
+    /// Limits allowing `max_connections` requests at a time (at least one).
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            quota: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl fmt::Debug for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limits")
+            .field("available_permits", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client for `connection` that shares `limits` with the other clients of its instance: the
+/// one place that chooses the CRM implementation.
+pub fn connect(
+    http: reqwest::Client,
+    connection: Connection,
+    config: &CrmConfig,
+    limits: &Limits,
+) -> Result<Arc<dyn Crm>, CrmError> {
+    Ok(Arc::new(RaynetClient::with_limits(
+        http,
+        connection,
+        config,
+        limits.clone(),
+    )?))
+}
 
 /// Why a CRM call failed, in terms the caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,47 +129,31 @@ impl CrmError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Upstream(_))
     }
-}
 
-/// The kinds of CRM records the item cache keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    /// A client firm (or a natural person acting as a client).
-    Company,
-    /// A contact person.
-    Person,
-    /// A business case (deal).
-    BusinessCase,
-    /// A project.
-    Project,
-}
-
-impl RecordKind {
-    /// Every kind, in import order (companies first, so persons can name theirs).
-    pub const ALL: [RecordKind; 4] = [
-        RecordKind::Company,
-        RecordKind::Person,
-        RecordKind::BusinessCase,
-        RecordKind::Project,
-    ];
-
-    /// A stable lowercase name for storage and logs.
-    pub fn as_str(self) -> &'static str {
+    /// What went wrong, in the words the people who see it (admins, employees) read.
+    pub fn describe(&self) -> String {
         match self {
-            Self::Company => "company",
-            Self::Person => "person",
-            Self::BusinessCase => "business_case",
-            Self::Project => "project",
+            Self::BadCredentials => "the CRM rejected the API key or user e-mail".into(),
+            Self::UnknownInstance => "the CRM has no instance of this name".into(),
+            Self::Blocked => self.to_string(),
+            Self::AccessDenied(m) => format!("the CRM denied access: {m}"),
+            Self::NotFound => "the CRM has no such record".into(),
+            Self::RateLimited { until } => match until {
+                Some(t) => format!(
+                    "the CRM's request limit is reached until {}",
+                    t.format("%H:%M UTC")
+                ),
+                None => "the CRM's request limit is reached; try again later".into(),
+            },
+            Self::Invalid(m) => format!("crm: {m}"),
+            other => format!("the CRM failed: {other}"),
         }
     }
 }
 
-impl fmt::Display for RecordKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The kinds of CRM records the item cache keeps: the item model's kind, the one record-kind
+/// enum of the server (each CRM implementation maps it to its own entity names).
+pub use crate::model::ItemKind as RecordKind;
 
 /// One CRM record in the uniform shape the item cache stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

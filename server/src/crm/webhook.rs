@@ -1,10 +1,42 @@
-//! The CRM's webhook payload: `{eventId, createdAt, type, author, source, data{entityName,
-//! entityId, extIds}}`, parsed into our terms.
+//! The CRM's webhooks: the route the CRM posts to, how a delivery proves it is the CRM's (the
+//! shared token header, compared in constant time), and the payload `{eventId, createdAt, type,
+//! author, source, data{entityName, entityId, extIds}}`, parsed into our terms.
 
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use super::{ActivityKind, RecordKind};
+
+/// The route the CRM posts its webhooks to; the last segment is our webhook id.
+pub const ROUTE: &str = "/api/raynet-event/{webhook_id}";
+
+/// The header that carries the shared token the CRM sends with every delivery.
+pub const TOKEN_HEADER: &str = "x-raynetcrm-token";
+
+/// What a delivery without the right token is told.
+pub const WRONG_TOKEN: &str = "missing or wrong X-RAYNETCRM-Token";
+
+/// The address the CRM posts to for our webhook `webhook_id` on a server reachable at `base`.
+pub fn url(base: &str, webhook_id: &str) -> String {
+    format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        ROUTE.replace("{webhook_id}", webhook_id)
+    )
+}
+
+/// Whether `headers` carry the shared token `expected` (compared in constant time); never true
+/// without a token.
+pub fn authenticate(headers: &HeaderMap, expected: Option<&SecretString>) -> bool {
+    let sent = headers
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    expected.is_some_and(|t| bool::from(t.expose_secret().as_bytes().ct_eq(sent)))
+}
 
 /// What happened to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{FromRequestParts, State},
+    extract::{FromRef, FromRequestParts},
     http::{StatusCode, header, request::Parts},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
+    IdentityCtx,
     entra::{AccessClaims, TokenError},
     office365::Office365Settings,
 };
-use crate::{error::AppError, state::AppState, store::Employee};
+use crate::{error::AppError, store::Employee};
 
 /// What the pane shows when a valid token belongs to nobody we know.
 pub const NOT_REGISTERED: &str = "You are not set up in CRM Bridge, or your access was turned off; ask your CRM Bridge admin to add you.";
@@ -54,10 +55,14 @@ fn not_registered() -> AppError {
     }
 }
 
-impl FromRequestParts<AppState> for AddinUser {
+impl<S: Send + Sync> FromRequestParts<S> for AddinUser
+where
+    IdentityCtx: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = &IdentityCtx::from_ref(state);
         let token = bearer(parts).ok_or_else(|| {
             AppError::Unauthorized("sign-in required: send `Authorization: Bearer <token>`".into())
         })?;
@@ -65,7 +70,9 @@ impl FromRequestParts<AppState> for AddinUser {
             Some(claims) => claims,
             None => {
                 let base = state.config.server.public_base(state.config.tls.enabled());
-                let trust = Office365Settings::load(state).await?.trust(&base);
+                let trust = Office365Settings::load::<IdentityCtx>(state)
+                    .await?
+                    .trust(&base);
                 state
                     .entra
                     .validate(token, &trust)
@@ -131,7 +138,7 @@ pub struct Me {
         (status = 403, body = crate::error::ErrorBody)
     )
 )]
-pub async fn me(State(_state): State<AppState>, user: AddinUser) -> axum::Json<Me> {
+pub async fn me(user: AddinUser) -> axum::Json<Me> {
     let name = user
         .claims
         .name

@@ -1,14 +1,14 @@
 //! The Office 365 app settings the admin enters (client id, tenant id, client secret, extra
 //! tenants), stored as setting `office365`; they decide which tokens the add-in may use.
 
+use axum::extract::FromRef;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::entra::Trust;
+use super::{IdentityCtx, entra::Trust};
 use crate::{
     error::AppError,
     secrets::{MasterKey, setting_aad},
-    state::AppState,
 };
 
 /// Settings key.
@@ -31,7 +31,11 @@ pub struct Office365Settings {
 
 impl Office365Settings {
     /// Loads the settings (defaults when never saved) from the in-memory copy.
-    pub async fn load(state: &AppState) -> Result<Self, AppError> {
+    pub async fn load<S>(state: &S) -> Result<Self, AppError>
+    where
+        IdentityCtx: FromRef<S>,
+    {
+        let state = &IdentityCtx::from_ref(state);
         match state.caches.setting(state.store.as_ref(), KEY).await? {
             None => Ok(Self::default()),
             Some(text) => serde_json::from_str(&text)
@@ -40,7 +44,11 @@ impl Office365Settings {
     }
 
     /// Saves the settings and forgets tokens validated under the old ones.
-    pub async fn save(&self, state: &AppState) -> Result<(), AppError> {
+    pub async fn save<S>(&self, state: &S) -> Result<(), AppError>
+    where
+        IdentityCtx: FromRef<S>,
+    {
+        let state = &IdentityCtx::from_ref(state);
         let text = serde_json::to_string(self).map_err(|e| AppError::Internal(e.into()))?;
         state.store.put_setting(KEY, &text).await?;
         state.entra.forget_tokens();

@@ -22,10 +22,12 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::throttle::{self, Key, Rule};
+use super::{
+    IdentityCtx,
+    throttle::{self, Key, Rule},
+};
 use crate::{
     error::AppError,
-    state::AppState,
     store::{AdminSessionRow, Employee, NewAudit, Role, Store, StoreResult, now_ms},
 };
 
@@ -128,10 +130,10 @@ impl AdminSession {
     }
 }
 
-impl FromRequestParts<AppState> for AdminSession {
+impl<S: Send + Sync> FromRequestParts<S> for AdminSession {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
         // `admin_guard` loaded and checked the session (and CSRF) for admin paths.
         parts
             .extensions
@@ -145,10 +147,10 @@ impl FromRequestParts<AppState> for AdminSession {
 #[derive(Debug, Clone)]
 pub struct RequireAdmin(pub AdminSession);
 
-impl FromRequestParts<AppState> for RequireAdmin {
+impl<S: Send + Sync> FromRequestParts<S> for RequireAdmin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let session = AdminSession::from_request_parts(parts, state).await?;
         session.require_admin()?;
         Ok(Self(session))
@@ -174,7 +176,7 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 /// Loads the session named by the cookie, ending it when it has expired or its employee can no
 /// longer sign in.
 pub async fn load_session(
-    state: &AppState,
+    state: &IdentityCtx,
     headers: &HeaderMap,
 ) -> Result<Option<AdminSession>, AppError> {
     let Some(id) = cookie_value(headers) else {
@@ -223,7 +225,7 @@ fn csrf_exempt(method: &Method, path: &str) -> bool {
     (*method == Method::POST && path == "/api/admin/session") || path.starts_with("/admin/setup/")
 }
 
-fn same_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
+fn same_origin(state: &IdentityCtx, headers: &HeaderMap, origin: &str) -> bool {
     let public = state.config.server.public_base(state.config.tls.enabled());
     let public_origin = url::Url::parse(&public).map(|u| u.origin().ascii_serialization());
     if public_origin.is_ok_and(|p| p == origin) {
@@ -246,7 +248,11 @@ fn same_origin(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
 /// Middleware for `/api/admin/` and `/admin/`: refuses cross-origin state changes, loads the
 /// session for [`AdminSession`], and requires the CSRF token (header `X-CSRF-Token` or form
 /// field `csrf_token`) on every POST/PUT/PATCH/DELETE made with a session.
-pub async fn admin_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn admin_guard(
+    State(state): State<IdentityCtx>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if !is_admin_path(&path) {
         return next.run(request).await;
@@ -257,7 +263,7 @@ pub async fn admin_guard(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-async fn guard(state: &AppState, mut request: Request, path: &str) -> Result<Request, AppError> {
+async fn guard(state: &IdentityCtx, mut request: Request, path: &str) -> Result<Request, AppError> {
     let method = request.method().clone();
     let changes_state = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && let Some(origin) = request.headers().get(header::ORIGIN) {
@@ -291,7 +297,7 @@ async fn guard(state: &AppState, mut request: Request, path: &str) -> Result<Req
 }
 
 async fn form_csrf_token(
-    state: &AppState,
+    state: &IdentityCtx,
     request: Request,
 ) -> Result<(Option<String>, Request), AppError> {
     let is_form = request
@@ -312,7 +318,7 @@ async fn form_csrf_token(
     Ok((token, Request::from_parts(parts, Body::from(bytes))))
 }
 
-fn secure_attr(state: &AppState) -> &'static str {
+fn secure_attr(state: &IdentityCtx) -> &'static str {
     if state.config.admin.secure_cookie {
         "; Secure"
     } else {
@@ -320,7 +326,7 @@ fn secure_attr(state: &AppState) -> &'static str {
     }
 }
 
-fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+fn cookie_header(state: &IdentityCtx, name: &str, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
         secure_attr(state)
@@ -329,7 +335,7 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> Hea
 }
 
 /// The `Set-Cookie` value for a new session id.
-pub fn session_cookie(state: &AppState, id: &str) -> HeaderValue {
+pub fn session_cookie(state: &IdentityCtx, id: &str) -> HeaderValue {
     let max_age = state
         .config
         .admin
@@ -344,7 +350,7 @@ pub fn session_cookie(state: &AppState, id: &str) -> HeaderValue {
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
-pub fn clearing_cookie(state: &AppState) -> HeaderValue {
+pub fn clearing_cookie(state: &IdentityCtx) -> HeaderValue {
     cookie_header(state, COOKIE, "", 0)
 }
 
@@ -362,7 +368,7 @@ pub struct NewSession {
 
 impl NewSession {
     /// The `Set-Cookie` values to send: the session cookie and a fresh device cookie.
-    pub fn cookies(&self, state: &AppState) -> [HeaderValue; 2] {
+    pub fn cookies(&self, state: &IdentityCtx) -> [HeaderValue; 2] {
         [
             session_cookie(state, &self.id),
             cookie_header(state, DEVICE_COOKIE, &self.device, DEVICE_MAX_AGE_SECS),
@@ -373,7 +379,7 @@ impl NewSession {
 /// The client's IP address: the TCP peer, or what `X-Forwarded-For` says when the peer is one of
 /// the configured trusted proxies.
 pub fn client_ip(
-    state: &AppState,
+    state: &IdentityCtx,
     extensions: &axum::http::Extensions,
     headers: &HeaderMap,
 ) -> Option<IpAddr> {
@@ -385,7 +391,7 @@ pub fn client_ip(
 
 /// A new device cookie value for `employee_id`: sealed, so it cannot be forged or moved to
 /// another account.
-fn new_device(state: &AppState, employee_id: &str, now: i64) -> String {
+fn new_device(state: &IdentityCtx, employee_id: &str, now: i64) -> String {
     let plain = format!("{employee_id} {now} {}", random_token());
     state.master_key.seal(DEVICE_AAD, &plain)
 }
@@ -393,7 +399,7 @@ fn new_device(state: &AppState, employee_id: &str, now: i64) -> String {
 /// The id of the device cookie in `headers` if it was set by a sign-in to `employee_id` within
 /// [`DEVICE_MAX_AGE_SECS`].
 fn known_device(
-    state: &AppState,
+    state: &IdentityCtx,
     headers: &HeaderMap,
     employee_id: &str,
     now: i64,
@@ -411,7 +417,7 @@ fn known_device(
 /// The throttle keys of a sign-in attempt: the device's own budget for a known device, else the
 /// client address and the account.
 fn signin_keys(
-    state: &AppState,
+    state: &IdentityCtx,
     email: &str,
     ip: Option<IpAddr>,
     device: Option<String>,
@@ -439,7 +445,7 @@ fn signin_keys(
 /// Checks a password through the bounded verifier, counted under `keys` first (see
 /// `throttle`): 429 while throttled, 503 when too busy, otherwise whether it matched.
 pub async fn throttled_check(
-    state: &AppState,
+    state: &IdentityCtx,
     keys: &[Key],
     password_text: &str,
     hash: Option<&str>,
@@ -468,7 +474,7 @@ pub async fn throttled_check(
 /// `headers`' cookie, and creates a new session. Unknown accounts cost the same password check
 /// as known ones, so timing does not tell which e-mails have accounts.
 pub async fn sign_in(
-    state: &AppState,
+    state: &IdentityCtx,
     email: &str,
     password_text: &str,
     ip: Option<IpAddr>,

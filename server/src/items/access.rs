@@ -2,14 +2,15 @@
 //! account, asked of the CRM with the employee's key and stored on the employee row. Refreshed
 //! when the employee's CRM account or key changes and on every reconcile.
 
-use crate::{crm::crm_error, error::AppError, state::AppState, store::Employee};
+use super::ItemsCtx;
+use crate::{jobs::WorkError, store::Employee};
 
 /// Asks the CRM which security levels `employee` may open and stores them; an employee without
 /// a CRM key is not limited (`None`). Returns the stored levels.
 pub async fn refresh_levels(
-    state: &AppState,
+    state: &ItemsCtx,
     employee: &Employee,
-) -> Result<Option<Vec<i64>>, AppError> {
+) -> Result<Option<Vec<i64>>, WorkError> {
     let levels = if employee.crm_api_key_enc.is_none() {
         None
     } else {
@@ -17,11 +18,7 @@ pub async fn refresh_levels(
             .crm
             .for_employee(state.store.as_ref(), &state.master_key, employee)
             .await?;
-        crm.test_connection()
-            .await
-            .map_err(crm_error)?
-            .identity
-            .security_levels
+        crm.test_connection().await?.identity.security_levels
     };
     state
         .store
@@ -32,7 +29,7 @@ pub async fn refresh_levels(
 
 /// Refreshes the levels of every active employee with a CRM key; one failure is logged and
 /// leaves that employee's stored levels as they were.
-pub async fn refresh_all_levels(state: &AppState) -> Result<(), AppError> {
+pub async fn refresh_all_levels(state: &ItemsCtx) -> Result<(), WorkError> {
     for employee in state.store.list_employees().await? {
         if !employee.active || employee.crm_api_key_enc.is_none() {
             continue;

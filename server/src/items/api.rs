@@ -2,13 +2,14 @@
 //! e-mail or meeting, and recording the employee's picks (which rank later lookups).
 
 use axum::{
-    extract::{Query, State},
+    extract::{FromRef, Query, State},
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::ItemsCtx;
 use super::{
     ItemKind,
     fold::{email_domain, normalize_email},
@@ -16,8 +17,7 @@ use super::{
 };
 use crate::{
     error::{AppError, AppJson},
-    identity::addin::AddinUser,
-    state::AppState,
+    identity::{IdentityCtx, addin::AddinUser},
 };
 
 /// Longest query text accepted.
@@ -26,7 +26,12 @@ const MAX_QUERY_CHARS: usize = 200;
 const MAX_ADDRESSES: usize = 100;
 
 /// Routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ItemsCtx: FromRef<S>,
+    IdentityCtx: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(lookup))
         .routes(routes!(suggest))
@@ -71,7 +76,7 @@ pub struct LookupAnswer {
     )
 )]
 pub async fn lookup(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     user: AddinUser,
     Query(params): Query<LookupParams>,
 ) -> Result<AppJson<LookupAnswer>, AppError> {
@@ -141,7 +146,7 @@ pub struct Suggestions {
     )
 )]
 pub async fn suggest(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     user: AddinUser,
     AppJson(request): AppJson<SuggestRequest>,
 ) -> Result<AppJson<Suggestions>, AppError> {
@@ -167,7 +172,7 @@ pub async fn suggest(
 /// Builds suggestions for `addresses`, ignoring domains in `own_domains`, of the records on the
 /// security `levels` the employee may see (`None`: every level).
 pub fn suggestions(
-    state: &AppState,
+    state: &ItemsCtx,
     addresses: &[String],
     own_domains: &[String],
     levels: Option<&[i64]>,
@@ -258,7 +263,7 @@ pub struct Pick {
     responses((status = 204), (status = 404, body = crate::error::ErrorBody))
 )]
 pub async fn record_pick(
-    State(state): State<AppState>,
+    State(state): State<ItemsCtx>,
     user: AddinUser,
     AppJson(pick): AppJson<Pick>,
 ) -> Result<StatusCode, AppError> {

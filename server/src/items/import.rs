@@ -1,4 +1,5 @@
-//! The initial import (and re-import) of firms, persons, projects and business cases.
+//! The initial import (and re-import) of firms, persons, projects and business cases, as the
+//! `items.import` job (its admin endpoints are in `admin_api`).
 //!
 //! A run pages through each kind with `limit=1000`, keeping a few pages in flight (within the
 //! CRM's connection limit) while the previous one is written in one batched statement. Its
@@ -6,25 +7,18 @@
 //! claimed again (stale heartbeat) and continues where it was. Rows the CRM no longer has are
 //! swept per kind at the end; the in-memory index is rebuilt once when the run is done.
 
-use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::sse::{Event, KeepAlive, Sse},
-};
 use chrono::{DateTime, Utc};
-use futures::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Item, ItemKind};
+use super::{Item, ItemKind, ItemsCtx};
 use crate::{
+    backoff,
     crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
-    error::{AppError, AppJson},
-    identity::session::RequireAdmin,
-    state::AppState,
-    store::{ImportRunRow, now_ms},
+    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
+    store::{ImportRunRow, Job, now_ms},
 };
 
 /// A running import whose heartbeat is older than this is taken over by another worker.
@@ -102,7 +96,7 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
 }
 
 impl ImportRun {
-    fn from_row(row: &ImportRunRow) -> Self {
+    pub(super) fn from_row(row: &ImportRunRow) -> Self {
         let kinds: Vec<KindProgress> =
             serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
         let left: u64 = kinds
@@ -133,61 +127,86 @@ impl ImportRun {
 }
 
 /// Queues a run; `Conflict` when one is queued or running.
-pub async fn queue_run(state: &AppState, by: Option<&str>) -> Result<String, AppError> {
+pub async fn queue_run(state: &ItemsCtx, by: Option<&str>) -> Result<String, WorkError> {
     let run_id = queue_run_with(state.store.as_ref(), by).await?;
-    state.wake.import.notify_one();
+    state.jobs.signal(IMPORT_QUEUED);
     Ok(run_id)
 }
 
 /// Queues a run directly in `store` (for tools that run without a server state).
-pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, AppError> {
+pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, WorkError> {
     queue_run_with(store, None).await
 }
 
 async fn queue_run_with(
     store: &dyn crate::store::Store,
     by: Option<&str>,
-) -> Result<String, AppError> {
+) -> Result<String, WorkError> {
     let active = store.import_runs(5).await?.into_iter().any(|r| {
         r.status == "queued"
             || (r.status == "running" && r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS))
     });
     if active {
-        return Err(AppError::Conflict("an import is already running".into()));
+        return Err(WorkError::Busy("an import is already running".into()));
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let progress =
-        serde_json::to_string(&initial_progress()).map_err(|e| AppError::Internal(e.into()))?;
+        serde_json::to_string(&initial_progress()).map_err(|e| WorkError::Broken(e.to_string()))?;
     store.create_import_run(&run_id, by, &progress).await?;
     Ok(run_id)
 }
 
-/// Runs queued (or abandoned) imports until `stop` turns true.
-pub async fn run_worker(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let poll = Duration::from_millis(state.config.jobs.poll_interval_ms.max(10) * 4);
-    loop {
-        match state.store.claim_import_run(STALE_MS).await {
-            Ok(Some(row)) => {
-                execute(&state, row, |_| {}).await;
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot look for import runs"),
+/// The job kind that runs queued (or abandoned) imports.
+pub const IMPORT_JOB: &str = "items.import";
+
+/// Given when a run was queued.
+pub const IMPORT_QUEUED: Signal = Signal("import-queued");
+
+/// The `items.import` job: a scheduled look for queued runs, or runs whose process died (stale
+/// heartbeat), which it runs to their end; woken when a run is queued. Its lease is short, so
+/// another instance takes over a dead one's import soon.
+pub struct RunImports {
+    state: ItemsCtx,
+}
+
+impl RunImports {
+    /// The kind, importing with `state`.
+    pub fn new(state: ItemsCtx) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for RunImports {
+    fn name(&self) -> &'static str {
+        IMPORT_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::Every(Duration::from_millis(
+            self.state.config.jobs.poll_interval_ms.max(10) * 4,
+        ))
+    }
+
+    fn woken_by(&self) -> &'static [Signal] {
+        &[IMPORT_QUEUED]
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(Duration::from_millis(STALE_MS.unsigned_abs()))
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        while let Some(row) = self.state.store.claim_import_run(STALE_MS).await? {
+            execute(&self.state, row, |_| {}).await;
         }
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = state.wake.import.notified() => {}
-            () = tokio::time::sleep(poll) => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
+        Ok(())
     }
 }
 
 /// Runs a claimed import to its end, calling `on_progress` after every page; never panics, a
 /// failure is recorded on the run.
-pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
+pub async fn execute(state: &ItemsCtx, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
     let mut progress: Vec<KindProgress> =
         serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
     let heartbeat = {
@@ -232,11 +251,11 @@ pub async fn execute(state: &AppState, row: ImportRunRow, on_progress: impl Fn(&
 }
 
 async fn run_kinds(
-    state: &AppState,
+    state: &ItemsCtx,
     row: &ImportRunRow,
     progress: &mut [KindProgress],
     on_progress: &impl Fn(&[KindProgress]),
-) -> Result<(), AppError> {
+) -> Result<(), WorkError> {
     let crm = state
         .crm
         .admin(state.store.as_ref(), &state.master_key)
@@ -280,8 +299,8 @@ async fn run_kinds(
     Ok(())
 }
 
-async fn save(state: &AppState, run: &str, progress: &[KindProgress]) -> Result<(), AppError> {
-    let text = serde_json::to_string(progress).map_err(|e| AppError::Internal(e.into()))?;
+async fn save(state: &ItemsCtx, run: &str, progress: &[KindProgress]) -> Result<(), WorkError> {
+    let text = serde_json::to_string(progress).map_err(|e| WorkError::Broken(e.to_string()))?;
     state.store.save_import_progress(run, &text).await?;
     Ok(())
 }
@@ -305,7 +324,7 @@ impl PageStream {
     pub fn new(crm: Arc<dyn Crm>, kind: ItemKind, offset: u64) -> Self {
         Self {
             crm,
-            kind: kind.into(),
+            kind,
             next_offset: offset,
             in_flight: VecDeque::new(),
             total: None,
@@ -344,7 +363,7 @@ impl PageStream {
     pub async fn next(
         &mut self,
         errors: &mut u64,
-    ) -> Result<Option<Page<crate::crm::CrmRecord>>, AppError> {
+    ) -> Result<Option<Page<crate::crm::CrmRecord>>, WorkError> {
         self.fill();
         let Some((offset, handle)) = self.in_flight.pop_front() else {
             return Ok(None);
@@ -356,9 +375,7 @@ impl PageStream {
         while let Err(err) = &result {
             if !err.is_transient() || attempt >= PAGE_ATTEMPTS {
                 self.abort();
-                return Err(crate::crm::crm_error(
-                    result.err().unwrap_or(CrmError::NotFound),
-                ));
+                return Err(WorkError::from(result.err().unwrap_or(CrmError::NotFound)));
             }
             *errors += 1;
             let wait = match err {
@@ -366,7 +383,7 @@ impl PageStream {
                     .to_std()
                     .unwrap_or_default()
                     .min(Duration::from_secs(300)),
-                _ => Duration::from_millis(500 * (1 << attempt)),
+                _ => backoff::delay(attempt, Duration::from_secs(1), Duration::from_secs(32)),
             };
             tracing::warn!(error = %err, offset, "an import page failed; retrying");
             tokio::time::sleep(wait).await;
@@ -378,7 +395,7 @@ impl PageStream {
             result = self.crm.list(self.kind, request).await;
             attempt += 1;
         }
-        let page = result.map_err(crate::crm::crm_error)?;
+        let page = result?;
         self.total = Some(page.total);
         if (page.items.len() as u64) < MAX_PAGE {
             // A short page is the last one, whatever the total said.
@@ -402,135 +419,4 @@ impl Drop for PageStream {
     fn drop(&mut self) {
         self.abort();
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Admin endpoints.
-
-/// A queued run.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Queued {
-    /// Its id.
-    pub run_id: String,
-}
-
-/// Import history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportRuns {
-    /// Newest first.
-    pub runs: Vec<ImportRun>,
-}
-
-/// Starts an import of every firm, person, project and business case.
-#[utoipa::path(
-    post,
-    path = "/api/admin/import",
-    tag = "admin",
-    responses(
-        (status = 202, body = Queued),
-        (status = 409, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody)
-    )
-)]
-pub async fn start(
-    State(state): State<AppState>,
-    RequireAdmin(admin): RequireAdmin,
-) -> Result<(StatusCode, AppJson<Queued>), AppError> {
-    let run_id = queue_run(&state, Some(&admin.employee.id)).await?;
-    admin
-        .audit(
-            state.store.as_ref(),
-            "import.start",
-            &format!("import:{run_id}"),
-            "",
-        )
-        .await?;
-    Ok((StatusCode::ACCEPTED, AppJson(Queued { run_id })))
-}
-
-/// The import history, newest first.
-#[utoipa::path(
-    get,
-    path = "/api/admin/import",
-    tag = "admin",
-    responses((status = 200, body = ImportRuns), (status = 401, body = crate::error::ErrorBody))
-)]
-pub async fn list(
-    State(state): State<AppState>,
-    _admin: RequireAdmin,
-) -> Result<AppJson<ImportRuns>, AppError> {
-    let rows = state.store.import_runs(20).await?;
-    Ok(AppJson(ImportRuns {
-        runs: rows.iter().map(ImportRun::from_row).collect(),
-    }))
-}
-
-async fn load_run(state: &AppState, id: &str) -> Result<ImportRun, AppError> {
-    let row = state
-        .store
-        .import_run(id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such import run".into()))?;
-    Ok(ImportRun::from_row(&row))
-}
-
-/// One run's progress.
-#[utoipa::path(
-    get,
-    path = "/api/admin/import/{id}",
-    tag = "admin",
-    params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = ImportRun), (status = 404, body = crate::error::ErrorBody))
-)]
-pub async fn get_one(
-    State(state): State<AppState>,
-    _admin: RequireAdmin,
-    Path(id): Path<String>,
-) -> Result<AppJson<ImportRun>, AppError> {
-    Ok(AppJson(load_run(&state, &id).await?))
-}
-
-/// Live progress as server-sent events (`progress`, data = the run), until the run ends.
-#[utoipa::path(
-    get,
-    path = "/api/admin/import/{id}/events",
-    tag = "admin",
-    params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, content_type = "text/event-stream", body = ImportRun), (status = 404, body = crate::error::ErrorBody))
-)]
-pub async fn events(
-    State(state): State<AppState>,
-    _admin: RequireAdmin,
-    Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let first = load_run(&state, &id).await?;
-    let stream = futures::stream::unfold(
-        (state, id, Some(first), None::<String>, false),
-        |(state, id, mut pending, mut last, finished)| async move {
-            if finished {
-                return None;
-            }
-            loop {
-                let run = match pending.take() {
-                    Some(run) => run,
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                        match load_run(&state, &id).await {
-                            Ok(run) => run,
-                            Err(_) => return None,
-                        }
-                    }
-                };
-                let text = serde_json::to_string(&run).unwrap_or_default();
-                if last.as_deref() == Some(text.as_str()) {
-                    continue;
-                }
-                let end = matches!(run.status.as_str(), "done" | "failed");
-                last = Some(text.clone());
-                let event = Event::default().event("progress").data(text);
-                return Some((Ok(event), (state, id, None, last, end)));
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

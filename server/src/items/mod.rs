@@ -5,39 +5,45 @@
 //! in-memory search structure rebuilt from it, with a small overlay for live changes.
 
 pub mod access;
+pub mod admin_api;
 pub mod api;
 pub mod cache;
+pub mod contacts;
 pub mod events;
 pub mod fold;
 pub mod import;
 pub mod index;
+pub mod receiver;
 pub mod reconcile;
 pub mod sync;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
 pub use crate::model::{Item, ItemKind};
+use crate::{
+    config::Config, crm::CrmHub, identity::IdentityCtx, jobs::JobQueue, secrets::MasterKey,
+    store::Store,
+};
 
-impl From<crate::crm::RecordKind> for ItemKind {
-    fn from(kind: crate::crm::RecordKind) -> Self {
-        use crate::crm::RecordKind;
-        match kind {
-            RecordKind::Company => ItemKind::Company,
-            RecordKind::Person => ItemKind::Person,
-            RecordKind::Project => ItemKind::Project,
-            RecordKind::BusinessCase => ItemKind::BusinessCase,
-        }
-    }
-}
-
-impl From<ItemKind> for crate::crm::RecordKind {
-    fn from(kind: ItemKind) -> Self {
-        use crate::crm::RecordKind;
-        match kind {
-            ItemKind::Company => RecordKind::Company,
-            ItemKind::Person => RecordKind::Person,
-            ItemKind::Project => RecordKind::Project,
-            ItemKind::BusinessCase => RecordKind::BusinessCase,
-        }
-    }
+/// What the item services need (a substate of the server's state).
+#[derive(Clone)]
+pub struct ItemsCtx {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// The in-memory searchable copy.
+    pub items: Arc<cache::ItemCache>,
+    /// CRM clients built from the stored connection.
+    pub crm: Arc<CrmHub>,
+    /// The key that opens the stored CRM keys and webhook token.
+    pub master_key: Arc<MasterKey>,
+    /// Wakes the background work (a queued import, a stored webhook).
+    pub jobs: Arc<JobQueue>,
+    /// This process's id among several instances.
+    pub instance_id: Arc<str>,
 }
 
 impl From<crate::crm::CrmRecord> for Item {
@@ -48,7 +54,7 @@ impl From<crate::crm::CrmRecord> for Item {
             _ => r.subtitle,
         };
         Item {
-            kind: r.kind.into(),
+            kind: r.kind,
             id: r.id,
             name: r.name,
             subtitle: subtitle.unwrap_or_default(),
@@ -67,13 +73,18 @@ impl From<crate::crm::CrmRecord> for Item {
 
 /// Routes of the item cache other than the add-in's (`api`): the webhook receiver and the
 /// admin's import, webhook and sweep endpoints.
-pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ItemsCtx: FromRef<S>,
+    IdentityCtx: FromRef<S>,
+{
     use utoipa_axum::routes;
     utoipa_axum::router::OpenApiRouter::new()
-        .routes(routes!(events::receive))
-        .routes(routes!(events::stats))
-        .routes(routes!(import::start, import::list))
-        .routes(routes!(import::get_one))
-        .routes(routes!(import::events))
-        .routes(routes!(reconcile::sweep_now))
+        .routes(routes!(receiver::receive))
+        .routes(routes!(receiver::stats))
+        .routes(routes!(admin_api::start, admin_api::list))
+        .routes(routes!(admin_api::get_one))
+        .routes(routes!(admin_api::events))
+        .routes(routes!(admin_api::sweep_now))
 }

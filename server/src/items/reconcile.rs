@@ -11,13 +11,12 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Item, ItemKind};
+use super::{Item, ItemKind, ItemsCtx};
 use crate::{
     crm::{MAX_PAGE, PageRequest},
-    error::AppError,
+    jobs::{JobError, JobKind, Schedule, WorkError},
     settings::Setting,
-    state::AppState,
-    store::now_ms,
+    store::{Job, now_ms},
 };
 
 /// Changes this close to the watermark are fetched again: clocks and commit order drift.
@@ -59,7 +58,7 @@ pub struct SweepReport {
 
 /// Lists every id of every kind in the CRM and removes cached records the CRM no longer has
 /// (each candidate is checked by id first, so a record created meanwhile is kept).
-pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
+pub async fn sweep_once(state: &ItemsCtx) -> Result<SweepReport, WorkError> {
     let store = state.store.as_ref();
     let crm = state.crm.admin(store, &state.master_key).await?;
     let started = std::time::Instant::now();
@@ -68,10 +67,7 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
         let mut in_crm: Vec<i64> = Vec::new();
         let mut request = PageRequest::first(None);
         loop {
-            let page = crm
-                .list_ids(kind.into(), request)
-                .await
-                .map_err(crate::crm::crm_error)?;
+            let page = crm.list_ids(kind, request).await?;
             report.requests += 1;
             let count = page.items.len() as u64;
             in_crm.extend(page.items);
@@ -92,9 +88,7 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
             continue;
         }
         let before = store.count_items(kind).await?;
-        super::events::refresh_records(state, crm.as_ref(), kind, &candidates)
-            .await
-            .map_err(crate::crm::crm_error)?;
+        super::events::refresh_records(state, crm.as_ref(), kind, &candidates).await?;
         report.requests += candidates.len().div_ceil(100) as u64;
         let after = store.count_items(kind).await?;
         report.removed += u64::try_from(before - after).unwrap_or(0);
@@ -107,37 +101,17 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, AppError> {
     Ok(report)
 }
 
-/// Runs an id sweep now (admins; it also runs every `jobs.sweep_hours`).
-#[utoipa::path(
-    post,
-    path = "/api/admin/sweep",
-    tag = "admin",
-    responses(
-        (status = 200, body = SweepReport),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
-    )
-)]
-pub async fn sweep_now(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    _admin: crate::identity::session::RequireAdmin,
-) -> Result<crate::error::AppJson<SweepReport>, AppError> {
-    Ok(crate::error::AppJson(sweep_once(&state).await?))
-}
-
 impl Setting for ReconcileState {
     const KEY: &'static str = "reconcile";
 }
 
 /// Reconciles every kind once; returns how many records were refreshed.
-pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
+pub async fn reconcile_once(state: &ItemsCtx) -> Result<u64, WorkError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     let crm = state.crm.admin(store, &state.master_key).await?;
     let mut changed = 0;
-    let result: Result<(), AppError> = async {
+    let result: Result<(), WorkError> = async {
         for kind in ItemKind::ALL {
             let started = now_ms();
             let since = status
@@ -155,10 +129,7 @@ pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
                 changed_since: Some(since),
             };
             loop {
-                let page = crm
-                    .list(kind.into(), request)
-                    .await
-                    .map_err(crate::crm::crm_error)?;
+                let page = crm.list(kind, request).await?;
                 let count = page.items.len() as u64;
                 let items: Vec<Item> = page.items.into_iter().map(Item::from).collect();
                 let keys: Vec<(ItemKind, i64)> = items.iter().map(|i| (i.kind, i.id)).collect();
@@ -183,75 +154,56 @@ pub async fn reconcile_once(state: &AppState) -> Result<u64, AppError> {
 }
 
 /// Marks every kind as reconciled up to `at` (called when an import starts).
-pub async fn set_watermarks(state: &AppState, at: i64) -> Result<(), AppError> {
+pub async fn set_watermarks(state: &ItemsCtx, at: i64) -> Result<(), WorkError> {
     let store = state.store.as_ref();
     let mut status = ReconcileState::load(store).await?;
     for kind in ItemKind::ALL {
         status.watermarks.insert(kind.as_str().to_owned(), at);
     }
-    status.save(store).await
+    Ok(status.save(store).await?)
 }
 
-/// Reconciles on the configured schedule until `stop` turns true; also rebuilds the index when
-/// live changes have piled up.
-pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let minutes = state.config.jobs.reconcile_minutes;
-    let sweep_every = Duration::from_secs(state.config.jobs.sweep_hours * 3600);
-    let tick = Duration::from_secs(30);
-    let mut next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
-    let mut next_sweep = tokio::time::Instant::now() + sweep_every;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            () = tokio::time::sleep(tick) => {}
+/// The job kind of the periodic reconcile.
+pub const RECONCILE_JOB: &str = "items.reconcile";
+
+/// The job kind of the id sweep.
+pub const SWEEP_JOB: &str = "items.sweep";
+
+/// The `items.reconcile` job, every `jobs.reconcile_minutes`: the reconcile, then the CRM
+/// security levels, then pruning events older than a week.
+pub struct Reconcile {
+    state: ItemsCtx,
+}
+
+impl Reconcile {
+    /// The kind, reconciling with `state`.
+    pub fn new(state: ItemsCtx) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for Reconcile {
+    fn name(&self) -> &'static str {
+        RECONCILE_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        match self.state.config.jobs.reconcile_minutes {
+            0 => Schedule::Off,
+            minutes => Schedule::Every(Duration::from_secs(minutes * 60)),
         }
-        if *stop.borrow() {
-            return;
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        let state = &self.state;
+        let result = reconcile_once(state).await;
+        match &result {
+            Ok(n) => tracing::info!(changed = n, "reconcile done"),
+            Err(e) => tracing::warn!(error = %e, "reconcile failed"),
         }
-        if state.items.wants_rebuild()
-            && let Err(e) = state.items.rebuild(state.store.as_ref()).await
-        {
-            tracing::warn!(error = %e, "rebuilding the item index failed");
-        }
-        if !sweep_every.is_zero() && tokio::time::Instant::now() >= next_sweep {
-            next_sweep = tokio::time::Instant::now() + sweep_every;
-            let lease_until = now_ms() + (sweep_every.as_millis() / 2) as i64;
-            match state
-                .store
-                .try_lease("sweep", &state.instance_id, lease_until)
-                .await
-            {
-                Ok(true) => match sweep_once(&state).await {
-                    Ok(r) => {
-                        tracing::info!(removed = r.removed, took_ms = r.took_ms, "id sweep done")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "id sweep failed"),
-                },
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot take the sweep lease"),
-            }
-        }
-        if minutes == 0 || tokio::time::Instant::now() < next_reconcile {
-            continue;
-        }
-        next_reconcile = tokio::time::Instant::now() + Duration::from_secs(minutes * 60);
-        let lease_until = now_ms() + (minutes * 60_000) as i64 / 2;
-        match state
-            .store
-            .try_lease("reconcile", &state.instance_id, lease_until)
-            .await
-        {
-            Ok(true) => {
-                match reconcile_once(&state).await {
-                    Ok(n) => tracing::info!(changed = n, "reconcile done"),
-                    Err(e) => tracing::warn!(error = %e, "reconcile failed"),
-                }
-                if let Err(e) = super::access::refresh_all_levels(&state).await {
-                    tracing::warn!(error = %e, "refreshing CRM security levels failed");
-                }
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot take the reconcile lease"),
+        if let Err(e) = super::access::refresh_all_levels(state).await {
+            tracing::warn!(error = %e, "refreshing CRM security levels failed");
         }
         if let Err(e) = state
             .store
@@ -260,5 +212,46 @@ pub async fn run_scheduler(state: AppState, mut stop: tokio::sync::watch::Receiv
         {
             tracing::warn!(error = %e, "pruning old CRM events failed");
         }
+        result
+            .map(|_| ())
+            .map_err(|e| JobError::retry(e.to_string()))
+    }
+}
+
+/// The `items.sweep` job, every `jobs.sweep_hours`.
+pub struct Sweep {
+    state: ItemsCtx,
+}
+
+impl Sweep {
+    /// The kind, sweeping with `state`.
+    pub fn new(state: ItemsCtx) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobKind for Sweep {
+    fn name(&self) -> &'static str {
+        SWEEP_JOB
+    }
+
+    fn schedule(&self) -> Schedule {
+        match self.state.config.jobs.sweep_hours {
+            0 => Schedule::Off,
+            hours => Schedule::Every(Duration::from_secs(hours * 3600)),
+        }
+    }
+
+    async fn run(&self, _job: &Job) -> Result<(), JobError> {
+        let report = sweep_once(&self.state)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        tracing::info!(
+            removed = report.removed,
+            took_ms = report.took_ms,
+            "id sweep done"
+        );
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::ItemKind;
-use crate::state::AppState;
+use super::ItemsCtx;
 
 /// The notification channel.
 pub const CHANNEL: &str = "crm_bridge_items";
@@ -22,7 +22,7 @@ struct Message {
 
 /// Tells other instances that `keys` changed (best effort: a lost notice is repaired by the
 /// periodic reconcile and rebuild).
-pub async fn announce(state: &AppState, keys: &[(ItemKind, i64)]) {
+pub async fn announce(state: &ItemsCtx, keys: &[(ItemKind, i64)]) {
     for chunk in keys.chunks(300) {
         let message = Message {
             from: state.instance_id.to_string(),
@@ -34,7 +34,7 @@ pub async fn announce(state: &AppState, keys: &[(ItemKind, i64)]) {
 }
 
 /// Tells other instances to rebuild their index (after an import).
-pub async fn announce_rebuild(state: &AppState) {
+pub async fn announce_rebuild(state: &ItemsCtx) {
     publish(
         state,
         &Message {
@@ -46,7 +46,7 @@ pub async fn announce_rebuild(state: &AppState) {
     .await;
 }
 
-async fn publish(state: &AppState, message: &Message) {
+async fn publish(state: &ItemsCtx, message: &Message) {
     if let Ok(text) = serde_json::to_string(message)
         && let Err(e) = state.store.publish(CHANNEL, &text).await
     {
@@ -55,7 +55,7 @@ async fn publish(state: &AppState, message: &Message) {
 }
 
 /// Applies other instances' announcements until `stop` turns true.
-pub async fn run_listener(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_listener(state: ItemsCtx, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let mut messages = match state.store.subscribe(CHANNEL).await {
             Ok(Some(stream)) => stream,
@@ -84,7 +84,7 @@ pub async fn run_listener(state: AppState, mut stop: tokio::sync::watch::Receive
     }
 }
 
-async fn apply(state: &AppState, text: &str) {
+async fn apply(state: &ItemsCtx, text: &str) {
     let Ok(message) = serde_json::from_str::<Message>(text) else {
         return;
     };

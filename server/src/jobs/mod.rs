@@ -1,19 +1,27 @@
-//! The background workers of the durable job queue (`store::jobs` keeps the jobs): leasing,
-//! running a job with the handler registered for its kind, backoff with jitter that honours a
-//! CRM's reset time, the retry limit, and the wake-up that starts a new job at once.
+//! The one background-work runtime: every kind of background work is a kind of the durable job
+//! queue (`store::jobs` keeps the jobs). One-off jobs (saving an activity, an import run) and
+//! scheduled jobs (the CRM event drains, the reconcile, the id sweep) share one lease scheme
+//! (leases renewed while a job runs, so a dead worker's job is taken over), one backoff rule
+//! (`crate::backoff`), one wake-up ([`JobQueue`]) and one shutdown path ([`Workers::stop`]).
+//!
+//! Adding a kind is one module implementing [`JobKind`] and one [`Registry::with`] line where
+//! the server starts its background work.
+
+mod queue;
+mod runtime;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rand::Rng;
-use tokio::sync::{Notify, watch};
+
+pub use queue::{JobQueue, Signal};
+pub use runtime::{Settings, Workers, start};
 
 use crate::{
-    crm::CrmError,
-    error::AppError,
-    state::AppState,
-    store::{Job, StoreError, now_ms},
+    crm::{ConnectError, CrmError},
+    settings::SettingsError,
+    store::{Job, StoreError},
 };
 
 /// Why a job attempt did not succeed.
@@ -59,190 +67,138 @@ impl From<StoreError> for JobError {
     }
 }
 
-impl From<AppError> for JobError {
-    fn from(err: AppError) -> Self {
+impl From<SettingsError> for JobError {
+    fn from(err: SettingsError) -> Self {
         match err {
-            AppError::Unavailable(m) | AppError::TooManyRequests(m) | AppError::Upstream(m) => {
-                Self::retry(m)
-            }
-            AppError::Internal(e) => Self::retry(format!("{e:#}")),
+            SettingsError::Store(e) => e.into(),
             other => Self::Fatal(other.to_string()),
         }
     }
 }
 
-/// Runs the jobs of one kind.
+impl From<ConnectError> for JobError {
+    fn from(err: ConnectError) -> Self {
+        match err {
+            // The admin may configure it meanwhile.
+            ConnectError::NotConfigured | ConnectError::KeyForOtherAddress => {
+                Self::retry(err.to_string())
+            }
+            ConnectError::Settings(e) => e.into(),
+            other => Self::Fatal(other.to_string()),
+        }
+    }
+}
+
+/// What background work (and the services it shares with the HTTP side) fails with: the domain
+/// errors it meets, plus its own few cases. The runtime retries what may pass (`JobError`), the
+/// HTTP edge answers with a status (`error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// The CRM failed.
+    #[error("{}", .0.describe())]
+    Crm(#[from] CrmError),
+    /// No CRM client could be built.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A setting could not be read or written.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The same work is already running.
+    #[error("{0}")]
+    Busy(String),
+    /// What the work is about no longer exists.
+    #[error("{0}")]
+    Gone(String),
+    /// Stored data this version cannot read or write.
+    #[error("{0}")]
+    Broken(String),
+}
+
+impl From<WorkError> for JobError {
+    fn from(err: WorkError) -> Self {
+        match err {
+            WorkError::Crm(e) => e.into(),
+            WorkError::Connect(e) => e.into(),
+            WorkError::Store(e) => e.into(),
+            WorkError::Settings(e) => e.into(),
+            WorkError::Busy(m) => Self::retry(m),
+            WorkError::Gone(m) | WorkError::Broken(m) => Self::Fatal(m),
+        }
+    }
+}
+
+/// When a kind's jobs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// A job is enqueued for each piece of work (`store.enqueue_job`).
+    OneOff,
+    /// One job, run again this long after each run (and at once when signalled).
+    Every(Duration),
+    /// A scheduled kind turned off by the configuration: its job is removed.
+    Off,
+}
+
+/// One kind of background work.
 #[async_trait]
-pub trait JobHandler: Send + Sync {
+pub trait JobKind: Send + Sync {
+    /// The name stored in the job's `kind` column, e.g. `activity.sync`.
+    fn name(&self) -> &'static str;
+    /// When its jobs run; one-off by default.
+    fn schedule(&self) -> Schedule {
+        Schedule::OneOff
+    }
+    /// Signals that make the scheduled job run at once.
+    fn woken_by(&self) -> &'static [Signal] {
+        &[]
+    }
+    /// How long an attempt holds its lease without renewing it (the runtime renews it while the
+    /// attempt runs); `None` for `jobs.lease_secs`. Short leases let another instance take over
+    /// a dead one's work sooner.
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
     /// One attempt at `job`.
-    async fn run(&self, state: &AppState, job: &Job) -> Result<(), JobError>;
+    async fn run(&self, job: &Job) -> Result<(), JobError>;
     /// Called once when `job` has failed for good with `reason`.
-    async fn failed(&self, _state: &AppState, _job: &Job, _reason: &str) {}
+    async fn failed(&self, _job: &Job, _reason: &str) {}
     /// Called when an attempt at `job` failed with `reason` and it will be retried.
-    async fn retrying(&self, _state: &AppState, _job: &Job, _reason: &str) {}
+    async fn retrying(&self, _job: &Job, _reason: &str) {}
 }
 
-/// Job handlers by kind.
-pub type Handlers = HashMap<&'static str, Arc<dyn JobHandler>>;
-
-/// The queue's in-process side, shared through `AppState`: wakes idle workers.
-#[derive(Debug, Default)]
-pub struct JobQueue {
-    wake: Notify,
+/// The job id of a scheduled kind's one job.
+pub fn schedule_id(kind: &str) -> String {
+    format!("schedule:{kind}")
 }
 
-impl JobQueue {
-    /// A queue handle.
+/// The kinds a server runs, by name.
+#[derive(Default, Clone)]
+pub struct Registry {
+    kinds: HashMap<&'static str, Arc<dyn JobKind>>,
+}
+
+impl Registry {
+    /// No kinds yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Tells idle workers that a job is due now.
-    pub fn wake(&self) {
-        self.wake.notify_waiters();
-        // Keeps a permit for a worker that is between two looks at the queue.
-        self.wake.notify_one();
-    }
-}
-
-/// Delay before attempt `attempts + 1`: exponential from one second, capped at `max`, with
-/// ±25 % jitter so retries of many jobs spread out.
-pub fn backoff(attempts: i32, max: Duration) -> Duration {
-    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let base = Duration::from_secs(1u64 << exp).min(max);
-    let factor = rand::rng().random_range(0.75..=1.25);
-    base.mul_f64(factor).min(max)
-}
-
-/// The running workers; stop them with [`Workers::stop`].
-pub struct Workers {
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Workers {
-    /// Lets every worker finish its current job and waits (at most `within`).
-    pub async fn stop(self, within: Duration) {
-        let _ = self.stop.send(true);
-        let all = futures::future::join_all(self.tasks);
-        if tokio::time::timeout(within, all).await.is_err() {
-            tracing::warn!("job workers did not stop in time");
-        }
-    }
-}
-
-/// Starts `config.jobs.workers` workers running `handlers`.
-pub fn start(state: AppState, handlers: Handlers) -> Workers {
-    let (stop, stopped) = watch::channel(false);
-    let handlers = Arc::new(handlers);
-    let instance = uuid::Uuid::new_v4();
-    let tasks = (0..state.config.jobs.workers.max(1))
-        .map(|n| {
-            let worker = Worker {
-                state: state.clone(),
-                handlers: handlers.clone(),
-                owner: format!("{instance}/{n}"),
-            };
-            tokio::spawn(worker.run(stopped.clone()))
-        })
-        .collect();
-    Workers { stop, tasks }
-}
-
-struct Worker {
-    state: AppState,
-    handlers: Arc<Handlers>,
-    owner: String,
-}
-
-impl Worker {
-    async fn run(self, mut stopped: watch::Receiver<bool>) {
-        let config = &self.state.config.jobs;
-        let poll = Duration::from_millis(config.poll_interval_ms.max(10));
-        let lease_ms =
-            i64::try_from(config.lease_secs.max(1).saturating_mul(1000)).unwrap_or(i64::MAX / 2);
-        while !*stopped.borrow() {
-            match self.state.store.lease_job(&self.owner, lease_ms).await {
-                Ok(Some(job)) => self.attempt(job).await,
-                Ok(None) => {
-                    tokio::select! {
-                        () = self.state.jobs.wake.notified() => {}
-                        () = tokio::time::sleep(poll) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot lease a job");
-                    tokio::select! {
-                        () = tokio::time::sleep(poll * 4) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-            }
-        }
+    /// Adds `kind` (a later kind of the same name replaces an earlier one).
+    #[must_use]
+    pub fn with(mut self, kind: impl JobKind + 'static) -> Self {
+        self.kinds.insert(kind.name(), Arc::new(kind));
+        self
     }
 
-    async fn attempt(&self, job: Job) {
-        let store = self.state.store.as_ref();
-        let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
-            let reason = format!("no worker knows jobs of kind {:?}", job.kind);
-            if let Err(e) = store.fail_job(&job.id, &self.owner, &reason).await {
-                tracing::warn!(job = %job.id, error = %e, "cannot mark a job failed");
-            }
-            return;
-        };
-        let outcome = handler.run(&self.state, &job).await;
-        let written = match outcome {
-            Ok(()) => store.complete_job(&job.id, &self.owner).await,
-            Err(JobError::Retry { reason, not_before })
-                if job.attempts
-                    < i32::try_from(self.state.config.jobs.max_attempts).unwrap_or(i32::MAX) =>
-            {
-                let max = Duration::from_secs(self.state.config.jobs.max_backoff_secs);
-                let delay = i64::try_from(backoff(job.attempts, max).as_millis()).unwrap_or(0);
-                let mut next = now_ms() + delay;
-                if let Some(reset) = not_before {
-                    next = next.max(reset.timestamp_millis());
-                }
-                tracing::info!(job = %job.id, attempts = job.attempts, %reason, "job will be retried");
-                let written = store
-                    .reschedule_job(&job.id, &self.owner, &reason, next)
-                    .await;
-                if matches!(written, Ok(true)) {
-                    handler.retrying(&self.state, &job, &reason).await;
-                }
-                written
-            }
-            Err(JobError::Retry { reason, .. }) => {
-                let reason = format!("gave up after {} attempts: {reason}", job.attempts);
-                self.fail(handler.as_ref(), &job, &reason).await
-            }
-            Err(JobError::Fatal(reason)) => self.fail(handler.as_ref(), &job, &reason).await,
-        };
-        match written {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(job = %job.id, "the job's lease ran out before it finished")
-            }
-            Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot record a job's outcome"),
-        }
+    /// The kind called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn JobKind>> {
+        self.kinds.get(name).cloned()
     }
 
-    async fn fail(
-        &self,
-        handler: &dyn JobHandler,
-        job: &Job,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        tracing::warn!(job = %job.id, kind = %job.kind, %reason, "job failed");
-        let held = self
-            .state
-            .store
-            .fail_job(&job.id, &self.owner, reason)
-            .await?;
-        if held {
-            handler.failed(&self.state, job, reason).await;
-        }
-        Ok(held)
+    /// Every kind.
+    pub fn kinds(&self) -> impl Iterator<Item = &Arc<dyn JobKind>> {
+        self.kinds.values()
     }
 }

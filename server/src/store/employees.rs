@@ -6,7 +6,7 @@ use std::fmt;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{StoreError, StoreResult, for_both_backends, now_ms, on_unique};
+use super::{StoreError, StoreResult, for_both_backends, found, now_ms, on_unique};
 
 /// What an account may do in the admin UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -272,10 +272,7 @@ for_both_backends! {
             .bind(id)
             .execute(self.writer())
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            found(done.rows_affected())
         }
 
         async fn set_crm_security_levels(&self, id: &str, levels: Option<&[i64]>) -> StoreResult<()> {
@@ -290,10 +287,7 @@ for_both_backends! {
             .bind(id)
             .execute(self.writer())
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            found(done.rows_affected())
         }
     }
 }

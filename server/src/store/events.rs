@@ -1,5 +1,6 @@
-//! Received CRM webhooks (leased by the event worker), import runs with resumable progress, and
-//! named leases that let exactly one instance run a singleton task.
+//! Received CRM webhooks (taken in batches by the event drains) and import runs with resumable
+//! progress. (The `leases` table of earlier versions is no longer used: singleton work is a
+//! scheduled job, leased like every job.)
 
 use async_trait::async_trait;
 
@@ -145,10 +146,6 @@ pub trait EventStore {
     async fn import_run(&self, run_id: &str) -> StoreResult<Option<ImportRunRow>>;
     /// The newest runs first.
     async fn import_runs(&self, limit: i64) -> StoreResult<Vec<ImportRunRow>>;
-
-    /// Takes or renews lease `name` for `owner` until `until`; `false` if another owner holds
-    /// an unexpired lease.
-    async fn try_lease(&self, name: &str, owner: &str, until: i64) -> StoreResult<bool>;
 }
 
 const RUN_COLUMNS: &str =
@@ -404,21 +401,6 @@ for_both_backends! {
                 "SELECT {RUN_COLUMNS} FROM import_runs ORDER BY started_at DESC LIMIT $1"
             ));
             Ok(sqlx::query_as::<_, ImportRunRow>(sql).bind(limit).fetch_all(self.reader()).await?)
-        }
-
-        async fn try_lease(&self, name: &str, owner: &str, until: i64) -> StoreResult<bool> {
-            let done = sqlx::query(
-                "INSERT INTO leases (name, owner, until) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until \
-                 WHERE leases.owner = excluded.owner OR leases.until < $4",
-            )
-            .bind(name)
-            .bind(owner)
-            .bind(until)
-            .bind(now_ms())
-            .execute(self.writer())
-            .await?;
-            Ok(done.rows_affected() == 1)
         }
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::{
     AuditStore, Employee, NewAudit, Role, StoreError, StoreResult,
     employees::{EmployeeRow, SELECT_EMPLOYEE, employee_conflict},
-    for_both_backends, now_ms, on_unique,
+    for_both_backends, found, now_ms, on_unique,
 };
 
 /// Changes to an employee; `None` leaves a field as it is.
@@ -88,9 +88,7 @@ for_both_backends! {
             .execute(self.writer())
             .await
             .map_err(employee_conflict)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
+            found(done.rows_affected())?;
             by_id(self, id).await?.ok_or(StoreError::NotFound)
         }
 
@@ -110,10 +108,7 @@ for_both_backends! {
             .bind(base_url)
             .execute(self.writer())
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            found(done.rows_affected())
         }
 
         async fn employee_by_entra(&self, tid: &str, oid: &str) -> StoreResult<Option<Employee>> {

@@ -1,15 +1,17 @@
 //! The durable job queue: enqueue, lease (safe with several instances), finish, reschedule,
 //! fail, retry and the admin listing. A job is due when it is `queued` and its `next_attempt_at`
 //! has passed; a lease moves `next_attempt_at` to the lease's end, so the job of a worker that
-//! died becomes due again by itself. Jobs of one ledger entry never run at the same time.
+//! died becomes due again by itself, and a worker that runs long renews its lease. Jobs of one
+//! ledger entry never run at the same time. A scheduled job (`every_ms` set) is one row that
+//! stays `queued` and is due again `every_ms` after each run; the admin listing leaves it out.
 
 use async_trait::async_trait;
 
-use super::{Backend, Store, StoreResult, for_both_backends, now_ms};
+use super::{StoreResult, for_both_backends, now_ms};
 
 /// The columns every job query returns, in [`JobRow`] order.
 pub(super) const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, last_error, \
-     next_attempt_at, lease_owner, entry_id, created_at, updated_at";
+     next_attempt_at, lease_owner, entry_id, created_at, updated_at, every_ms";
 
 /// A job to add to the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub struct Job {
     pub created_at: i64,
     /// Last change (Unix ms).
     pub updated_at: i64,
+    /// For a scheduled job, the time between runs (ms); `None` for a one-off job.
+    pub every_ms: Option<i64>,
 }
 
 /// The job queue's persistence.
@@ -68,6 +72,27 @@ pub trait JobStore {
     async fn enqueue_job(&self, job: NewJob) -> StoreResult<String>;
     /// Leases the most overdue job for `lease_ms` to `owner`, counting an attempt.
     async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>>;
+    /// Leases the job `id` for `lease_ms` to `owner` whether or not it is due (a wake-up for a
+    /// scheduled job); `None` when it does not exist, is finished or another worker holds it.
+    async fn lease_job_now(&self, id: &str, owner: &str, lease_ms: i64)
+    -> StoreResult<Option<Job>>;
+    /// Moves the end of `owner`'s lease on `id` to `until`; `false` when `owner` lost it.
+    async fn renew_lease(&self, id: &str, owner: &str, until: i64) -> StoreResult<bool>;
+    /// Creates the scheduled job `id` of `kind`, first due `every_ms` from now, or sets the
+    /// period of the existing one.
+    async fn schedule_job(&self, id: &str, kind: &str, every_ms: i64) -> StoreResult<()>;
+    /// Removes the scheduled job `id` (its schedule was turned off).
+    async fn unschedule_job(&self, id: &str) -> StoreResult<()>;
+    /// Releases a leased scheduled job, due again at `next_attempt_at`; a run that failed keeps
+    /// `error`, one that succeeded clears the error and the attempt count. `false` when `owner`
+    /// lost it.
+    async fn repeat_job(
+        &self,
+        id: &str,
+        owner: &str,
+        error: Option<&str>,
+        next_attempt_at: i64,
+    ) -> StoreResult<bool>;
     /// Marks a leased job done; `false` when `owner` no longer holds it.
     async fn complete_job(&self, id: &str, owner: &str) -> StoreResult<bool>;
     /// Releases a leased job to run again at `next_attempt_at`; `false` when `owner` lost it.
@@ -85,9 +110,9 @@ pub trait JobStore {
     async fn retry_job(&self, id: &str) -> StoreResult<Option<Job>>;
     /// One job.
     async fn job(&self, id: &str) -> StoreResult<Option<Job>>;
-    /// Jobs with `status` (all when `None`), newest first.
+    /// One-off jobs with `status` (all when `None`), newest first.
     async fn list_jobs(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<Job>>;
-    /// How many jobs have `status`.
+    /// How many one-off jobs have `status`.
     async fn count_jobs(&self, status: &str) -> StoreResult<i64>;
 }
 
@@ -104,10 +129,6 @@ for_both_backends! {
         async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>> {
             // SQLite has one writer, so the conditional UPDATE alone is atomic; PostgreSQL
             // instances skip the rows another transaction is leasing.
-            let lock = match self.backend() {
-                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-                Backend::Sqlite => "",
-            };
             let now = now_ms();
             let sql = format!(
                 "UPDATE jobs SET lease_owner = $1, next_attempt_at = $2, \
@@ -118,7 +139,7 @@ for_both_backends! {
                      WHERE o.entry_id = j.entry_id AND o.job_id <> j.job_id \
                      AND o.status = 'queued' AND o.lease_owner IS NOT NULL \
                      AND o.next_attempt_at > $3)) \
-                   ORDER BY j.next_attempt_at LIMIT 1{lock}) \
+                   ORDER BY j.next_attempt_at LIMIT 1{SKIP_LOCKED}) \
                  RETURNING {JOB_COLUMNS}"
             );
             Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
@@ -127,6 +148,90 @@ for_both_backends! {
                 .bind(now)
                 .fetch_optional(self.writer())
                 .await?)
+        }
+
+        async fn lease_job_now(
+            &self,
+            id: &str,
+            owner: &str,
+            lease_ms: i64,
+        ) -> StoreResult<Option<Job>> {
+            let now = now_ms();
+            let sql = format!(
+                "UPDATE jobs SET lease_owner = $2, next_attempt_at = $3, \
+                 attempts = attempts + 1, updated_at = $4 \
+                 WHERE job_id = $1 AND status = 'queued' \
+                 AND (lease_owner IS NULL OR next_attempt_at <= $4) \
+                 RETURNING {JOB_COLUMNS}"
+            );
+            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(owner)
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(self.writer())
+                .await?)
+        }
+
+        async fn renew_lease(&self, id: &str, owner: &str, until: i64) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE jobs SET next_attempt_at = $3 \
+                 WHERE job_id = $1 AND lease_owner = $2 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(until)
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn schedule_job(&self, id: &str, kind: &str, every_ms: i64) -> StoreResult<()> {
+            let now = now_ms();
+            sqlx::query(
+                "INSERT INTO jobs (job_id, kind, payload, status, attempts, next_attempt_at, \
+                 created_at, updated_at, every_ms) VALUES ($1, $2, '{}', 'queued', 0, $3, $4, $4, $5) \
+                 ON CONFLICT (job_id) DO UPDATE SET kind = excluded.kind, \
+                 every_ms = excluded.every_ms, status = 'queued'",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(now + every_ms)
+            .bind(now)
+            .bind(every_ms)
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn unschedule_job(&self, id: &str) -> StoreResult<()> {
+            sqlx::query("DELETE FROM jobs WHERE job_id = $1 AND every_ms IS NOT NULL")
+                .bind(id)
+                .execute(self.writer())
+                .await?;
+            Ok(())
+        }
+
+        async fn repeat_job(
+            &self,
+            id: &str,
+            owner: &str,
+            error: Option<&str>,
+            next_attempt_at: i64,
+        ) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE jobs SET lease_owner = NULL, last_error = $3, next_attempt_at = $4, \
+                 attempts = CASE WHEN CAST($3 AS TEXT) IS NULL THEN 0 ELSE attempts END, updated_at = $5 \
+                 WHERE job_id = $1 AND lease_owner = $2 AND status = 'queued'",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(error)
+            .bind(next_attempt_at)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(done.rows_affected() == 1)
         }
 
         async fn complete_job(&self, id: &str, owner: &str) -> StoreResult<bool> {
@@ -202,7 +307,7 @@ for_both_backends! {
         async fn list_jobs(&self, status: Option<&str>, limit: i64) -> StoreResult<Vec<Job>> {
             let sql = format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-                 ORDER BY job_id DESC LIMIT $2"
+                 AND every_ms IS NULL ORDER BY job_id DESC LIMIT $2"
             );
             Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
                 .bind(status)
@@ -212,7 +317,7 @@ for_both_backends! {
         }
 
         async fn count_jobs(&self, status: &str) -> StoreResult<i64> {
-            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = $1")
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = $1 AND every_ms IS NULL")
                 .bind(status)
                 .fetch_one(self.reader())
                 .await?)

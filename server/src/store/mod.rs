@@ -145,6 +145,16 @@ pub(crate) fn on_unique(err: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+/// `Ok(())` when a write touched a row, `NotFound` when it touched none: an UPDATE or DELETE of a
+/// row that does not exist.
+pub(crate) fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Implements a trait for both backends from one body; `$store` names the backend type inside.
 macro_rules! for_both_backends {
     ($($body:tt)*) => {

@@ -534,7 +534,7 @@ impl ServerUnderTest {
         drop(store);
         raynet_client(raynet)?
             .create_webhook(
-                &format!("{base}/api/raynet-event/{}", webhook.webhook_id),
+                &server::crm::webhook::url(&base, &webhook.webhook_id),
                 &token,
                 &server::crm::WEBHOOK_EVENTS,
             )

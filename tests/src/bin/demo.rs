@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let crm_webhook = client
         .create_webhook(
-            &format!("{base}/api/raynet-event/{webhook_id}"),
+            &server::crm::webhook::url(&base, &webhook_id),
             &webhook_token,
             &server::crm::WEBHOOK_EVENTS,
         )

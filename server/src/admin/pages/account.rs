@@ -68,11 +68,11 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    let ip = session::client_ip(&state, &extensions, &headers);
-    match session::sign_in(&state, &form.email, &form.password, ip, &headers).await {
+    let ip = session::client_ip(&state.identity(), &extensions, &headers);
+    match session::sign_in(&state.identity(), &form.email, &form.password, ip, &headers).await {
         Ok(new) => {
             let mut response = Redirect::to(&next).into_response();
-            for cookie in new.cookies(&state) {
+            for cookie in new.cookies(&state.identity()) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
@@ -118,9 +118,10 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx) -> Response {
         );
     }
     let mut response = Redirect::to("/admin/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::clearing_cookie(&state));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::clearing_cookie(&state.identity()),
+    );
     response
 }
 

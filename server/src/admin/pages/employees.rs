@@ -11,18 +11,12 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{
-    Ctx, FieldErrors, Flash, Input, field, flash,
-    settings::{admin_or_return, describe},
-};
+use super::{AdminPage, Ctx, FieldErrors, Flash, Input, field, flash, settings::describe};
 use crate::{
-    admin::{
-        employees::{self as api, EmployeeInput, EmployeeView, ListQuery},
-        plausible_email,
-    },
-    crm::crm_error,
-    error::{AppError, AppJson},
-    identity::{password, session::RequireAdmin},
+    admin::employees::{self as api, EmployeeInput, EmployeeView},
+    email::EmailAddress,
+    error::AppError,
+    identity::password,
     state::AppState,
     store::Role,
 };
@@ -30,17 +24,14 @@ use crate::{
 const HERE: &str = "/admin/employees";
 
 /// `GET /admin/employees?q=`.
-pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
-    let session = admin_or_return!(ctx, HERE);
+pub async fn list_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+    query: Query<Flash>,
+) -> Response {
     let q = query.q.clone().unwrap_or_default();
-    let listed = api::list(
-        State(state.clone()),
-        RequireAdmin(session),
-        Query(ListQuery { q: Some(q.clone()) }),
-    )
-    .await;
-    let employees = match listed {
-        Ok(AppJson(list)) => list,
+    let employees = match api::search(&state, Some(&q)).await {
+        Ok(list) => list,
         Err(e) => {
             return ctx.page(
                 e.status(),
@@ -50,9 +41,14 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
             );
         }
     };
+    let body = list_body(&ctx, &query, &q, &employees);
+    ctx.ok(tkey!("employees-title"), HERE, body)
+}
+
+fn list_body(ctx: &Ctx, query: &Query<Flash>, q: &str, employees: &[EmployeeView]) -> Markup {
     let tr = &ctx.tr;
-    let body = html! {
-        (flash(tr, &query))
+    html! {
+        (flash(tr, query))
         div.toolbar {
             form.search method="get" action="/admin/employees" role="search" {
                 label for="q" { (tr.t("employees-search")) }
@@ -78,13 +74,13 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
                         th scope="col" { (tr.t("employee-status")) }
                     } }
                     tbody {
-                        @for e in &employees {
+                        @for e in employees {
                             tr.inactive[!e.active] {
                                 td { a href=(format!("/admin/employees/{}", e.id)) { (e.identifier) } }
                                 td.address { (e.login_email) }
                                 td.address { (e.o365_email) }
                                 td.address { (e.crm_user_email) }
-                                td { (role_label(&ctx, e.role)) }
+                                td { (role_label(ctx, e.role)) }
                                 td { (e.crm_api_key_masked.clone().unwrap_or_else(|| tr.t("employee-no-key"))) }
                                 td { (if e.outlook_bound { tr.t("employee-outlook-yes") } else { tr.t("employee-outlook-no") }) }
                                 td.state { (if e.active { tr.t("employee-active") } else { tr.t("employee-inactive") }) }
@@ -94,8 +90,7 @@ pub async fn list_page(State(state): State<AppState>, ctx: Ctx, query: Query<Fla
                 }
             }
         }
-    };
-    ctx.ok(tkey!("employees-title"), HERE, body)
+    }
 }
 
 fn role_label(ctx: &Ctx, role: Role) -> String {
@@ -226,7 +221,7 @@ fn validate(ctx: &Ctx, form: &mut EmployeeForm) -> FieldErrors {
         ("crm_user_email", &form.crm_user_email),
         ("o365_email", &form.o365_email),
     ] {
-        if !value.is_empty() && !plausible_email(value) {
+        if !value.is_empty() && !EmailAddress::is_valid(value) {
             errors.insert(name.into(), tr.t("error-email"));
         }
     }
@@ -281,8 +276,7 @@ fn absorb(ctx: &Ctx, err: AppError, errors: &mut FieldErrors) -> Markup {
 }
 
 /// `GET /admin/employees/new`.
-pub async fn new_page(ctx: Ctx) -> Response {
-    admin_or_return!(ctx, "/admin/employees/new");
+pub async fn new_page(AdminPage { ctx, .. }: AdminPage) -> Response {
     let form = EmployeeForm::default();
     ctx.ok(
         tkey!("employee-new-title"),
@@ -294,20 +288,13 @@ pub async fn new_page(ctx: Ctx) -> Response {
 /// `POST /admin/employees/new`.
 pub async fn create(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Form(mut form): Form<EmployeeForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, "/admin/employees/new");
     let mut errors = validate(&ctx, &mut form);
     let top = if errors.is_empty() {
-        match api::create(
-            State(state),
-            RequireAdmin(session),
-            AppJson(input_of(&form)),
-        )
-        .await
-        {
-            Ok((_, AppJson(created))) => {
+        match api::add(&state, &session, &input_of(&form)).await {
+            Ok(created) => {
                 return Redirect::to(&format!("/admin/employees/{}?ok=created", created.id))
                     .into_response();
             }
@@ -325,11 +312,11 @@ pub async fn create(
 }
 
 async fn one(state: &AppState, ctx: &Ctx, id: &str) -> Result<EmployeeView, Response> {
-    let Some(session) = ctx.session.clone() else {
+    let Some(session) = ctx.session.as_ref() else {
         return Err(super::to_login(HERE));
     };
-    match api::get_one(State(state.clone()), session, Path(id.to_owned())).await {
-        Ok(AppJson(view)) => Ok(view),
+    match api::find(state, session, id).await {
+        Ok(view) => Ok(view),
         Err(e) => Err(ctx.page(
             e.status(),
             tkey!("employee-edit-title"),
@@ -342,11 +329,10 @@ async fn one(state: &AppState, ctx: &Ctx, id: &str) -> Result<EmployeeView, Resp
 /// `GET /admin/employees/{id}`.
 pub async fn edit_page(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, .. }: AdminPage,
     Path(id): Path<String>,
     query: Query<Flash>,
 ) -> Response {
-    admin_or_return!(ctx, HERE);
     let view = match one(&state, &ctx, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -368,25 +354,17 @@ pub async fn edit_page(
 /// `POST /admin/employees/{id}`.
 pub async fn update(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Path(id): Path<String>,
     Form(mut form): Form<EmployeeForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, HERE);
     let view = match one(&state, &ctx, &id).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let mut errors = validate(&ctx, &mut form);
     let top = if errors.is_empty() {
-        match api::update(
-            State(state.clone()),
-            session,
-            Path(id.clone()),
-            AppJson(input_of(&form)),
-        )
-        .await
-        {
+        match api::change(&state, &session, &id, &input_of(&form)).await {
             Ok(_) => {
                 return Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response();
             }
@@ -404,8 +382,11 @@ pub async fn update(
 }
 
 /// `POST /admin/employees/{id}/test`: tests the employee's own CRM key; the outcome in words.
-pub async fn test_key(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    admin_or_return!(ctx, HERE);
+pub async fn test_key(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+    Path(id): Path<String>,
+) -> Response {
     let view = match one(&state, &ctx, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -420,7 +401,7 @@ pub async fn test_key(State(state): State<AppState>, ctx: Ctx, Path(id): Path<St
             .crm
             .for_employee(state.store.as_ref(), &state.master_key, &employee)
             .await?;
-        crm.test_connection().await.map_err(crm_error)
+        crm.test_connection().await.map_err(AppError::from)
     };
     let top = match outcome.await {
         Ok(report) => html! {
@@ -447,23 +428,15 @@ pub struct ActiveForm {
 /// `POST /admin/employees/{id}/active`.
 pub async fn set_active(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Path(id): Path<String>,
     Form(form): Form<ActiveForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, HERE);
     let input = EmployeeInput {
         active: Some(form.active),
         ..EmployeeInput::default()
     };
-    match api::update(
-        State(state.clone()),
-        session,
-        Path(id.clone()),
-        AppJson(input),
-    )
-    .await
-    {
+    match api::change(&state, &session, &id, &input).await {
         Ok(_) => Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response(),
         Err(e) => {
             let view = match one(&state, &ctx, &id).await {

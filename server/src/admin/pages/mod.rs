@@ -118,13 +118,10 @@ pub struct Ctx {
     pub session: Option<AdminSession>,
 }
 
-impl FromRequestParts<AppState> for Ctx {
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = parts.extensions.get::<AdminSession>().cloned();
         let cookie_lang = lang_cookie(&parts.headers);
         let saved = session
@@ -140,6 +137,42 @@ impl FromRequestParts<AppState> for Ctx {
             tr: Tr::new(lang),
             session,
         })
+    }
+}
+
+/// A page only admins may see: the page context and the admin session. Anyone else gets the
+/// sign-in page (coming back to the page afterwards) or a 403 page instead of the handler.
+#[derive(Debug, Clone)]
+pub struct AdminPage {
+    /// The page context.
+    pub ctx: Ctx,
+    /// The admin's session.
+    pub session: AdminSession,
+}
+
+/// The page a request belongs to (where sign-in leads back to): the first two path segments,
+/// such as `/admin/crm` for `POST /admin/crm/test`; the new-employee form is its own page.
+fn page_of(path: &str) -> &str {
+    const NEW_EMPLOYEE: &str = "/admin/employees/new";
+    if path == NEW_EMPLOYEE {
+        return NEW_EMPLOYEE;
+    }
+    let end = path
+        .match_indices('/')
+        .nth(2)
+        .map_or(path.len(), |(at, _)| at);
+    &path[..end]
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
+        match ctx.admin(page_of(parts.uri.path())) {
+            Ok(session) => Ok(Self { ctx, session }),
+            Err(response) => Err(*response),
+        }
     }
 }
 
@@ -418,6 +451,17 @@ pub fn trusted(text: String) -> PreEscaped<String> {
 #[cfg(test)]
 mod tests {
     use super::redirect_target;
+
+    #[test]
+    fn a_request_belongs_to_the_page_its_form_is_on() {
+        use super::page_of;
+        assert_eq!(page_of("/admin/company"), "/admin/company");
+        assert_eq!(page_of("/admin/crm/test"), "/admin/crm");
+        assert_eq!(page_of("/admin/webhook/manual-token"), "/admin/webhook");
+        assert_eq!(page_of("/admin/employees/new"), "/admin/employees/new");
+        assert_eq!(page_of("/admin/employees/abc/active"), "/admin/employees");
+        assert_eq!(page_of("/admin/employees"), "/admin/employees");
+    }
 
     #[test]
     fn only_same_site_admin_paths_are_redirect_targets() {

@@ -9,7 +9,7 @@ use axum::{
 };
 use maud::{Markup, html};
 
-use super::{Ctx, Flash, flash, settings::admin_or_return};
+use super::{AdminPage, Flash, flash};
 use crate::{
     i18n::Tr,
     settings::{Setting, WebhookSettings},
@@ -52,8 +52,7 @@ pub(super) fn js_strings(tr: &Tr) -> Markup {
 }
 
 /// `GET /admin/import`.
-pub async fn import_page(ctx: Ctx, query: Query<Flash>) -> Response {
-    admin_or_return!(ctx, "/admin/import");
+pub async fn import_page(AdminPage { ctx, .. }: AdminPage, query: Query<Flash>) -> Response {
     let tr = &ctx.tr;
     let body = html! {
         (flash(tr, &query))
@@ -94,8 +93,10 @@ pub async fn import_page(ctx: Ctx, query: Query<Flash>) -> Response {
 }
 
 /// `GET /admin/health`.
-pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
-    admin_or_return!(ctx, "/admin/health");
+pub async fn health_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+) -> Response {
     let tr = &ctx.tr;
     let hook = WebhookSettings::load(state.store.as_ref())
         .await
@@ -120,7 +121,17 @@ pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
         .await
         .map(|s| (s.events.rejected, s.events.last_rejected_at))
         .unwrap_or_default();
-    let body = html! {
+    let body = health_body(tr, &registered, rejected, quota);
+    ctx.ok(tkey!("health-title"), "/admin/health", body)
+}
+
+fn health_body(
+    tr: &Tr,
+    registered: &str,
+    rejected: (i64, Option<i64>),
+    quota: Option<crate::crm::Quota>,
+) -> Markup {
+    html! {
         (js_strings(tr))
         section.card #health-webhook {
             h2 { (tr.t("health-webhook")) }
@@ -171,13 +182,14 @@ pub async fn health_page(State(state): State<AppState>, ctx: Ctx) -> Response {
                 None => p { (tr.t("health-quota-unknown")) },
             }
         }
-    };
-    ctx.ok(tkey!("health-title"), "/admin/health", body)
+    }
 }
 
 /// `GET /admin/audit`: the newest 200 entries.
-pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
-    admin_or_return!(ctx, "/admin/audit");
+pub async fn audit_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+) -> Response {
     let tr = &ctx.tr;
     let entries = match state.store.list_audit(200).await {
         Ok(e) => e,
@@ -191,8 +203,14 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
             );
         }
     };
-    // Targets name employees by id: show who they are (deleted ones keep their id).
-    let names: std::collections::HashMap<String, String> = state
+    let names = employee_names(&state).await;
+    let body = audit_body(tr, &entries, &names);
+    ctx.ok(tkey!("audit-title"), "/admin/audit", body)
+}
+
+/// Employees by id, as audit targets name them (deleted ones keep their id).
+async fn employee_names(state: &AppState) -> std::collections::HashMap<String, String> {
+    state
         .store
         .list_employees()
         .await
@@ -206,8 +224,15 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
             };
             (e.id, name)
         })
-        .collect();
-    let body = html! {
+        .collect()
+}
+
+fn audit_body(
+    tr: &Tr,
+    entries: &[crate::store::AuditEntry],
+    names: &std::collections::HashMap<String, String>,
+) -> Markup {
+    html! {
         @if entries.is_empty() {
             p { (tr.t("audit-empty")) }
         } @else {
@@ -221,12 +246,12 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
                         th scope="col" { (tr.t("audit-detail")) }
                     } }
                     tbody {
-                        @for e in &entries {
+                        @for e in entries {
                             tr {
                                 td { (tr.datetime_ms(e.at)) }
                                 td { (audit_actor(tr, &e.actor)) }
                                 td { (audit_action(tr, &e.action)) }
-                                td { (audit_target(tr, &e.target, &names)) }
+                                td { (audit_target(tr, &e.target, names)) }
                                 td { (audit_detail(tr, &e.detail)) }
                             }
                         }
@@ -234,8 +259,7 @@ pub async fn audit_page(State(state): State<AppState>, ctx: Ctx) -> Response {
                 }
             }
         }
-    };
-    ctx.ok(tkey!("audit-title"), "/admin/audit", body)
+    }
 }
 
 /// An audit action code in words (an unknown code is shown as it is).

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Ctx, FieldErrors, Flash, Input, field, flash};
+use super::{AdminPage, Ctx, FieldErrors, Flash, Input, field, flash};
 use crate::{
     addin::manifest,
     admin::{
@@ -33,18 +33,9 @@ use crate::{
     state::AppState,
 };
 
-macro_rules! admin_or_return {
-    ($ctx:expr, $here:expr) => {
-        match $ctx.admin($here) {
-            Ok(s) => s,
-            Err(r) => return *r,
-        }
-    };
-}
-pub(super) use admin_or_return;
-
-fn internal(ctx: &Ctx, title: &str, active: &str, err: &AppError) -> Response {
-    ctx.page(err.status(), title, active, ctx.error_notice(err))
+fn internal(ctx: &Ctx, title: &str, active: &str, err: impl Into<AppError>) -> Response {
+    let err = err.into();
+    ctx.page(err.status(), title, active, ctx.error_notice(&err))
 }
 
 // ----- Company -----
@@ -66,13 +57,12 @@ fn company_body(ctx: &Ctx, form: &CompanyInput, errors: &FieldErrors, top: Marku
 /// `GET /admin/company`.
 pub async fn company_page(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, .. }: AdminPage,
     query: Query<Flash>,
 ) -> Response {
-    admin_or_return!(ctx, "/admin/company");
     let saved = match CompanySettings::load(state.store.as_ref()).await {
         Ok(s) => s,
-        Err(e) => return internal(&ctx, tkey!("company-title"), "/admin/company", &e),
+        Err(e) => return internal(&ctx, tkey!("company-title"), "/admin/company", e),
     };
     let form = CompanyInput {
         name: saved.name,
@@ -97,10 +87,9 @@ pub struct CompanyForm {
 /// `POST /admin/company`: validates and saves; errors next to the fields.
 pub async fn company_save(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Form(form): Form<CompanyForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, "/admin/company");
     let form = CompanyInput {
         name: form.name,
         ico: form.ico,
@@ -124,17 +113,11 @@ pub async fn company_save(
     }
     match company::save(&state, &session, &settings).await {
         Ok(()) => Redirect::to("/admin/company?ok=saved").into_response(),
-        Err(e) => internal(&ctx, tkey!("company-title"), "/admin/company", &e),
+        Err(e) => internal(&ctx, tkey!("company-title"), "/admin/company", e),
     }
 }
 
 // ----- CRM connection -----
-
-/// Known Raynet API hosts offered in the base URL list.
-pub const KNOWN_CRM_HOSTS: [&str; 2] = [
-    "https://app.raynet.cz/api/v2/",
-    "https://eu.raynetcrm.com/api/v2/",
-];
 
 /// The CRM connection form (shared by Save and Test).
 #[derive(Debug, Default, Deserialize)]
@@ -169,7 +152,7 @@ fn crm_body(
                 label for="f-base_url" { (tr.t("crm-base-url")) }
                 input id="f-base_url" name="base_url" type="url" list="crm-hosts" value=(form.base_url)
                     aria-describedby="f-base_url-hint" aria-invalid=[errors.get("base_url").map(|_| "true")];
-                datalist id="crm-hosts" { @for h in KNOWN_CRM_HOSTS { option value=(h) {} } }
+                datalist id="crm-hosts" { @for h in crate::crm::known_base_urls() { option value=(h) {} } }
                 p.hint id="f-base_url-hint" { (tr.t("crm-base-url-hint")) }
                 @if let Some(e) = errors.get("base_url") { p.field-error role="alert" { (e) } }
             }
@@ -192,15 +175,18 @@ async fn stored_crm(state: &AppState) -> Result<(CrmConnectionSettings, Option<S
 }
 
 /// `GET /admin/crm`.
-pub async fn crm_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
-    admin_or_return!(ctx, "/admin/crm");
+pub async fn crm_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+    query: Query<Flash>,
+) -> Response {
     let (saved, masked) = match stored_crm(&state).await {
         Ok(v) => v,
-        Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
+        Err(e) => return internal(&ctx, tkey!("crm-title"), "/admin/crm", e),
     };
     let form = TypedConnection {
         base_url: if saved.base_url.is_empty() {
-            KNOWN_CRM_HOSTS[0].to_owned()
+            crate::crm::DEFAULT_BASE_URL.to_owned()
         } else {
             saved.base_url
         },
@@ -226,7 +212,7 @@ async fn checked_crm_form(
 ) -> Result<(TypedConnection, Option<String>), Response> {
     let (saved, masked) = stored_crm(state)
         .await
-        .map_err(|e| internal(ctx, tkey!("crm-title"), "/admin/crm", &e))?;
+        .map_err(|e| internal(ctx, tkey!("crm-title"), "/admin/crm", e))?;
     let typed = TypedConnection::merge(
         CrmConnectionInput {
             base_url: Some(form.base_url),
@@ -253,17 +239,16 @@ async fn checked_crm_form(
 /// stays the same).
 pub async fn crm_save(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Form(form): Form<CrmForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, "/admin/crm");
     let (typed, _) = match checked_crm_form(&state, &ctx, form).await {
         Ok(v) => v,
         Err(page) => return page,
     };
     match crm_connection::save(&state, &session, &typed).await {
         Ok(_) => Redirect::to("/admin/crm?ok=saved").into_response(),
-        Err(e) => internal(&ctx, tkey!("crm-title"), "/admin/crm", &e),
+        Err(e) => internal(&ctx, tkey!("crm-title"), "/admin/crm", e),
     }
 }
 
@@ -296,10 +281,9 @@ fn test_failure_text(ctx: &Ctx, err: &AppError) -> String {
 /// address is the one the key was saved with).
 pub async fn crm_test(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, .. }: AdminPage,
     Form(form): Form<CrmForm>,
 ) -> Response {
-    admin_or_return!(ctx, "/admin/crm");
     let (typed, masked) = match checked_crm_form(&state, &ctx, form).await {
         Ok(v) => v,
         Err(page) => return page,
@@ -364,15 +348,18 @@ fn sync_body(ctx: &Ctx, mode: ParticipantSyncMode, top: Markup) -> Markup {
 }
 
 /// `GET /admin/sync`.
-pub async fn sync_page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
-    admin_or_return!(ctx, "/admin/sync");
+pub async fn sync_page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+    query: Query<Flash>,
+) -> Response {
     match SyncSettings::load(state.store.as_ref()).await {
         Ok(s) => ctx.ok(
             tkey!("sync-title"),
             "/admin/sync",
             sync_body(&ctx, s.participant_mode, flash(&ctx.tr, &query)),
         ),
-        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", &e),
+        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", e),
     }
 }
 
@@ -385,10 +372,9 @@ pub struct SyncForm {
 /// `POST /admin/sync`.
 pub async fn sync_save(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Form(form): Form<SyncForm>,
 ) -> Response {
-    let session = admin_or_return!(ctx, "/admin/sync");
     let form = SyncInput {
         participant_mode: form.participant_mode,
     };
@@ -404,7 +390,7 @@ pub async fn sync_save(
     }
     match sync::save(&state, &session, &form).await {
         Ok(_) => Redirect::to("/admin/sync?ok=saved").into_response(),
-        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", &e),
+        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", e),
     }
 }
 
@@ -508,13 +494,12 @@ async fn stored_o365(state: &AppState) -> Result<(Office365Settings, Option<Stri
 /// `GET /admin/office365`.
 pub async fn office365_page(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, .. }: AdminPage,
     query: Query<Flash>,
 ) -> Response {
-    admin_or_return!(ctx, "/admin/office365");
     let (saved, masked) = match stored_o365(&state).await {
         Ok(v) => v,
-        Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
+        Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
     };
     let form = Office365Form {
         client_id: saved.client_id,
@@ -556,10 +541,9 @@ fn validate_o365(tr: &Tr, form: &mut Office365Form) -> FieldErrors {
 /// `POST /admin/office365`: saves through the Office 365 API (an empty secret keeps the stored one).
 pub async fn office365_save(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, session }: AdminPage,
     Form(mut form): Form<Office365Form>,
 ) -> Response {
-    let session = admin_or_return!(ctx, "/admin/office365");
     let errors = validate_o365(&ctx.tr, &mut form);
     if !errors.is_empty() {
         let masked = stored_o365(&state).await.ok().and_then(|(_, m)| m);
@@ -579,7 +563,7 @@ pub async fn office365_save(
     };
     match crate::admin::office365::apply(&state, &session, input).await {
         Ok(_) => Redirect::to("/admin/office365?ok=saved").into_response(),
-        Err(e) => internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
+        Err(e) => internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
     }
 }
 
@@ -662,13 +646,12 @@ async fn client_credentials_test(
 /// value), saying what is missing before asking Microsoft.
 pub async fn office365_test(
     State(state): State<AppState>,
-    ctx: Ctx,
+    AdminPage { ctx, .. }: AdminPage,
     Form(mut form): Form<Office365Form>,
 ) -> Response {
-    admin_or_return!(ctx, "/admin/office365");
     let (saved, masked) = match stored_o365(&state).await {
         Ok(v) => v,
-        Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
+        Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
     };
     let tr = &ctx.tr;
     let mut errors = validate_o365(tr, &mut form);
@@ -681,14 +664,10 @@ pub async fn office365_test(
             errors.remove(name);
         }
     }
-    let typed_or = |typed: &str, stored: &str| match typed {
-        "" => stored.to_owned(),
-        typed => typed.to_owned(),
-    };
     let secret = if form.client_secret.is_empty() {
         match saved.client_secret(&state.master_key) {
             Ok(stored) => stored,
-            Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", &e),
+            Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
         }
     } else {
         Some(SecretString::from(form.client_secret.clone()))
@@ -696,39 +675,54 @@ pub async fn office365_test(
     if secret.is_none() {
         errors.insert("client_secret".into(), tr.t("o365-test-no-secret"));
     }
-    let top = if errors.is_empty() {
+    let top = o365_test_outcome(&state, tr, &form, &saved, secret, &errors).await;
+    ctx.ok(
+        tkey!("o365-title"),
+        "/admin/office365",
+        office365_body(&ctx, &state, &form, masked, &errors, top),
+    )
+}
+
+/// The test's outcome as a notice: the token request's result, or which fields are missing.
+async fn o365_test_outcome(
+    state: &AppState,
+    tr: &Tr,
+    form: &Office365Form,
+    saved: &Office365Settings,
+    secret: Option<SecretString>,
+    errors: &FieldErrors,
+) -> Markup {
+    let typed_or = |typed: &str, stored: &str| match typed {
+        "" => stored.to_owned(),
+        typed => typed.to_owned(),
+    };
+    if errors.is_empty() {
         let credentials = TestCredentials {
             client_id: typed_or(&form.client_id, &saved.client_id),
             tenant_id: typed_or(&form.tenant_id, &saved.tenant_id),
             secret,
         };
-        match client_credentials_test(&state, tr, &credentials).await {
+        return match client_credentials_test(state, tr, &credentials).await {
             Ok(text) => {
                 html! { div.notice.ok role="status" { strong { (tr.t("o365-test-success")) } p { (text) } } }
             }
             Err(text) => {
                 html! { div.notice.error role="alert" { strong { (tr.t("o365-test-failed")) } p { (text) } } }
             }
+        };
+    }
+    let missing: Vec<String> = errors
+        .keys()
+        .map(|name| match name.as_str() {
+            "client_id" => tr.t("o365-client-id"),
+            "tenant_id" => tr.t("o365-tenant-id"),
+            _ => tr.t("o365-client-secret"),
+        })
+        .collect();
+    html! {
+        div.notice.error role="alert" {
+            strong { (tr.t("o365-test-not-run")) }
+            p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
         }
-    } else {
-        let missing: Vec<String> = errors
-            .keys()
-            .map(|name| match name.as_str() {
-                "client_id" => tr.t("o365-client-id"),
-                "tenant_id" => tr.t("o365-tenant-id"),
-                _ => tr.t("o365-client-secret"),
-            })
-            .collect();
-        html! {
-            div.notice.error role="alert" {
-                strong { (tr.t("o365-test-not-run")) }
-                p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
-            }
-        }
-    };
-    ctx.ok(
-        tkey!("o365-title"),
-        "/admin/office365",
-        office365_body(&ctx, &state, &form, masked, &errors, top),
-    )
+    }
 }

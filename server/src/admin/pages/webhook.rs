@@ -9,7 +9,7 @@ use axum::{
 };
 use maud::{Markup, html};
 
-use super::{Ctx, Flash, flash, settings::admin_or_return};
+use super::{AdminPage, Ctx, Flash, flash};
 use crate::{
     admin::webhook::{self as domain, WEBHOOK_DESCRIPTION, webhook_url},
     crm::WEBHOOK_EVENTS,
@@ -103,8 +103,11 @@ fn failed(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, err: &AppError) -
 }
 
 /// `GET /admin/webhook`.
-pub async fn page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) -> Response {
-    admin_or_return!(ctx, "/admin/webhook");
+pub async fn page(
+    State(state): State<AppState>,
+    AdminPage { ctx, .. }: AdminPage,
+    query: Query<Flash>,
+) -> Response {
     match domain::load(&state).await {
         Ok(hook) => ctx.ok(
             tkey!("webhook-title"),
@@ -116,8 +119,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, query: Query<Flash>) 
 }
 
 /// `POST /admin/webhook/generate`: a new webhook id (the old registration is removed first).
-pub async fn generate(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let session = admin_or_return!(ctx, "/admin/webhook");
+pub async fn generate(
+    State(state): State<AppState>,
+    AdminPage { ctx, session }: AdminPage,
+) -> Response {
     match domain::generate_id(&state, &session).await {
         Ok(_) => Redirect::to("/admin/webhook?ok=generated").into_response(),
         Err(e) => failed(
@@ -131,8 +136,10 @@ pub async fn generate(State(state): State<AppState>, ctx: Ctx) -> Response {
 
 /// `POST /admin/webhook/create`: registers (or re-registers) the webhook in the CRM with a fresh
 /// secret token and the three record events.
-pub async fn create(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let session = admin_or_return!(ctx, "/admin/webhook");
+pub async fn create(
+    State(state): State<AppState>,
+    AdminPage { ctx, session }: AdminPage,
+) -> Response {
     match domain::register(&state, &session).await {
         Ok(_) => Redirect::to("/admin/webhook?ok=registered").into_response(),
         Err(e) => failed(
@@ -145,8 +152,10 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx) -> Response {
 }
 
 /// `POST /admin/webhook/delete`: removes the webhook from the CRM (the id stays).
-pub async fn delete(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let session = admin_or_return!(ctx, "/admin/webhook");
+pub async fn delete(
+    State(state): State<AppState>,
+    AdminPage { ctx, session }: AdminPage,
+) -> Response {
     match domain::unregister(&state, &session).await {
         Ok(_) => Redirect::to("/admin/webhook?ok=deleted").into_response(),
         Err(e) => failed(
@@ -160,8 +169,10 @@ pub async fn delete(State(state): State<AppState>, ctx: Ctx) -> Response {
 
 /// `POST /admin/webhook/manual-token`: a fresh secret token. A webhook registered through the API
 /// is re-registered with it at once; otherwise the token is shown once, for registering by hand.
-pub async fn manual_token(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let session = admin_or_return!(ctx, "/admin/webhook");
+pub async fn manual_token(
+    State(state): State<AppState>,
+    AdminPage { ctx, session }: AdminPage,
+) -> Response {
     let result = domain::new_secret_token(&state, &session).await;
     let hook = domain::load(&state).await.unwrap_or_default();
     match result {

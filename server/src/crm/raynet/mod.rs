@@ -1,38 +1,42 @@
-//! The Raynet CRM implementation of [`Crm`] on reqwest: HTTP Basic (user e-mail + API key) plus
-//! `X-Instance-Name`, `dateFormat=ISO8601` on every call, `offset`/`limit` paging in id order,
-//! `field[OP]=value` filters, create with `PUT`, update with `POST /…/{id}/`, and Raynet's limits
-//! (4 concurrent connections per instance, a daily quota reported in `X-Ratelimit-*` headers,
-//! 429/503 backed off with jitter; 401 never retried, since 20 bad logins block the address).
+//! The Raynet CRM implementation of [`Crm`] on reqwest: the client, reading records
+//! (`offset`/`limit` paging in id order, `field[OP]=value` filters, `id[IN]` batches), who a key
+//! belongs to, and the [`Crm`] trait. `transport` makes the calls within Raynet's limits (4
+//! concurrent connections per instance, a daily quota in `X-Ratelimit-*` headers, 429/503 backed
+//! off with jitter; 401 never retried, since 20 bad logins block the address); `activities`
+//! writes persons, activities and webhooks with typed request bodies (create with `PUT`, update
+//! with `POST /…/{id}/`); `wire` types the answers.
 
+mod activities;
+mod transport;
 mod wire;
 
-use std::{
-    fmt,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use rand::Rng;
-use reqwest::{Method, StatusCode, header::HeaderMap};
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Method;
+use secrecy::SecretString;
 use url::Url;
+
+use transport::data;
 
 use crate::{
     config::CrmConfig,
     crm::{
-        ActivityKind, ActivityParticipant, ActivityStatus, ActivityUpdate, ConnectionReport, Crm,
-        CrmActivity, CrmError, CrmIdentity, CrmRecord, CrmWebhook, MAX_PAGE, NewActivity,
-        NewPerson, Page, PageRequest, ParticipantSpec, Quota, RecordKind,
+        ActivityKind, ActivityUpdate, Connection, ConnectionReport, Crm, CrmActivity, CrmError,
+        CrmIdentity, CrmRecord, CrmWebhook, Limits, MAX_PAGE, NewActivity, NewPerson, Page,
+        PageRequest, Quota, RecordKind,
     },
 };
 
 /// The default API address (Czech host); `.sk`, `.com` and `eu.raynetcrm.com` hosts also exist.
 pub const DEFAULT_BASE_URL: &str = "https://app.raynet.cz/api/v2/";
+
+/// Raynet's API addresses offered in the admin UI's list.
+pub const KNOWN_BASE_URLS: [&str; 2] = [
+    "https://app.raynet.cz/api/v2/",
+    "https://eu.raynetcrm.com/api/v2/",
+];
 
 /// The domains Raynet serves its API from (the host itself or any subdomain).
 pub const RAYNET_DOMAINS: [&str; 4] = ["raynet.cz", "raynetcrm.com", "raynetcrm.sk", "raynet.sk"];
@@ -55,47 +59,8 @@ pub fn is_raynet_base_url(base_url: &str) -> bool {
 /// Ids per `id[IN]=…` request, so the URL stays short.
 const IDS_PER_REQUEST: usize = 200;
 
-/// First backoff step for 429/503 without a reset time; doubled per attempt.
-const BASE_BACKOFF: Duration = Duration::from_millis(250);
-
-/// Where and as whom to connect.
-#[derive(Debug, Clone)]
-pub struct RaynetConnection {
-    /// API base, e.g. `https://app.raynet.cz/api/v2/`.
-    pub base_url: String,
-    /// Instance (account) name, sent as `X-Instance-Name`.
-    pub instance: String,
-    /// The user's login e-mail (HTTP Basic user name).
-    pub user_email: String,
-    /// The user's API key (HTTP Basic password).
-    pub api_key: SecretString,
-}
-
-/// What clients of one Raynet instance share: the connection permits and the last quota seen.
-/// Clone it into every [`RaynetClient`] of the same instance (e.g. one per employee key).
-#[derive(Clone)]
-pub struct RaynetLimits {
-    permits: Arc<Semaphore>,
-    quota: Arc<Mutex<Option<Quota>>>,
-}
-
-impl RaynetLimits {
-    /// Limits allowing `max_connections` requests at a time (at least one).
-    pub fn new(max_connections: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max_connections.max(1))),
-            quota: Arc::new(Mutex::new(None)),
-        }
-    }
-}
-
-impl fmt::Debug for RaynetLimits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RaynetLimits")
-            .field("available_permits", &self.permits.available_permits())
-            .finish_non_exhaustive()
-    }
-}
+/// Where and as whom to connect (the CRM-neutral [`Connection`]).
+pub type RaynetConnection = Connection;
 
 /// A Raynet API client for one user of one instance.
 pub struct RaynetClient {
@@ -104,7 +69,7 @@ pub struct RaynetClient {
     instance: String,
     user: String,
     key: SecretString,
-    limits: RaynetLimits,
+    limits: Limits,
     max_retries: u32,
     max_backoff: Duration,
 }
@@ -129,7 +94,7 @@ impl RaynetClient {
             http,
             connection,
             config,
-            RaynetLimits::new(config.max_connections),
+            Limits::new(config.max_connections),
         )
     }
 
@@ -138,7 +103,7 @@ impl RaynetClient {
         http: reqwest::Client,
         connection: RaynetConnection,
         config: &CrmConfig,
-        limits: RaynetLimits,
+        limits: Limits,
     ) -> Result<Self, CrmError> {
         let mut base_text = connection.base_url.trim().to_owned();
         if !base_text.ends_with('/') {
@@ -168,189 +133,8 @@ impl RaynetClient {
     }
 
     /// The limits this client uses, to share with other clients of the instance.
-    pub fn limits(&self) -> RaynetLimits {
+    pub fn limits(&self) -> Limits {
         self.limits.clone()
-    }
-
-    /// `base` + segments + trailing slash; segments are percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            path.extend(segments);
-            path.push("");
-        }
-        url
-    }
-
-    fn note_quota(&self, headers: &HeaderMap) {
-        let number = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok())
-        };
-        let limit = number("x-ratelimit-limit");
-        let remaining = number("x-ratelimit-remaining");
-        let reset = number("x-ratelimit-reset");
-        if limit.is_none() && remaining.is_none() && reset.is_none() {
-            return;
-        }
-        let quota = Quota {
-            limit: limit.and_then(|v| u64::try_from(v).ok()),
-            remaining: remaining.map(|v| u64::try_from(v).unwrap_or(0)),
-            reset_at: reset.and_then(|s| Utc.timestamp_opt(s, 0).single()),
-        };
-        if let Ok(mut slot) = self.limits.quota.lock() {
-            *slot = Some(quota);
-        }
-    }
-
-    /// One call with the connection limit, quota tracking and 429/503 backoff.
-    async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> Result<axum::body::Bytes, CrmError> {
-        let mut attempt: u32 = 0;
-        loop {
-            let permit = self
-                .limits
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| CrmError::Upstream("the CRM client is shut down".into()))?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .basic_auth(&self.user, Some(self.key.expose_secret()))
-                .header("X-Instance-Name", &self.instance)
-                .header(reqwest::header::ACCEPT, "application/json")
-                .query(&[("dateFormat", "ISO8601")])
-                .query(query);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.map_err(transport_error)?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await.map_err(transport_error)?;
-            drop(permit);
-            self.note_quota(&headers);
-            if status.is_success() {
-                return Ok(bytes);
-            }
-            let error: wire::ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
-            match status {
-                // Raynet names the failure in `message` (`…Exception: …`).
-                StatusCode::UNAUTHORIZED => {
-                    return Err(
-                        if error
-                            .message
-                            .as_deref()
-                            .is_some_and(|m| m.contains("Instance"))
-                        {
-                            CrmError::UnknownInstance
-                        } else {
-                            CrmError::BadCredentials
-                        },
-                    );
-                }
-                StatusCode::FORBIDDEN => {
-                    return Err(
-                        if error
-                            .message
-                            .as_deref()
-                            .is_some_and(|m| m.contains("Blocked"))
-                        {
-                            CrmError::Blocked
-                        } else {
-                            CrmError::AccessDenied(error.text())
-                        },
-                    );
-                }
-                StatusCode::NOT_FOUND => return Err(CrmError::NotFound),
-                StatusCode::BAD_REQUEST => return Err(CrmError::Invalid(error.text())),
-                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                    let limit_reached = status == StatusCode::TOO_MANY_REQUESTS
-                        || error.kind.as_deref() == Some("RequestLimitReached");
-                    let reset = reset_if_exhausted(&headers);
-                    let now = Utc::now();
-                    let wait = match reset {
-                        Some(at) => (at - now).to_std().unwrap_or_default() + jitter(250),
-                        None => backoff(attempt, self.max_backoff),
-                    };
-                    let until =
-                        reset.or_else(|| chrono::Duration::from_std(wait).ok().map(|w| now + w));
-                    if wait > self.max_backoff || attempt >= self.max_retries {
-                        tracing::warn!(%status, attempts = attempt + 1, ?until, "the CRM keeps refusing; giving up for now");
-                        return Err(if limit_reached {
-                            CrmError::RateLimited { until }
-                        } else {
-                            CrmError::Upstream(format!(
-                                "the CRM is unavailable (HTTP {status}) {}",
-                                error.text()
-                            ))
-                        });
-                    }
-                    tracing::debug!(%status, ?wait, attempt, "the CRM asked us to slow down");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                StatusCode::INTERNAL_SERVER_ERROR => {
-                    let text = error.text();
-                    return Err(
-                        if error
-                            .message
-                            .as_deref()
-                            .is_some_and(|m| m.contains("AccessDenied"))
-                        {
-                            CrmError::AccessDenied(text)
-                        } else if text.is_empty() {
-                            CrmError::Upstream("HTTP 500 without a message".into())
-                        } else {
-                            CrmError::Upstream(text)
-                        },
-                    );
-                }
-                other => {
-                    return Err(CrmError::Upstream(format!(
-                        "unexpected HTTP {other} {}",
-                        error.text()
-                    )));
-                }
-            }
-        }
-    }
-
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: Url,
-        query: &[(&str, String)],
-    ) -> Result<wire::Envelope<T>, CrmError> {
-        let bytes = self.call(Method::GET, url, query, None).await?;
-        decode(&bytes)
-    }
-
-    async fn send_json<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: Url,
-        body: &Value,
-    ) -> Result<wire::Envelope<T>, CrmError> {
-        let bytes = self.call(method, url, &[], Some(body)).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            // Updates may answer with an empty body.
-            return Ok(wire::Envelope {
-                success: Some(true),
-                total_count: None,
-                data: None,
-                message: None,
-            });
-        }
-        decode(&bytes)
     }
 
     async fn list_raw(
@@ -455,95 +239,6 @@ impl RaynetClient {
             Err(other) => Err(other),
         }
     }
-
-    fn participants_body(wanted: &[ParticipantSpec]) -> Vec<Value> {
-        wanted
-            .iter()
-            .map(|p| {
-                let mut m = Map::new();
-                if let Some(id) = p.person_id {
-                    m.insert("person".into(), json!(id));
-                }
-                if let Some(id) = p.company_id {
-                    m.insert("company".into(), json!(id));
-                }
-                Value::Object(m)
-            })
-            .collect()
-    }
-}
-
-fn transport_error(e: reqwest::Error) -> CrmError {
-    if e.is_timeout() {
-        CrmError::Upstream("the CRM did not answer in time".into())
-    } else if e.is_connect() {
-        CrmError::Upstream(format!("cannot connect to the CRM: {}", e.without_url()))
-    } else {
-        CrmError::Upstream(format!("talking to the CRM failed: {}", e.without_url()))
-    }
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<wire::Envelope<T>, CrmError> {
-    let envelope: wire::Envelope<T> = serde_json::from_slice(bytes)
-        .map_err(|e| CrmError::Upstream(format!("the CRM sent malformed JSON: {e}")))?;
-    if envelope.success == Some(false) {
-        return Err(CrmError::Upstream(
-            envelope
-                .message
-                .unwrap_or_else(|| "the CRM answered success: false".into()),
-        ));
-    }
-    Ok(envelope)
-}
-
-fn data<T>(envelope: wire::Envelope<T>) -> Result<T, CrmError> {
-    envelope
-        .data
-        .ok_or_else(|| CrmError::Upstream("the CRM's answer has no data".into()))
-}
-
-/// The reset time, when the headers say the quota is used up.
-fn reset_if_exhausted(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let remaining = headers
-        .get("x-ratelimit-remaining")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    if remaining > 0 {
-        return None;
-    }
-    let reset = headers
-        .get("x-ratelimit-reset")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    Utc.timestamp_opt(reset, 0).single()
-}
-
-fn jitter(max_ms: u64) -> Duration {
-    Duration::from_millis(rand::rng().random_range(0..=max_ms))
-}
-
-/// Exponential backoff with "equal jitter": half fixed, half random, capped by `max`.
-fn backoff(attempt: u32, max: Duration) -> Duration {
-    let full = BASE_BACKOFF
-        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-        .min(max);
-    let half = full / 2;
-    half + jitter(u64::try_from(half.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// A wanted participant is present when its person is (whatever company the CRM filled in), or,
-/// for a company alone, when that company is there without a person.
-fn same_participant(wanted: &ParticipantSpec, present: &ActivityParticipant) -> bool {
-    match wanted.person_id {
-        Some(person) => present.person_id == Some(person),
-        None => present.person_id.is_none() && present.company_id == wanted.company_id,
-    }
 }
 
 fn entity(kind: RecordKind) -> &'static str {
@@ -572,15 +267,6 @@ fn activity_entity_name(kind: ActivityKind) -> &'static str {
 
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, false)
-}
-
-fn status_name(status: ActivityStatus) -> &'static str {
-    match status {
-        ActivityStatus::New => "NEW",
-        ActivityStatus::Scheduled => "SCHEDULED",
-        ActivityStatus::Completed => "COMPLETED",
-        ActivityStatus::Cancelled => "CANCELLED",
-    }
 }
 
 fn page_query(page: PageRequest) -> Vec<(&'static str, String)> {
@@ -681,85 +367,11 @@ impl Crm for RaynetClient {
     }
 
     async fn create_person(&self, person: &NewPerson) -> Result<i64, CrmError> {
-        let mut body = Map::new();
-        body.insert("lastName".into(), json!(person.last_name));
-        if let Some(first) = &person.first_name {
-            body.insert("firstName".into(), json!(first));
-        }
-        if let Some(email) = &person.email {
-            body.insert("contactInfo".into(), json!({ "email": email }));
-        }
-        if let Some(company) = person.company_id {
-            body.insert("relationship".into(), json!({ "company": company }));
-        }
-        if let Some(owner) = person.owner_id {
-            body.insert("owner".into(), json!(owner));
-        }
-        let env = self
-            .send_json::<wire::Inserted>(Method::PUT, self.url(&["person"]), &Value::Object(body))
-            .await?;
-        Ok(data(env)?.id)
+        self.insert_person(person).await
     }
 
     async fn create_activity(&self, activity: &NewActivity) -> Result<i64, CrmError> {
-        let mut body = Map::new();
-        body.insert("title".into(), json!(activity.title));
-        body.insert("priority".into(), json!("DEFAULT"));
-        body.insert("owner".into(), json!(activity.owner_id));
-        let links = &activity.links;
-        for (key, value) in [
-            ("company", links.company_id),
-            ("person", links.person_id),
-            ("businessCase", links.business_case_id),
-            ("project", links.project_id),
-        ] {
-            if let Some(id) = value {
-                body.insert(key.into(), json!(id));
-            }
-        }
-        if let Some(from) = activity.from {
-            body.insert("scheduledFrom".into(), json!(iso(from)));
-        }
-        if let Some(till) = activity.till {
-            body.insert("scheduledTill".into(), json!(iso(till)));
-        }
-        body.insert("description".into(), json!(activity.description));
-        if let Some(ext) = &activity.ext_id {
-            body.insert("extId".into(), json!(ext));
-        }
-        let url = self.url(&[activity_entity(activity.kind)]);
-        let id = data(
-            self.send_json::<wire::Inserted>(Method::PUT, url, &Value::Object(body))
-                .await?,
-        )?
-        .id;
-        // Participants, the place and the state are only accepted by an update. The contact
-        // person of the links stays a participant.
-        let mut participants = activity.participants.clone();
-        if let Some(person) = links.person_id
-            && !participants.iter().any(|p| p.person_id == Some(person))
-        {
-            participants.insert(
-                0,
-                ParticipantSpec {
-                    person_id: Some(person),
-                    company_id: None,
-                },
-            );
-        }
-        let follow_up = ActivityUpdate {
-            place: activity.place.clone(),
-            status: activity.status,
-            participants: (!activity.participants.is_empty()).then_some(participants),
-            till: activity
-                .till
-                .filter(|_| activity.status == Some(ActivityStatus::Completed)),
-            ..ActivityUpdate::default()
-        };
-        if follow_up != ActivityUpdate::default() {
-            self.update_activity(activity.kind, id, &follow_up).await?;
-        }
-        Ok(id)
+        self.insert_activity(activity).await
     }
 
     async fn update_activity(
@@ -768,64 +380,7 @@ impl Crm for RaynetClient {
         id: i64,
         update: &ActivityUpdate,
     ) -> Result<(), CrmError> {
-        let mut body = Map::new();
-        if let Some(title) = &update.title {
-            body.insert("title".into(), json!(title));
-        }
-        if let Some(from) = update.from {
-            body.insert("scheduledFrom".into(), json!(iso(from)));
-        }
-        if let Some(till) = update.till {
-            body.insert("scheduledTill".into(), json!(iso(till)));
-        }
-        if let Some(text) = &update.description {
-            body.insert("description".into(), json!(text));
-        }
-        if let (Some(place), ActivityKind::Meeting) = (&update.place, kind) {
-            body.insert("meetingPlace".into(), json!(place));
-        }
-        if let Some(status) = update.status {
-            body.insert("status".into(), json!(status_name(status)));
-            if status == ActivityStatus::Completed {
-                let done = update.till.or(update.from).unwrap_or_else(Utc::now);
-                body.insert("completed".into(), json!(iso(done)));
-            }
-        }
-        if let Some(links) = &update.links {
-            // The update takes no `person`: a contact is changed through participants.
-            body.insert("company".into(), json!(links.company_id));
-            body.insert("businessCase".into(), json!(links.business_case_id));
-            body.insert("project".into(), json!(links.project_id));
-        }
-        if let Some(wanted) = &update.participants {
-            let current = if body.is_empty() && wanted.is_empty() {
-                Vec::new()
-            } else {
-                self.get_activity(kind, id).await?.participants
-            };
-            let mut diff: Vec<Value> = current
-                .iter()
-                .filter(|p| !p.owner)
-                .filter(|p| !wanted.iter().any(|w| same_participant(w, p)))
-                .filter_map(|p| p.id.map(|id| json!({ "id": -id })))
-                .collect();
-            let missing: Vec<ParticipantSpec> = wanted
-                .iter()
-                .filter(|w| !current.iter().any(|p| same_participant(w, p)))
-                .cloned()
-                .collect();
-            diff.extend(Self::participants_body(&missing));
-            if !diff.is_empty() {
-                body.insert("participants".into(), Value::Array(diff));
-            }
-        }
-        if body.is_empty() {
-            return Ok(());
-        }
-        let url = self.url(&[activity_entity(kind), &id.to_string()]);
-        self.send_json::<Value>(Method::POST, url, &Value::Object(body))
-            .await?;
-        Ok(())
+        self.patch_activity(kind, id, update).await
     }
 
     async fn delete_activity(&self, kind: ActivityKind, id: i64) -> Result<(), CrmError> {
@@ -874,11 +429,7 @@ impl Crm for RaynetClient {
         secret_token: &str,
         events: &[&str],
     ) -> Result<String, CrmError> {
-        let body = json!({ "url": url, "secretToken": secret_token, "events": events });
-        let env = self
-            .send_json::<wire::WebhookInserted>(Method::PUT, self.url(&["webhook"]), &body)
-            .await?;
-        Ok(data(env)?.uuid)
+        self.insert_webhook(url, secret_token, events).await
     }
 
     async fn list_webhooks(&self) -> Result<Vec<CrmWebhook>, CrmError> {
@@ -905,7 +456,10 @@ impl Crm for RaynetClient {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        transport::{BASE_BACKOFF, backoff},
+        *,
+    };
 
     fn client(base: &str) -> Result<RaynetClient, CrmError> {
         RaynetClient::new(

@@ -1,0 +1,325 @@
+//! The bodies of the commands.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+
+use super::tr;
+use crate::{
+    config::Config,
+    identity::password,
+    store::{self, NewEmployee},
+};
+
+/// `migrate`: applies the database migrations.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = config.database_url();
+    store::connect_and_migrate(&url, config.database.max_connections)
+        .await
+        .with_context(|| format!("while migrating {}", url.redacted()))?;
+    println!(
+        "{}",
+        tr().ta("cli-migrated", &[("url", url.redacted().into())])
+    );
+    Ok(())
+}
+
+/// `serve`: runs the server until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.server.bind;
+    let scheme = if config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = crate::build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+        format!("cannot listen on {bind}; set --bind or CRM_BRIDGE_SERVER__BIND")
+    })?;
+    let local = listener.local_addr()?;
+    tracing::info!(url = %format!("{scheme}://{local}"), backend = ?state.store.backend(), "listening");
+    if let Some(link) = crate::admin::setup::issue_setup_link_if_needed(&state).await? {
+        // Printed, not logged: the link is a credential until it is used.
+        println!("{}\n  {link}", tr().t("cli-setup-link"));
+        tracing::info!("printed a one-time setup link for the first admin");
+    }
+    crate::serve(state, listener, crate::shutdown::signal()).await
+}
+
+/// `admin create`: creates an admin account.
+pub async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let email = crate::email::EmailAddress::parse(email)?;
+    let email = email.as_str();
+    let typed = if std::io::stdin().is_terminal() {
+        String::new()
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("while reading the password")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let generated = typed.is_empty();
+    let secret = if generated {
+        password::generate()
+    } else {
+        typed
+    };
+    let hash = password::hash(&secret)?;
+    let state = crate::build_state(config).await?;
+    let admin = state
+        .store
+        .create_employee(NewEmployee {
+            identifier: email.to_owned(),
+            login_email: email.to_owned(),
+            password_hash: Some(hash),
+            admin: true,
+            o365_email: email.to_owned(),
+            ..NewEmployee::default()
+        })
+        .await?;
+    let tr = tr();
+    println!(
+        "{}",
+        tr.ta(
+            "cli-admin-created",
+            &[("email", admin.login_email.as_str().into())]
+        )
+    );
+    if generated {
+        println!(
+            "{}",
+            tr.ta("cli-password", &[("password", secret.as_str().into())])
+        );
+        println!("{}", tr.t("cli-password-once"));
+    }
+    Ok(())
+}
+
+/// `crm test`: checks a CRM API key read from standard input.
+pub async fn crm_test(
+    config: &Config,
+    base_url: String,
+    instance: String,
+    user: String,
+) -> anyhow::Result<()> {
+    use crate::crm::{Connection, Limits, connect};
+
+    let mut key = String::new();
+    std::io::stdin()
+        .read_line(&mut key)
+        .context("while reading the API key from standard input")?;
+    let key = key.trim();
+    if key.is_empty() {
+        anyhow::bail!(tr().t("cli-no-api-key"));
+    }
+    let http = crate::http_client::for_crm(&config.crm)?;
+    let client = connect(
+        http,
+        Connection {
+            base_url,
+            instance,
+            user_email: user,
+            api_key: key.to_owned().into(),
+        },
+        &config.crm,
+        &Limits::new(config.crm.max_connections),
+    )?;
+    let report = client.test_connection().await?;
+    for line in crate::crm::describe_connection(&report, &tr()) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `secrets rotate-key`: re-encrypts every stored secret under a new master key.
+pub async fn rotate_key(config: Config) -> anyhow::Result<()> {
+    use crate::secrets::{KeySource, MasterKey, rotate};
+    use secrecy::ExposeSecret;
+    let url = config.database_url();
+    let store = store::connect_and_migrate(&url, config.database.max_connections)
+        .await
+        .with_context(|| format!("while opening the database {}", url.redacted()))?;
+    let (old, source) = MasterKey::load(&config)?;
+    let new = MasterKey::generate();
+    let staged = match &source {
+        KeySource::File(path) => {
+            // Written before the database changes, so the new key survives a crash in between.
+            let staged = path.with_extension("key.new");
+            crate::fsutil::write_private(&staged, new.to_base64().expose_secret().as_bytes())?;
+            Some((staged, path.clone()))
+        }
+        KeySource::Config => None,
+    };
+    let rotated = match rotate(store.as_ref(), &old, &new).await {
+        Ok(rotated) => rotated,
+        Err(e) => {
+            if let Some((staged, _)) = &staged {
+                let _ = std::fs::remove_file(staged);
+            }
+            return Err(e.context("nothing was changed"));
+        }
+    };
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    println!(
+        "{}",
+        tr().ta(
+            "cli-rotated",
+            &[
+                ("keys", count(rotated.employee_keys).into()),
+                ("fields", count(rotated.setting_fields).into())
+            ]
+        )
+    );
+    match staged {
+        Some((staged, path)) => {
+            std::fs::rename(&staged, &path).with_context(|| {
+                format!(
+                    "the new key is in {}; move it to {}",
+                    staged.display(),
+                    path.display()
+                )
+            })?;
+            println!(
+                "{}",
+                tr().ta(
+                    "cli-new-key-file",
+                    &[("path", path.display().to_string().into())]
+                )
+            );
+        }
+        None => {
+            println!("{}", tr().t("cli-new-key-print"));
+            println!("{}", new.to_base64().expose_secret());
+        }
+    }
+    Ok(())
+}
+
+/// `import`: imports everything from the CRM now, with a progress bar.
+pub async fn import(config: Config) -> anyhow::Result<()> {
+    use crate::items::import;
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+    let state = crate::build_state(config).await?;
+    let stale = state
+        .store
+        .import_runs(5)
+        .await?
+        .into_iter()
+        .find(|r| r.status == "running");
+    let run_id = match stale {
+        Some(run) => run.run_id,
+        None => import::queue_run(&state.items_ctx(), None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let Some(row) = state
+        .store
+        .claim_import_run_by_id(&run_id, import::STALE_MS)
+        .await?
+    else {
+        anyhow::bail!(tr().ta("cli-import-busy", &[("run", run_id.as_str().into())]));
+    };
+    let style = ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {per_sec} {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bars = MultiProgress::new();
+    let kinds: Vec<ProgressBar> = crate::items::ItemKind::ALL
+        .iter()
+        .map(|k| {
+            let bar = bars.add(ProgressBar::new(0).with_style(style.clone()));
+            bar.set_prefix(tr().t(match k {
+                crate::items::ItemKind::Company => "kind-company",
+                crate::items::ItemKind::Person => "kind-person",
+                crate::items::ItemKind::Project => "kind-project",
+                crate::items::ItemKind::BusinessCase => "kind-business-case",
+            }));
+            bar
+        })
+        .collect();
+    import::execute(&state.items_ctx(), row, |progress| {
+        for (bar, p) in kinds.iter().zip(progress) {
+            bar.set_length(p.total.unwrap_or(p.done));
+            bar.set_position(p.done);
+            if p.finished {
+                bar.finish();
+            }
+        }
+    })
+    .await;
+    let tr = tr();
+    let run = state.store.import_run(&run_id).await?;
+    let run_arg = || ("run", run_id.as_str().into());
+    match run {
+        Some(run) if run.status == "done" => {
+            let mut count = 0;
+            for kind in crate::items::ItemKind::ALL {
+                count += state.store.count_items(kind).await?;
+            }
+            println!(
+                "{}",
+                tr.ta("cli-import-done", &[run_arg(), ("count", count.into())])
+            );
+            Ok(())
+        }
+        Some(run) => {
+            let error = run.error.unwrap_or_default();
+            anyhow::bail!(tr.ta("cli-import-failed", &[run_arg(), ("error", error.into())]))
+        }
+        None => anyhow::bail!(tr.ta("cli-import-failed", &[run_arg(), ("error", "-".into())])),
+    }
+}
+
+/// `sync status`: each employee's calendar sync.
+pub async fn sync_status(config: Config) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let tr = tr();
+    let statuses = crate::calendar::admin::employee_statuses(&state.calendar_ctx())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for s in statuses {
+        let last = s
+            .last_sync_at
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or_else(|| tr.t("cli-sync-never"), |t| t.to_rfc3339());
+        let on = if s.enabled {
+            "cli-sync-on"
+        } else {
+            "cli-sync-off"
+        };
+        let items = i64::try_from(s.items_in_sync).unwrap_or(i64::MAX);
+        println!(
+            "{}",
+            tr.ta(
+                "cli-sync-status",
+                &[
+                    ("mailbox", s.mailbox.into()),
+                    ("state", tr.t(on).into()),
+                    ("items", items.into()),
+                    ("last", last.into()),
+                    (
+                        "error",
+                        s.last_error.unwrap_or_else(|| tr.t("cli-sync-none")).into(),
+                    ),
+                ]
+            )
+        );
+    }
+    Ok(())
+}
+
+/// `sync run [--employee E]`: syncs now every activity in the calendars (or in one employee's).
+pub async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let count = crate::calendar::engine::run_now(&state.calendar_ctx(), employee.as_deref())
+        .await
+        .map_err(|e| match e {
+            crate::jobs::JobError::Retry { reason, .. } | crate::jobs::JobError::Fatal(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
+        })?;
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    println!("{}", tr().ta("cli-sync-run", &[("count", count.into())]));
+    Ok(())
+}
