@@ -43,10 +43,35 @@ pub fn graph_time(t: jiff::Timestamp) -> Value {
     })
 }
 
+/// Windows zone names Graph may answer in, with their IANA zone.
+const WINDOWS_ZONES: &[(&str, &str)] = &[
+    ("UTC", "UTC"),
+    ("Coordinated Universal Time", "UTC"),
+    ("Central Europe Standard Time", "Europe/Prague"),
+    ("Central European Standard Time", "Europe/Warsaw"),
+    ("W. Europe Standard Time", "Europe/Berlin"),
+    ("Romance Standard Time", "Europe/Paris"),
+    ("GMT Standard Time", "Europe/London"),
+    ("E. Europe Standard Time", "Europe/Chisinau"),
+    ("FLE Standard Time", "Europe/Kyiv"),
+    ("Eastern Standard Time", "America/New_York"),
+    ("Pacific Standard Time", "America/Los_Angeles"),
+];
+
+/// The zone named `name` (IANA or a Windows name).
+fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    let name = name.trim();
+    let iana = WINDOWS_ZONES
+        .iter()
+        .find(|(windows, _)| windows.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, iana)| iana);
+    jiff::tz::TimeZone::get(iana).ok()
+}
+
 /// The instant of a Graph `dateTimeTimeZone` (IANA or Windows zone names).
 pub fn parse_graph_time(value: &Value) -> Option<jiff::Timestamp> {
     let text = value["dateTime"].as_str()?.trim_end_matches('Z');
-    let zone = crate::activities::times::zone(value["timeZone"].as_str().unwrap_or("UTC"))?;
+    let zone = zone(value["timeZone"].as_str().unwrap_or("UTC"))?;
     let civil: jiff::civil::DateTime = text.parse().ok()?;
     civil.to_zoned(zone).ok().map(|z| z.timestamp())
 }
