@@ -299,6 +299,12 @@ cli-import-done = Import { $run } je hotov: { $count ->
 cli-import-failed = Import { $run } selhal: { $error }
 cli-import-busy = Import { $run } právě provádí server; sledujte ho v administraci.
 cli-no-api-key = Na standardním vstupu není žádný API klíč.
+cli-sync-status = { $mailbox }: synchronizace { $state }, v kalendáři { $items }, poslední synchronizace { $last }, poslední chyba { $error }
+cli-sync-on = zapnuta
+cli-sync-off = vypnuta
+cli-sync-never = nikdy
+cli-sync-none = žádná
+cli-sync-run = Synchronizováno aktivit: { $count }.
 
 ## CRM connection and webhook (automated setup)
 crm-base-url-raynet = API klíč se posílá jen do Raynetu: zadejte adresu Raynetu začínající https://, například https://app.raynet.cz/api/v2/.

@@ -295,6 +295,12 @@ cli-import-done = Import { $run } done: { $count ->
 cli-import-failed = Import { $run } failed: { $error }
 cli-import-busy = Import { $run } is being run by a server right now; watch it in the admin UI.
 cli-no-api-key = No API key on standard input.
+cli-sync-status = { $mailbox }: sync { $state }, { $items } in sync, last sync { $last }, last error { $error }
+cli-sync-on = on
+cli-sync-off = off
+cli-sync-never = never
+cli-sync-none = none
+cli-sync-run = { $count } activities synced.
 
 ## CRM connection and webhook (automated setup)
 crm-base-url-raynet = The API key is only sent to Raynet: enter an https:// address of Raynet such as https://app.raynet.cz/api/v2/.

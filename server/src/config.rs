@@ -228,6 +228,8 @@ pub struct EntraConfig {
     pub scope: String,
     /// Leeway for `exp` and `nbf` in seconds (at most 300).
     pub leeway_secs: u64,
+    /// Microsoft Graph base URL for calendar sync. Default `https://graph.microsoft.com/v1.0`.
+    pub graph_url: String,
 }
 
 impl Default for EntraConfig {
@@ -238,6 +240,7 @@ impl Default for EntraConfig {
             jwks_url: String::new(),
             scope: "access_as_user".into(),
             leeway_secs: 60,
+            graph_url: "https://graph.microsoft.com/v1.0".into(),
         }
     }
 }

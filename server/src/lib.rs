@@ -9,12 +9,14 @@ pub mod admin;
 pub mod background;
 pub mod backoff;
 pub mod caches;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod email;
 pub mod error;
 pub mod fsutil;
+pub mod graph;
 pub mod http_client;
 pub mod http_guard;
 pub mod i18n;
@@ -84,6 +86,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(items::api::router())
         .merge(items::router())
         .merge(activities::router())
+        .merge(calendar::admin::router())
         .split_for_parts()
 }
 

@@ -9,7 +9,7 @@ use clap::Parser;
 use server::{
     cli::{
         self,
-        args::{AdminCommand, Cli, Command, CrmCommand, SecretsCommand, load_config},
+        args::{AdminCommand, Cli, Command, CrmCommand, SecretsCommand, SyncCommand, load_config},
     },
     config,
 };
@@ -71,5 +71,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secrets {
             command: SecretsCommand::RotateKey,
         } => cli::rotate_key(config).await,
+        Command::Sync {
+            command: SyncCommand::Status,
+        } => cli::sync_status(config).await,
+        Command::Sync {
+            command: SyncCommand::Run { employee },
+        } => cli::sync_run(config, employee).await,
     }
 }

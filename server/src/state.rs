@@ -102,7 +102,25 @@ impl FromRef<AppState> for ItemsCtx {
     }
 }
 
+impl FromRef<AppState> for crate::calendar::CalendarCtx {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            config: state.config.clone(),
+            store: state.store.clone(),
+            crm: state.crm.clone(),
+            master_key: state.master_key.clone(),
+            jobs: state.jobs.clone(),
+            identity: IdentityCtx::from_ref(state),
+        }
+    }
+}
+
 impl AppState {
+    /// What calendar sync needs.
+    pub fn calendar_ctx(&self) -> crate::calendar::CalendarCtx {
+        crate::calendar::CalendarCtx::from_ref(self)
+    }
+
     /// What the identity services need.
     pub fn identity(&self) -> IdentityCtx {
         IdentityCtx::from_ref(self)

@@ -194,3 +194,52 @@ async fn the_command_line_speaks_czech_when_lang_says_so() {
     assert!(!failed.status.success());
     assert!(stderr.starts_with("chyba: "), "{stderr}");
 }
+
+#[tokio::test]
+async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_what_it_synced() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = command(cwd.path())
+        .args(["admin", "create", "--email", "boss@firma.cz"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let config = server::config::Config {
+        server: server::config::ServerConfig {
+            data_dir: cwd.path().join("data"),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let store = server::store::connect(&config.database_url(), 1)
+        .await
+        .unwrap();
+    let boss = store
+        .employee_by_login_email("boss@firma.cz")
+        .await
+        .unwrap()
+        .unwrap();
+    store.set_calendar_enabled(&boss.id, true).await.unwrap();
+    let output = command(cwd.path())
+        .args(["sync", "status"])
+        .env("LANG", "en_US.UTF-8")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("sync on, 0 in sync, last sync never"),
+        "{stdout}"
+    );
+    let output = command(cwd.path())
+        .args(["sync", "run", "--employee", "boss@firma.cz"])
+        .env("LANG", "en_US.UTF-8")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("0 activities synced."), "{stdout}");
+}

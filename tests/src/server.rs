@@ -250,8 +250,10 @@ pub async fn spawn_app_with_entra_adjusted(
     .await
     .expect("entra-sim starts");
     let authority = sim.authority();
+    let graph_url = sim.graph_url();
     let app = spawn_app_with(db, |c| {
         c.entra.authority = authority;
+        c.entra.graph_url = graph_url;
         adjust(c);
     })
     .await;

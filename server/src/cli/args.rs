@@ -71,6 +71,25 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Calendar sync to Outlook.
+    Sync {
+        /// Which sync command.
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+/// `sync …` commands.
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// Each employee's calendar sync: opted in, items in sync, last sync, last error.
+    Status,
+    /// Sync now every activity already in the employees' calendars (or in one employee's).
+    Run {
+        /// Only this employee (id or sign-in e-mail).
+        #[arg(long)]
+        employee: Option<String>,
+    },
 }
 
 /// `crm …` commands.

@@ -271,3 +271,56 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
         None => anyhow::bail!(tr.ta("cli-import-failed", &[run_arg(), ("error", "-".into())])),
     }
 }
+
+/// `sync status`: each employee's calendar sync.
+pub async fn sync_status(config: Config) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let tr = tr();
+    let statuses = crate::calendar::admin::employee_statuses(&state.calendar_ctx())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for s in statuses {
+        let last = s
+            .last_sync_at
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or_else(|| tr.t("cli-sync-never"), |t| t.to_rfc3339());
+        let on = if s.enabled {
+            "cli-sync-on"
+        } else {
+            "cli-sync-off"
+        };
+        let items = i64::try_from(s.items_in_sync).unwrap_or(i64::MAX);
+        println!(
+            "{}",
+            tr.ta(
+                "cli-sync-status",
+                &[
+                    ("mailbox", s.mailbox.into()),
+                    ("state", tr.t(on).into()),
+                    ("items", items.into()),
+                    ("last", last.into()),
+                    (
+                        "error",
+                        s.last_error.unwrap_or_else(|| tr.t("cli-sync-none")).into(),
+                    ),
+                ]
+            )
+        );
+    }
+    Ok(())
+}
+
+/// `sync run [--employee E]`: syncs now every activity in the calendars (or in one employee's).
+pub async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let count = crate::calendar::engine::run_now(&state.calendar_ctx(), employee.as_deref())
+        .await
+        .map_err(|e| match e {
+            crate::jobs::JobError::Retry { reason, .. } | crate::jobs::JobError::Fatal(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
+        })?;
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    println!("{}", tr().ta("cli-sync-run", &[("count", count.into())]));
+    Ok(())
+}

@@ -5,7 +5,9 @@
 pub mod args;
 mod commands;
 
-pub use commands::{create_admin, crm_test, import, migrate, rotate_key, serve};
+pub use commands::{
+    create_admin, crm_test, import, migrate, rotate_key, serve, sync_run, sync_status,
+};
 
 use crate::i18n::{Lang, Tr};
 

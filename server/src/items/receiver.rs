@@ -60,6 +60,7 @@ pub async fn receive(
         return Err(AppError::Unauthorized(webhook::WRONG_TOKEN.into()));
     }
     let event = parse_event(&body).map_err(AppError::BadRequest)?;
+    let (entity_name, entity_id) = (event.entity_name.clone(), event.entity_id);
     let stored = state
         .store
         .insert_event(&NewEvent {
@@ -74,6 +75,13 @@ pub async fn receive(
         .await?;
     if stored {
         state.jobs.signal(EVENT_STORED);
+        crate::calendar::engine::on_crm_change(
+            state.store.as_ref(),
+            &state.jobs,
+            &entity_name,
+            entity_id,
+        )
+        .await;
     }
     Ok(AppJson(Received {
         status: if stored { "stored" } else { "duplicate" },

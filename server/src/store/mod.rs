@@ -6,6 +6,7 @@
 //! Timestamps are stored as Unix milliseconds (`BIGINT`) so both dialects agree.
 
 mod audit;
+mod calendar;
 mod changes;
 mod employees;
 mod events;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use audit::{AuditEntry, AuditStore, NewAudit};
+pub use calendar::{CalendarEmployee, CalendarLink, CalendarStore, TraceEntry, WrittenEvent};
 pub use changes::Changed;
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
@@ -81,6 +83,7 @@ pub trait Store:
     + EventStore
     + JobStore
     + LedgerStore
+    + CalendarStore
     + Send
     + Sync
     + 'static

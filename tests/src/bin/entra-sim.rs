@@ -1,5 +1,7 @@
 //! `entra-sim --bind 127.0.0.1:0 --tenant TID`: runs the Microsoft identity simulator and prints
-//! ONE JSON line `{"issuer","metadata_url","jwks_url","token_url"}`, then serves until Ctrl-C.
+//! ONE JSON line `{"issuer","metadata_url","jwks_url","token_url","graph_url","client_id",
+//! "client_secret"}`, then serves until Ctrl-C. Microsoft Graph's calendar subset is under
+//! `graph_url`; mailboxes are added with `POST /_sim/mailboxes`.
 
 use std::net::SocketAddr;
 

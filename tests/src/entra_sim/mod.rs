@@ -6,6 +6,12 @@
 //! client-credentials endpoint (`POST /{tenant}/oauth2/v2.0/token`, form-encoded, as Microsoft's),
 //! and `POST /_sim/rotate` (a new signing key; the old one stays published). The server under
 //! test reaches it only through ordinary configuration (`entra.authority`).
+//!
+//! It also serves Microsoft Graph's calendar subset under `/v1.0` (see [`graph`]): tokens from the
+//! client-credentials endpoint for the Graph audience carry the application roles admin consent
+//! granted (`Calendars.ReadWrite` unless changed with `POST /_sim/app-roles`).
+
+pub mod graph;
 
 use std::{
     net::SocketAddr,
@@ -92,8 +98,10 @@ struct Inner {
     tenant: String,
     client_id: String,
     client_secret: String,
-    keys: Mutex<Vec<SigningKey>>,
+    keys: Arc<Mutex<Vec<SigningKey>>>,
+    graph: Arc<graph::GraphState>,
     jwks_hits: AtomicUsize,
+    token_grants: AtomicUsize,
     jwks_failing: AtomicBool,
 }
 
@@ -117,6 +125,12 @@ pub struct Endpoints {
     pub jwks_url: String,
     /// Token minting URL (POST claim overrides as JSON).
     pub token_url: String,
+    /// Microsoft Graph base URL (ends in `/v1.0`).
+    pub graph_url: String,
+    /// Client id of the app registration the client-credentials endpoint knows.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
 }
 
 impl EntraSim {
@@ -133,13 +147,26 @@ impl EntraSim {
     ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
+        let keys = Arc::new(Mutex::new(vec![SigningKey::generate()]));
+        let published = keys.clone();
+        let graph = Arc::new(graph::GraphState::new(
+            format!("http://{addr}"),
+            move || {
+                published
+                    .lock()
+                    .map(|k| k.iter().map(|k| (k.kid.clone(), k.jwk.clone())).collect())
+                    .unwrap_or_default()
+            },
+        ));
         let inner = Arc::new(Inner {
             authority: format!("http://{addr}"),
             tenant: tenant.to_lowercase(),
             client_id: client_id.to_owned(),
             client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
-            keys: Mutex::new(vec![SigningKey::generate()]),
+            keys,
+            graph: graph.clone(),
             jwks_hits: AtomicUsize::new(0),
+            token_grants: AtomicUsize::new(0),
             jwks_failing: AtomicBool::new(false),
         });
         let app = Router::new()
@@ -152,7 +179,8 @@ impl EntraSim {
             .route("/{tenant}/_sim/token", post(mint_endpoint))
             .route("/{tenant}/oauth2/v2.0/token", post(client_credentials))
             .route("/_sim/rotate", post(rotate_endpoint))
-            .with_state(inner.clone());
+            .with_state(inner.clone())
+            .merge(graph::router(graph));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -197,7 +225,20 @@ impl EntraSim {
             metadata_url: format!("{a}/{t}/v2.0/.well-known/openid-configuration"),
             jwks_url: format!("{a}/discovery/v2.0/keys"),
             token_url: format!("{a}/{t}/_sim/token"),
+            graph_url: format!("{a}/v1.0"),
+            client_id: self.inner.client_id.clone(),
+            client_secret: self.inner.client_secret.clone(),
         }
+    }
+
+    /// The Graph part: mailboxes, events, invitations, faults.
+    pub fn graph(&self) -> &graph::GraphState {
+        &self.inner.graph
+    }
+
+    /// Microsoft Graph base URL (ends in `/v1.0`).
+    pub fn graph_url(&self) -> String {
+        format!("{}/v1.0", self.inner.authority)
     }
 
     /// Adds a new signing key and signs with it from now on; the old keys stay published.
@@ -213,6 +254,11 @@ impl EntraSim {
     /// How often the JWKS was fetched.
     pub fn jwks_hits(&self) -> usize {
         self.inner.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// How many tokens the client-credentials endpoint issued.
+    pub fn token_grants(&self) -> usize {
+        self.inner.token_grants.load(Ordering::SeqCst)
     }
 
     /// Makes the JWKS endpoint answer 500 (or work again).
@@ -394,14 +440,21 @@ async fn client_credentials(
         );
     }
     let now = chrono::Utc::now().timestamp();
+    let audience = form.scope.trim_end_matches("/.default");
+    let roles: Vec<String> = if inner.graph.is_graph_audience(audience) {
+        inner.graph.app_roles.lock().clone()
+    } else {
+        Vec::new()
+    };
     let claims = json!({
-        "aud": form.scope.trim_end_matches("/.default"),
+        "aud": audience,
         "iss": format!("{}/{}/v2.0", inner.authority, inner.tenant),
         "iat": now, "nbf": now, "exp": now + 3599,
         "azp": inner.client_id, "idtyp": "app", "oid": uuid::Uuid::new_v4().to_string(),
-        "roles": [], "tid": inner.tenant, "ver": "2.0",
+        "roles": roles, "tid": inner.tenant, "ver": "2.0",
     });
     let token = sign(&current(&inner), &claims);
+    inner.token_grants.fetch_add(1, Ordering::SeqCst);
     Json(json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token }))
         .into_response()
 }

@@ -1,0 +1,266 @@
+//! The JSON admin API of calendar sync: settings (`/api/admin/calendar`), per-employee opt-in and
+//! status (`/api/admin/calendar/employees`), the per-item trace (`/api/admin/calendar/trace`) and
+//! "sync now" for one activity (`/api/admin/calendar/sync`).
+
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue};
+use crate::{
+    error::{AppError, AppJson},
+    identity::session::RequireAdmin,
+    settings::Setting,
+    store::TraceEntry,
+};
+
+/// The routes.
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    CalendarCtx: axum::extract::FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(list_employees))
+        .routes(routes!(set_employee))
+        .routes(routes!(list_trace))
+        .routes(routes!(sync_now))
+        .routes(routes!(test_mailbox))
+}
+
+/// The calendar-sync settings.
+#[utoipa::path(get, path = "/api/admin/calendar", tag = "admin",
+    responses((status = 200, body = CalendarSettings), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn get_settings(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+) -> Result<AppJson<CalendarSettings>, AppError> {
+    Ok(AppJson(CalendarSettings::load(state.store.as_ref()).await?))
+}
+
+/// Replaces the calendar-sync settings.
+#[utoipa::path(put, path = "/api/admin/calendar", tag = "admin", request_body = CalendarSettings,
+    responses((status = 200, body = CalendarSettings), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody)))]
+pub async fn put_settings(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(session): RequireAdmin,
+    AppJson(mut input): AppJson<CalendarSettings>,
+) -> Result<AppJson<CalendarSettings>, AppError> {
+    input.validate().map_err(AppError::BadRequest)?;
+    input.category = input.category.trim().to_owned();
+    input.save(state.store.as_ref()).await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "calendar.update",
+            "settings:calendar",
+            format!(
+                "enabled: {}, category: {}, start_date: {}",
+                input.enabled,
+                input.category,
+                input.start_date.as_deref().unwrap_or("-")
+            ),
+        )
+        .await?;
+    Ok(AppJson(input))
+}
+
+/// One employee's calendar-sync status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeeStatus {
+    /// Employee id.
+    pub employee_id: String,
+    /// Office 365 mailbox.
+    pub mailbox: String,
+    /// Opted in.
+    pub enabled: bool,
+    /// Last successful sync (Unix ms).
+    pub last_sync_at: Option<i64>,
+    /// Activities whose event is in the mailbox.
+    pub items_in_sync: usize,
+    /// The last error.
+    pub last_error: Option<String>,
+}
+
+/// Every employee's calendar-sync status.
+#[utoipa::path(get, path = "/api/admin/calendar/employees", tag = "admin",
+    responses((status = 200, body = Vec<EmployeeStatus>), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn list_employees(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+) -> Result<AppJson<Vec<EmployeeStatus>>, AppError> {
+    Ok(AppJson(employee_statuses(&state).await?))
+}
+
+/// Every employee's calendar-sync status (the admin API and `crm-bridge sync status`).
+pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus>, AppError> {
+    let store = state.store.as_ref();
+    let states = store.calendar_employees().await?;
+    let mut out = Vec::new();
+    for e in store.list_employees().await? {
+        let cal = states.iter().find(|s| s.employee_id == e.id);
+        let links = store.calendar_links_of(&e.id).await?;
+        out.push(EmployeeStatus {
+            employee_id: e.id.clone(),
+            mailbox: e.o365_email.clone(),
+            enabled: cal.is_some_and(|c| c.enabled),
+            last_sync_at: cal.and_then(|c| c.last_sync_at),
+            items_in_sync: links.iter().filter(|l| l.event_id.is_some()).count(),
+            last_error: cal.and_then(|c| c.last_error.clone()),
+        });
+    }
+    Ok(out)
+}
+
+/// Opt-in or -out.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeInput {
+    /// Sync this employee's calendar.
+    pub enabled: bool,
+}
+
+/// Opts an employee in or out of calendar sync.
+#[utoipa::path(put, path = "/api/admin/calendar/employees/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Employee id")), request_body = EmployeeInput,
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn set_employee(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(session): RequireAdmin,
+    Path(id): Path<String>,
+    AppJson(input): AppJson<EmployeeInput>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let store = state.store.as_ref();
+    if store.employee(&id).await?.is_none() {
+        return Err(AppError::NotFound("no such employee".into()));
+    }
+    store.set_calendar_enabled(&id, input.enabled).await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "calendar.employee",
+            &format!("employee:{id}"),
+            format!("enabled: {}", input.enabled),
+        )
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Trace filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TraceQuery {
+    /// Only this employee's decisions.
+    pub employee_id: Option<String>,
+    /// Only this activity's decisions (`raynet:meeting:81`).
+    pub activity: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+}
+
+/// The newest sync decisions.
+#[utoipa::path(get, path = "/api/admin/calendar/trace", tag = "admin", params(TraceQuery),
+    responses((status = 200, body = Vec<TraceEntry>), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn list_trace(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+    Query(q): Query<TraceQuery>,
+) -> Result<AppJson<Vec<TraceEntry>>, AppError> {
+    Ok(AppJson(
+        state
+            .store
+            .calendar_trace(
+                q.employee_id.as_deref(),
+                q.activity.as_deref(),
+                q.limit.unwrap_or(100),
+            )
+            .await?,
+    ))
+}
+
+/// An activity to sync now.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncNowInput {
+    /// `meeting`, `event`, `task`, `phoneCall` or `letter`.
+    #[schema(value_type = String)]
+    pub kind: ActivityKind,
+    /// Raynet id.
+    pub id: i64,
+}
+
+/// Queues a sync of one activity.
+#[utoipa::path(post, path = "/api/admin/calendar/sync", tag = "admin", request_body = SyncNowInput,
+    responses((status = 202), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn sync_now(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+    AppJson(input): AppJson<SyncNowInput>,
+) -> Result<axum::http::StatusCode, AppError> {
+    if input.id <= 0 {
+        return Err(AppError::BadRequest("id must be positive".into()));
+    }
+    enqueue(state.store.as_ref(), &state.jobs, input.kind, input.id).await?;
+    Ok(axum::http::StatusCode::ACCEPTED)
+}
+
+/// A mailbox to test the Office 365 app against.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestInput {
+    /// The mailbox whose calendar is read.
+    pub mailbox: String,
+}
+
+/// What the test found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestOutcome {
+    /// `ok`, `bad_credentials`, `bad_tenant`, `no_consent`, `mailbox_not_found`, `unavailable`
+    /// or `rejected`.
+    pub outcome: String,
+    /// Details in words.
+    pub detail: String,
+}
+
+/// Obtains a Graph app-only token and reads the calendar of `mailbox`: tells a wrong secret,
+/// missing admin consent (`Calendars.ReadWrite`), an unknown mailbox and success apart.
+#[utoipa::path(post, path = "/api/admin/calendar/test", tag = "admin", request_body = TestInput,
+    responses((status = 200, body = TestOutcome), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn test_mailbox(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+    AppJson(input): AppJson<TestInput>,
+) -> Result<AppJson<TestOutcome>, AppError> {
+    let mailbox = input.mailbox.trim().to_lowercase();
+    if !mailbox.contains('@') {
+        return Err(AppError::BadRequest(
+            "mailbox must be an e-mail address".into(),
+        ));
+    }
+    let o365 = crate::identity::office365::Office365Settings::load(&state.identity).await?;
+    let graph = match super::engine::graph_client(&state, &o365) {
+        Ok(g) => g,
+        Err(e) => {
+            return Ok(AppJson(TestOutcome {
+                outcome: "bad_credentials".into(),
+                detail: format!("{e:?}"),
+            }));
+        }
+    };
+    let result = match graph.check_credentials().await {
+        Ok(()) => graph.check_mailbox(&mailbox).await,
+        Err(e) => Err(e),
+    };
+    Ok(AppJson(match result {
+        Ok(()) => TestOutcome {
+            outcome: "ok".into(),
+            detail: format!("the calendar of {mailbox} can be read and written"),
+        },
+        Err(e) => TestOutcome {
+            outcome: e.code().into(),
+            detail: e.to_string(),
+        },
+    }))
+}

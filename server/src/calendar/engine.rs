@@ -1,0 +1,709 @@
+//! Carries out the plan for one CRM activity: reads it from the CRM, plans the writes, writes
+//! through the Graph connector, stores the links and records every decision in the trace. Runs
+//! as the job kind [`JOB_KIND`] of the durable queue, so retries, backoff and leases across
+//! instances come from the queue.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
+    Step, SyncEmployee, Write, crm_key, plan,
+};
+use crate::{
+    crm::{self, Crm, CrmActivity, CrmError},
+    graph::{EventDraft, GraphClient, GraphConnection, GraphError, GraphEvent, GraphLimits},
+    identity::office365::Office365Settings,
+    jobs::{JobError, JobKind, JobQueue},
+    model::ItemKind,
+    settings::{Setting, SyncSettings},
+    store::{Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
+};
+
+/// The job kind that syncs one activity.
+pub const JOB_KIND: &str = "calendar.sync";
+
+/// The job's payload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// Activity type.
+    pub kind: ActivityKind,
+    /// Raynet id.
+    pub id: i64,
+}
+
+/// Queues a sync of one activity and wakes the workers.
+pub async fn enqueue(
+    store: &dyn Store,
+    jobs: &JobQueue,
+    kind: ActivityKind,
+    id: i64,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(&SyncRequest { kind, id })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store
+        .enqueue_job(NewJob {
+            kind: JOB_KIND.to_owned(),
+            payload,
+            entry_id: None,
+        })
+        .await?;
+    jobs.wake();
+    Ok(())
+}
+
+/// The `calendar.sync` job kind; keeps one Graph connector per Office 365 app settings.
+pub struct CalendarJob {
+    state: CalendarCtx,
+    graph: Mutex<Option<(String, Arc<GraphClient>)>>,
+}
+
+#[async_trait]
+impl JobKind for CalendarJob {
+    fn name(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        let request: SyncRequest = serde_json::from_str(&job.payload)
+            .map_err(|e| JobError::Fatal(format!("bad calendar job payload: {e}")))?;
+        let graph = self.graph(&self.state).await?;
+        sync_activity(&self.state, &graph, request.kind, request.id).await
+    }
+}
+
+impl CalendarJob {
+    /// The kind, syncing with `state`.
+    pub fn new(state: CalendarCtx) -> Self {
+        Self {
+            state,
+            graph: Mutex::new(None),
+        }
+    }
+
+    /// The connector for the stored Office 365 app.
+    pub async fn graph(&self, state: &CalendarCtx) -> Result<Arc<GraphClient>, JobError> {
+        let o365 = Office365Settings::load(&state.identity)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        let fingerprint = format!(
+            "{}|{}|{}",
+            o365.client_id,
+            o365.tenant_id,
+            o365.client_secret_enc.as_deref().unwrap_or_default()
+        );
+        if let Some((seen, client)) = self.graph.lock().as_ref()
+            && *seen == fingerprint
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(graph_client(state, &o365)?);
+        *self.graph.lock() = Some((fingerprint, client.clone()));
+        Ok(client)
+    }
+}
+
+/// A Graph connector for the Office 365 app `o365` (the configured authority and Graph URL).
+pub fn graph_client(
+    state: &CalendarCtx,
+    o365: &Office365Settings,
+) -> Result<GraphClient, JobError> {
+    let secret = o365
+        .client_secret(&state.master_key)
+        .map_err(|e| JobError::Fatal(e.to_string()))?
+        .ok_or_else(|| JobError::Fatal("the Office 365 app has no client secret".into()))?;
+    if o365.client_id.trim().is_empty() || o365.tenant_id.trim().is_empty() {
+        return Err(JobError::Fatal(
+            "the Office 365 app has no client id or tenant id".into(),
+        ));
+    }
+    let http = crate::http_client::build(Duration::from_secs(30))
+        .map_err(|e| JobError::Fatal(format!("no HTTP client: {e}")))?;
+    let authority = state.config.entra.authority.trim_end_matches('/');
+    Ok(GraphClient::new(
+        http,
+        GraphConnection {
+            graph_url: state.config.entra.graph_url.clone(),
+            token_url: format!("{authority}/{}/oauth2/v2.0/token", o365.tenant_id.trim()),
+            client_id: o365.client_id.trim().to_owned(),
+            client_secret: secret,
+        },
+        GraphLimits::default(),
+    ))
+}
+
+fn timestamp(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<jiff::Timestamp> {
+    t.and_then(|t| jiff::Timestamp::from_millisecond(t.timestamp_millis()).ok())
+}
+
+/// The planner's view of a CRM activity; participants' addresses from the item cache.
+async fn activity_of(
+    state: &CalendarCtx,
+    kind: ActivityKind,
+    a: &CrmActivity,
+) -> Result<Activity, StoreError> {
+    let keys: Vec<(ItemKind, i64)> = a
+        .participants
+        .iter()
+        .filter_map(|p| p.person_id)
+        .map(|id| (ItemKind::Person, id))
+        .collect();
+    let persons = state.store.items_by_keys(&keys).await?;
+    let participants = a
+        .participants
+        .iter()
+        .map(|p| {
+            let known = p
+                .person_id
+                .and_then(|id| persons.iter().find(|i| i.id == id));
+            Participant {
+                person_id: p.person_id,
+                name: p
+                    .name
+                    .clone()
+                    .or_else(|| known.map(|i| i.name.clone()))
+                    .unwrap_or_default(),
+                email: p
+                    .email
+                    .clone()
+                    .or_else(|| known.and_then(|i| i.emails.first().cloned())),
+            }
+        })
+        .collect();
+    Ok(Activity {
+        kind,
+        id: a.id,
+        title: a.title.clone(),
+        description: a.description.clone().unwrap_or_default(),
+        start: timestamp(a.from),
+        end: timestamp(a.till),
+        location: a.place.clone(),
+        owner_person_id: a.owner_id,
+        participants,
+        deleted: false,
+    })
+}
+
+/// The employees whose calendars may be synced, with their CRM person ids (asked of the CRM
+/// with the employee's own key the first time).
+async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobError> {
+    let store = state.store.as_ref();
+    let states = store.calendar_employees().await?;
+    let mut out = Vec::new();
+    for employee in store.list_employees().await? {
+        let Some(cal) = states.iter().find(|s| s.employee_id == employee.id) else {
+            continue;
+        };
+        if !cal.enabled || !employee.active || employee.o365_email.trim().is_empty() {
+            continue;
+        }
+        let person_id = match cal.person_id {
+            Some(id) => id,
+            None => {
+                let Ok(crm) = state
+                    .crm
+                    .for_employee(store, &state.master_key, &employee)
+                    .await
+                else {
+                    store
+                        .note_calendar_sync(&employee.id, Some("no CRM API key: person unknown"))
+                        .await?;
+                    continue;
+                };
+                match crm.test_connection().await {
+                    Ok(report) => match report.identity.person_id {
+                        Some(id) => {
+                            store.set_calendar_person(&employee.id, id).await?;
+                            id
+                        }
+                        None => continue,
+                    },
+                    Err(e) if e.is_transient() => return Err(e.into()),
+                    Err(e) => {
+                        store
+                            .note_calendar_sync(&employee.id, Some(&e.to_string()))
+                            .await?;
+                        continue;
+                    }
+                }
+            }
+        };
+        let name = if employee.identifier.is_empty() {
+            employee.o365_email.clone()
+        } else {
+            employee.identifier.clone()
+        };
+        out.push(SyncEmployee {
+            employee_id: employee.id.clone(),
+            person_id,
+            mailbox: employee.o365_email.trim().to_lowercase(),
+            name,
+            enabled: true,
+        });
+    }
+    Ok(out)
+}
+
+/// The CRM's type for a calendar activity type, where the connector reads it.
+fn crm_kind(kind: ActivityKind) -> Option<crm::ActivityKind> {
+    match kind {
+        ActivityKind::Meeting => Some(crm::ActivityKind::Meeting),
+        _ => None,
+    }
+}
+
+/// Brings every mailbox in line with activity `kind`/`id`.
+pub async fn sync_activity(
+    state: &CalendarCtx,
+    graph: &GraphClient,
+    kind: ActivityKind,
+    id: i64,
+) -> Result<(), JobError> {
+    let store = state.store.as_ref();
+    let key = crm_key(kind, id);
+    let settings = CalendarSettings::load(store).await?;
+    if !settings.enabled {
+        trace(state, &key, "", "", "skip", "sync_disabled", None, None).await?;
+        return Ok(());
+    }
+    let Some(crm_kind) = crm_kind(kind) else {
+        trace(state, &key, "", "", "skip", "type_not_read", None, None).await?;
+        return Ok(());
+    };
+    let crm: Arc<dyn Crm> = state.crm.admin(store, &state.master_key).await?;
+    let mut ext_ids = Vec::new();
+    let activity = match crm.get_activity(crm_kind, id).await {
+        Ok(a) => {
+            ext_ids.clone_from(&a.ext_ids);
+            activity_of(state, kind, &a).await?
+        }
+        Err(CrmError::NotFound) => Activity {
+            kind,
+            id,
+            title: String::new(),
+            description: String::new(),
+            start: None,
+            end: None,
+            location: None,
+            owner_person_id: None,
+            participants: Vec::new(),
+            deleted: true,
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let mode = SyncSettings::load(store).await?.participant_mode;
+    let employees = sync_employees(state).await?;
+    let links = store.calendar_links(&key).await?;
+    let existing: Vec<ExistingLink> = links
+        .iter()
+        .map(|l| ExistingLink {
+            employee_id: l.employee_id.clone(),
+            mailbox: l.mailbox.clone(),
+            event_id: l.event_id.clone(),
+            content_hash: l.content_hash.clone(),
+            transaction_id: l.transaction_id.clone(),
+            has_attendees: l.has_attendees,
+        })
+        .collect();
+    let from_outlook = saved_from_outlook(state, crm_kind, id, &ext_ids).await?;
+    let plan_settings = PlanSettings {
+        enabled: settings.enabled,
+        participant_mode: mode,
+        kinds: settings.activity_types.clone(),
+        category: settings.category.clone(),
+        start_from: settings.start_instant(),
+    };
+    let link = crm.activity_link(crm_kind, id);
+    let mut writes = plan(
+        &activity,
+        &employees,
+        &plan_settings,
+        &existing,
+        from_outlook,
+        &link,
+        "Raynet",
+    );
+    // Removals first: a link moving to another mailbox is deleted before it is written anew.
+    writes.sort_by_key(|w| !matches!(w.step, Step::Delete { .. }));
+    let mut transient: Option<GraphError> = None;
+    let mut outcome: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for write in writes {
+        match execute(state, graph, &key, &write).await {
+            Ok(()) => {
+                outcome.entry(write.employee_id.clone()).or_insert(None);
+            }
+            Err(WriteError::Store(e)) => return Err(e.into()),
+            Err(WriteError::Busy) => {
+                return Err(JobError::retry("another worker is writing this event"));
+            }
+            Err(WriteError::Graph(e)) => {
+                trace(
+                    state,
+                    &key,
+                    &write.employee_id,
+                    &write.mailbox,
+                    "failed",
+                    step_name(&write.step),
+                    None,
+                    Some(&e.to_string()),
+                )
+                .await?;
+                outcome.insert(write.employee_id.clone(), Some(e.to_string()));
+                if e.is_transient() {
+                    transient = Some(e);
+                }
+            }
+        }
+    }
+    for (employee, error) in outcome {
+        if !employee.is_empty() {
+            store
+                .note_calendar_sync(&employee, error.as_deref())
+                .await?;
+        }
+    }
+    match transient {
+        Some(e) => Err(JobError::retry(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Whether the add-in saved this activity from an Outlook item: the ledger links it, or (before
+/// the ledger learnt the activity's id) one of its external ids is a ledger entry of ours.
+async fn saved_from_outlook(
+    state: &CalendarCtx,
+    kind: crm::ActivityKind,
+    id: i64,
+    ext_ids: &[String],
+) -> Result<bool, StoreError> {
+    let store = state.store.as_ref();
+    if !store
+        .items_for_activity(kind.as_str(), id)
+        .await?
+        .is_empty()
+    {
+        return Ok(true);
+    }
+    for ext in ext_ids {
+        if uuid::Uuid::parse_str(ext).is_ok() && store.logged_item(ext).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn step_name(step: &Step) -> &'static str {
+    match step {
+        Step::Create { .. } => "create",
+        Step::Update { .. } => "update",
+        Step::Delete { .. } => "delete",
+        Step::Skip { .. } => "skip",
+    }
+}
+
+enum WriteError {
+    Graph(GraphError),
+    Store(StoreError),
+    /// Another worker holds the create of this event.
+    Busy,
+}
+
+impl From<GraphError> for WriteError {
+    fn from(e: GraphError) -> Self {
+        Self::Graph(e)
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn trace(
+    state: &CalendarCtx,
+    key: &str,
+    employee_id: &str,
+    mailbox: &str,
+    action: &str,
+    reason: &str,
+    request_id: Option<String>,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    state
+        .store
+        .add_calendar_trace(&TraceEntry {
+            at: now_ms(),
+            activity_key: key.to_owned(),
+            employee_id: employee_id.to_owned(),
+            mailbox: mailbox.to_owned(),
+            action: action.to_owned(),
+            reason: reason.to_owned(),
+            request_id,
+            error: error.map(str::to_owned),
+        })
+        .await
+}
+
+async fn record(
+    state: &CalendarCtx,
+    key: &str,
+    write: &Write,
+    event: &GraphEvent,
+    transaction_id: &str,
+    draft: &EventDraft,
+    hash: &str,
+) -> Result<(), StoreError> {
+    state
+        .store
+        .record_calendar_write(&WrittenEvent {
+            activity_key: key.to_owned(),
+            employee_id: write.employee_id.clone(),
+            mailbox: write.mailbox.clone(),
+            event_id: event.id.clone(),
+            ical_uid: event.ical_uid.clone(),
+            transaction_id: transaction_id.to_owned(),
+            content_hash: hash.to_owned(),
+            has_attendees: !draft.attendees.is_empty(),
+        })
+        .await
+}
+
+/// Creates the event. A fresh create first claims the link (so a crash is resumed with a search);
+/// when another worker claimed it first, this one joins that create (same transaction id, so
+/// Graph returns the one event) instead of making a second.
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    state: &CalendarCtx,
+    graph: &GraphClient,
+    key: &str,
+    write: &Write,
+    draft: &EventDraft,
+    hash: &str,
+    transaction_id: &str,
+    fresh: bool,
+) -> Result<(), WriteError> {
+    let mut transaction_id = transaction_id.to_owned();
+    if fresh
+        && !state
+            .store
+            .begin_calendar_create(key, &write.employee_id, &write.mailbox, &transaction_id)
+            .await?
+    {
+        let links = state.store.calendar_links(key).await?;
+        let Some(link) = links
+            .into_iter()
+            .find(|l| l.employee_id == write.employee_id)
+        else {
+            return Err(WriteError::Busy);
+        };
+        transaction_id = link.transaction_id;
+        let existing = match link.event_id {
+            Some(id) => Some(id),
+            None => graph
+                .find_by_crm_id(&write.mailbox, key)
+                .await?
+                .into_iter()
+                .next()
+                .map(|e| e.id),
+        };
+        if let Some(id) = existing {
+            let event = graph.update_event(&write.mailbox, &id, draft).await?;
+            record(state, key, write, &event, &transaction_id, draft, hash).await?;
+            trace(
+                state,
+                key,
+                &write.employee_id,
+                &write.mailbox,
+                "update",
+                "joined_concurrent_create",
+                event.request_id.clone(),
+                None,
+            )
+            .await?;
+            return Ok(());
+        }
+    }
+    let transaction_id = transaction_id.as_str();
+    let event = graph
+        .create_event(&write.mailbox, draft, key, transaction_id)
+        .await?;
+    record(state, key, write, &event, transaction_id, draft, hash).await?;
+    trace(
+        state,
+        key,
+        &write.employee_id,
+        &write.mailbox,
+        "create",
+        "",
+        event.request_id.clone(),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn execute(
+    state: &CalendarCtx,
+    graph: &GraphClient,
+    key: &str,
+    write: &Write,
+) -> Result<(), WriteError> {
+    let mailbox = write.mailbox.as_str();
+    let employee = write.employee_id.as_str();
+    match &write.step {
+        Step::Skip { reason } => {
+            trace(state, key, employee, mailbox, "skip", reason, None, None).await?;
+        }
+        Step::Create {
+            draft,
+            hash,
+            transaction_id: None,
+        } => {
+            let tx = uuid::Uuid::new_v4().to_string();
+            create(state, graph, key, write, draft, hash, &tx, true).await?;
+        }
+        Step::Create {
+            draft,
+            hash,
+            transaction_id: Some(tx),
+        } => {
+            // An earlier create may have reached Graph before we could record it.
+            let found = graph.find_by_crm_id(mailbox, key).await?;
+            match found.into_iter().next() {
+                Some(event) => {
+                    let event = graph.update_event(mailbox, &event.id, draft).await?;
+                    record(state, key, write, &event, tx, draft, hash).await?;
+                    trace(
+                        state,
+                        key,
+                        employee,
+                        mailbox,
+                        "adopt",
+                        "interrupted_create",
+                        event.request_id.clone(),
+                        None,
+                    )
+                    .await?;
+                }
+                None => create(state, graph, key, write, draft, hash, tx, false).await?,
+            }
+        }
+        Step::Update {
+            event_id,
+            draft,
+            hash,
+        } => match graph.update_event(mailbox, event_id, draft).await {
+            Ok(event) => {
+                let link = state.store.calendar_links(key).await?;
+                let tx = link
+                    .iter()
+                    .find(|l| l.employee_id == employee)
+                    .map(|l| l.transaction_id.clone())
+                    .unwrap_or_default();
+                record(state, key, write, &event, &tx, draft, hash).await?;
+                trace(
+                    state,
+                    key,
+                    employee,
+                    mailbox,
+                    "update",
+                    "",
+                    event.request_id.clone(),
+                    None,
+                )
+                .await?;
+            }
+            Err(GraphError::Gone) => {
+                // Deleted in Outlook: the CRM still has it, so it comes back.
+                state.store.delete_calendar_link(key, employee).await?;
+                let tx = uuid::Uuid::new_v4().to_string();
+                create(state, graph, key, write, draft, hash, &tx, true).await?;
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Step::Delete { event_id, .. } => {
+            let ids = match event_id {
+                Some(id) => vec![id.clone()],
+                None => graph
+                    .find_by_crm_id(mailbox, key)
+                    .await?
+                    .into_iter()
+                    .map(|e| e.id)
+                    .collect(),
+            };
+            let mut request_id = None;
+            for id in ids {
+                match graph.delete_event(mailbox, &id).await {
+                    Ok(r) => request_id = r,
+                    Err(GraphError::Gone) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            state.store.delete_calendar_link(key, employee).await?;
+            trace(
+                state, key, employee, mailbox, "delete", "", request_id, None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A CRM webhook named `entity_name`/`id`: queues a sync when it is an activity type that is
+/// synced. Failures are logged only (the webhook is stored; the reconcile repairs).
+pub async fn on_crm_change(store: &dyn Store, jobs: &JobQueue, entity_name: &str, id: i64) {
+    let Some(kind) = ActivityKind::from_entity(entity_name) else {
+        return;
+    };
+    let settings = match CalendarSettings::load(store).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the calendar settings");
+            return;
+        }
+    };
+    if !settings.enabled || !settings.activity_types.contains(&kind) {
+        return;
+    }
+    if let Err(e) = enqueue(store, jobs, kind, id).await {
+        tracing::warn!(error = %e, activity = id, "cannot queue a calendar sync");
+    }
+}
+
+/// Syncs now every activity that has an event in a calendar (or in `employee`'s, by id or
+/// sign-in e-mail); the number of activities synced.
+pub async fn run_now(state: &CalendarCtx, employee: Option<&str>) -> Result<usize, JobError> {
+    let store = state.store.as_ref();
+    let mut keys = std::collections::BTreeSet::new();
+    for e in store.list_employees().await? {
+        let wanted = employee.is_none_or(|w| w == e.id || w.eq_ignore_ascii_case(&e.login_email));
+        if wanted {
+            for link in store.calendar_links_of(&e.id).await? {
+                keys.insert(link.activity_key);
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let graph = CalendarJob::new(state.clone()).graph(state).await?;
+    let mut count = 0;
+    for key in keys {
+        let mut parts = key.splitn(3, ':');
+        let (Some("raynet"), Some(entity), Some(id)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Some(kind), Ok(id)) = (ActivityKind::from_entity(entity), id.parse::<i64>()) else {
+            continue;
+        };
+        sync_activity(state, &graph, kind, id).await?;
+        count += 1;
+    }
+    Ok(count)
+}

@@ -1,0 +1,40 @@
+//! Calendar sync CRM → Outlook: Raynet activities of the enabled types appear in the Outlook
+//! calendars of the employees who own them or take part. `plan` decides (pure functions);
+//! `engine` carries the plan out through the Graph connector as a job of the durable queue and
+//! records every decision; `settings` holds what the admin chose; `admin` is the JSON API.
+
+pub mod admin;
+pub mod engine;
+pub mod plan;
+pub mod settings;
+
+pub use engine::{CalendarJob, JOB_KIND, SyncRequest, enqueue, sync_activity};
+pub use plan::{
+    Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
+    carries_attendees, content_hash, crm_key, plan,
+};
+pub use settings::CalendarSettings;
+
+use std::sync::Arc;
+
+use crate::{
+    config::Config, crm::CrmHub, identity::IdentityCtx, jobs::JobQueue, secrets::MasterKey,
+    store::Store,
+};
+
+/// What calendar sync needs of the server (a substate of the application state).
+#[derive(Clone)]
+pub struct CalendarCtx {
+    /// Effective configuration.
+    pub config: Arc<Config>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// CRM clients built from the stored connection.
+    pub crm: Arc<CrmHub>,
+    /// The key that opens stored secrets.
+    pub master_key: Arc<MasterKey>,
+    /// Wakes the background work.
+    pub jobs: Arc<JobQueue>,
+    /// The Office 365 settings live with identity.
+    pub identity: IdentityCtx,
+}

@@ -1,0 +1,730 @@
+//! Planning, without I/O: from a CRM activity, the employees and the settings to the calendar
+//! writes that make every mailbox right. The rules (issue #13):
+//!
+//! - activities of the enabled types that carry a time, from the sync start date on, appear in
+//!   the calendar of every enabled employee who owns them or takes part;
+//! - whether the event carries the participants as attendees follows the participant mode
+//!   (`none`: never; `meetings_only`: meetings; `all`: every type);
+//! - with attendees, only the owner's mailbox is written (Exchange delivers the invitation to the
+//!   colleagues); without, each participating employee gets their own copy; either way no
+//!   employee gets one activity twice;
+//! - activities the add-in saved from an Outlook meeting are never written back;
+//! - a write whose content hash equals the stored one is skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::{
+    graph::{Attendee, EventDraft},
+    settings::ParticipantSyncMode,
+};
+
+/// Raynet activity types.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum ActivityKind {
+    /// `meeting`.
+    Meeting,
+    /// `event`.
+    Event,
+    /// `task`.
+    Task,
+    /// `phoneCall`.
+    PhoneCall,
+    /// `letter`.
+    Letter,
+}
+
+impl ActivityKind {
+    /// Every kind that can carry a time.
+    pub const ALL: [Self; 5] = [
+        Self::Meeting,
+        Self::Event,
+        Self::Task,
+        Self::PhoneCall,
+        Self::Letter,
+    ];
+
+    /// The entity name in Raynet's API paths (`/meeting/`, `/phoneCall/`, …).
+    pub fn entity(self) -> &'static str {
+        match self {
+            Self::Meeting => "meeting",
+            Self::Event => "event",
+            Self::Task => "task",
+            Self::PhoneCall => "phoneCall",
+            Self::Letter => "letter",
+        }
+    }
+
+    /// The kind for a Raynet entity name (`Meeting`, `meeting`, `PhoneCall`, …).
+    pub fn from_entity(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.entity().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A participant of an activity, resolved to an address where one is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    /// Raynet person id.
+    pub person_id: Option<i64>,
+    /// Display name.
+    pub name: String,
+    /// E-mail address, when known.
+    pub email: Option<String>,
+}
+
+/// A Raynet activity as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    /// Type.
+    pub kind: ActivityKind,
+    /// Raynet id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Description (plain text or HTML from Raynet).
+    pub description: String,
+    /// Scheduled start.
+    pub start: Option<jiff::Timestamp>,
+    /// Scheduled end.
+    pub end: Option<jiff::Timestamp>,
+    /// Place.
+    pub location: Option<String>,
+    /// The owner's Raynet person id.
+    pub owner_person_id: Option<i64>,
+    /// Participants (the owner may be among them).
+    pub participants: Vec<Participant>,
+    /// Deleted in Raynet.
+    pub deleted: bool,
+}
+
+impl Activity {
+    /// Our id for it, stamped on events: `raynet:{entity}:{id}`.
+    pub fn crm_key(&self) -> String {
+        crm_key(self.kind, self.id)
+    }
+}
+
+/// `raynet:{entity}:{id}`.
+pub fn crm_key(kind: ActivityKind, id: i64) -> String {
+    format!("raynet:{}:{id}", kind.entity())
+}
+
+/// An employee whose calendar may be synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncEmployee {
+    /// Our employee id.
+    pub employee_id: String,
+    /// Their Raynet person id.
+    pub person_id: i64,
+    /// Their Office 365 mailbox.
+    pub mailbox: String,
+    /// Display name.
+    pub name: String,
+    /// Opted in (and active).
+    pub enabled: bool,
+}
+
+/// The calendar-sync settings the planner needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSettings {
+    /// Sync on at all.
+    pub enabled: bool,
+    /// Participant mode.
+    pub participant_mode: ParticipantSyncMode,
+    /// Types that are synced.
+    pub kinds: BTreeSet<ActivityKind>,
+    /// Category stamped on events.
+    pub category: String,
+    /// Activities starting before this are not synced.
+    pub start_from: Option<jiff::Timestamp>,
+}
+
+/// What we stored about an event we wrote for one employee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingLink {
+    /// Employee.
+    pub employee_id: String,
+    /// Mailbox it was written to.
+    pub mailbox: String,
+    /// Graph event id; `None` while a create is in flight (or was interrupted).
+    pub event_id: Option<String>,
+    /// Content hash of what was written.
+    pub content_hash: String,
+    /// The transaction id of the create.
+    pub transaction_id: String,
+    /// Whether it carries attendees (a delete then sends cancellations).
+    pub has_attendees: bool,
+}
+
+/// One planned step for one employee's mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Create the event. `resume` means a create may already have reached Graph: search by the
+    /// CRM id first, and reuse `transaction_id`.
+    Create {
+        /// The event.
+        draft: EventDraft,
+        /// Its content hash.
+        hash: String,
+        /// The transaction id of an interrupted create, to reuse.
+        transaction_id: Option<String>,
+    },
+    /// Overwrite the event.
+    Update {
+        /// Graph id.
+        event_id: String,
+        /// The event.
+        draft: EventDraft,
+        /// Its content hash.
+        hash: String,
+    },
+    /// Remove the event (for a meeting with attendees, Exchange sends cancellations).
+    Delete {
+        /// Graph id; `None` when a create was interrupted (search by the CRM id).
+        event_id: Option<String>,
+        /// Whether it carries attendees.
+        has_attendees: bool,
+    },
+    /// Nothing to write.
+    Skip {
+        /// Why (a stable code for the trace).
+        reason: &'static str,
+    },
+}
+
+/// One employee's planned step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// Employee.
+    pub employee_id: String,
+    /// Mailbox.
+    pub mailbox: String,
+    /// What to do.
+    pub step: Step,
+}
+
+/// Why an activity is not shown at all (a stable code), or `None` when it is.
+fn excluded(
+    activity: &Activity,
+    settings: &PlanSettings,
+    from_outlook: bool,
+) -> Option<&'static str> {
+    if !settings.enabled {
+        return Some("sync_disabled");
+    }
+    if activity.deleted {
+        return Some("deleted_in_crm");
+    }
+    if from_outlook {
+        return Some("saved_from_outlook");
+    }
+    if !settings.kinds.contains(&activity.kind) {
+        return Some("type_not_synced");
+    }
+    let (Some(start), Some(_)) = (activity.start, activity.end) else {
+        return Some("no_time");
+    };
+    if settings.start_from.is_some_and(|from| start < from) {
+        return Some("before_start_date");
+    }
+    None
+}
+
+/// Whether events of `kind` carry the participants as attendees under `mode`.
+pub fn carries_attendees(mode: ParticipantSyncMode, kind: ActivityKind) -> bool {
+    match mode {
+        ParticipantSyncMode::None => false,
+        ParticipantSyncMode::MeetingsOnly => kind == ActivityKind::Meeting,
+        ParticipantSyncMode::AllActivities => true,
+    }
+}
+
+/// The HTML body: the description (escaped) and the link to the activity in the CRM.
+fn body_html(activity: &Activity, crm_link: &str, link_label: &str) -> String {
+    let description = html_escape(&activity.description).replace('\n', "<br>");
+    format!(
+        "<p>{description}</p><p><a href=\"{}\">{}</a></p>",
+        html_escape(crm_link),
+        html_escape(link_label)
+    )
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The content hash of a draft: equal drafts, equal hashes.
+pub fn content_hash(draft: &EventDraft) -> String {
+    let json = draft.to_json().to_string();
+    let digest = Sha256::digest(json.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The mailboxes an activity should appear in (employee id → (mailbox, draft)).
+pub fn desired(
+    activity: &Activity,
+    employees: &[SyncEmployee],
+    settings: &PlanSettings,
+    crm_link: &str,
+    link_label: &str,
+) -> BTreeMap<String, (String, EventDraft)> {
+    let mut out = BTreeMap::new();
+    let (Some(start), Some(end)) = (activity.start, activity.end) else {
+        return out;
+    };
+    let by_person: BTreeMap<i64, &SyncEmployee> = employees
+        .iter()
+        .filter(|e| e.enabled)
+        .map(|e| (e.person_id, e))
+        .collect();
+    let owner = activity
+        .owner_person_id
+        .and_then(|p| by_person.get(&p).copied());
+    // Everyone taking part: the owner first, then participants, each once.
+    let mut involved: Vec<&SyncEmployee> = owner.into_iter().collect();
+    for p in &activity.participants {
+        if let Some(e) = p.person_id.and_then(|id| by_person.get(&id).copied())
+            && !involved.iter().any(|i| i.employee_id == e.employee_id)
+        {
+            involved.push(e);
+        }
+    }
+    let draft = |attendees: Vec<Attendee>| EventDraft {
+        subject: activity.title.clone(),
+        body_html: body_html(activity, crm_link, link_label),
+        start,
+        end: end.max(start),
+        location: activity.location.clone().filter(|l| !l.trim().is_empty()),
+        attendees,
+        categories: vec![settings.category.clone()],
+    };
+    let with_attendees = carries_attendees(settings.participant_mode, activity.kind);
+    match (with_attendees, owner) {
+        (true, Some(owner)) => {
+            let mut attendees: Vec<Attendee> = Vec::new();
+            for p in &activity.participants {
+                let employee = p.person_id.and_then(|id| by_person.get(&id).copied());
+                if employee.is_some_and(|e| e.employee_id == owner.employee_id)
+                    || p.person_id == activity.owner_person_id
+                {
+                    continue;
+                }
+                let address = employee
+                    .map(|e| e.mailbox.clone())
+                    .or_else(|| p.email.clone())
+                    .filter(|a| a.contains('@'));
+                if let Some(address) = address {
+                    let address = address.to_lowercase();
+                    if address != owner.mailbox.to_lowercase()
+                        && !attendees.iter().any(|a| a.address == address)
+                    {
+                        attendees.push(Attendee {
+                            address,
+                            name: p.name.clone(),
+                        });
+                    }
+                }
+            }
+            attendees.sort();
+            out.insert(
+                owner.employee_id.clone(),
+                (owner.mailbox.clone(), draft(attendees)),
+            );
+        }
+        // Without attendees (or with no synced owner to send them): a copy for each.
+        _ => {
+            for e in involved {
+                out.insert(
+                    e.employee_id.clone(),
+                    (e.mailbox.clone(), draft(Vec::new())),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Every write that makes the mailboxes right for `activity`, given what we wrote before.
+pub fn plan(
+    activity: &Activity,
+    employees: &[SyncEmployee],
+    settings: &PlanSettings,
+    existing: &[ExistingLink],
+    from_outlook: bool,
+    crm_link: &str,
+    link_label: &str,
+) -> Vec<Write> {
+    let reason = excluded(activity, settings, from_outlook);
+    let wanted = if reason.is_some() {
+        BTreeMap::new()
+    } else {
+        desired(activity, employees, settings, crm_link, link_label)
+    };
+    let mut writes = Vec::new();
+    for (employee_id, (mailbox, draft)) in &wanted {
+        let hash = content_hash(draft);
+        let link = existing.iter().find(|l| &l.employee_id == employee_id);
+        let step = match link {
+            // The mailbox changed: the old event goes (below), a new one comes.
+            Some(l) if l.mailbox.to_lowercase() != mailbox.to_lowercase() => Step::Create {
+                draft: draft.clone(),
+                hash,
+                transaction_id: None,
+            },
+            Some(l) => match &l.event_id {
+                None => Step::Create {
+                    draft: draft.clone(),
+                    hash,
+                    transaction_id: Some(l.transaction_id.clone()),
+                },
+                Some(_) if l.content_hash == hash => Step::Skip {
+                    reason: "unchanged",
+                },
+                Some(id) => Step::Update {
+                    event_id: id.clone(),
+                    draft: draft.clone(),
+                    hash,
+                },
+            },
+            None => Step::Create {
+                draft: draft.clone(),
+                hash,
+                transaction_id: None,
+            },
+        };
+        writes.push(Write {
+            employee_id: employee_id.clone(),
+            mailbox: mailbox.clone(),
+            step,
+        });
+    }
+    for link in existing {
+        let kept = wanted
+            .get(&link.employee_id)
+            .is_some_and(|(m, _)| m.to_lowercase() == link.mailbox.to_lowercase());
+        if !kept {
+            writes.push(Write {
+                employee_id: link.employee_id.clone(),
+                mailbox: link.mailbox.clone(),
+                step: Step::Delete {
+                    event_id: link.event_id.clone(),
+                    has_attendees: link.has_attendees,
+                },
+            });
+        }
+    }
+    if writes.is_empty()
+        && let Some(reason) = reason
+    {
+        writes.push(Write {
+            employee_id: String::new(),
+            mailbox: String::new(),
+            step: Step::Skip { reason },
+        });
+    }
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> jiff::Timestamp {
+        let civil: jiff::civil::DateTime = text.parse().unwrap();
+        civil
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Prague").unwrap())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn employee(n: i64) -> SyncEmployee {
+        SyncEmployee {
+            employee_id: format!("e{n}"),
+            person_id: n,
+            mailbox: format!("user{n}@firm.cz"),
+            name: format!("User {n}"),
+            enabled: true,
+        }
+    }
+
+    fn person(id: i64, email: Option<&str>) -> Participant {
+        Participant {
+            person_id: Some(id),
+            name: format!("Person {id}"),
+            email: email.map(str::to_owned),
+        }
+    }
+
+    /// A meeting owned by person 1 with employees 2 and 3 and customer 100.
+    fn meeting() -> Activity {
+        Activity {
+            kind: ActivityKind::Meeting,
+            id: 81,
+            title: "Demo".into(),
+            description: "Agenda <b>".into(),
+            start: Some(at("2026-09-01T09:00")),
+            end: Some(at("2026-09-01T10:00")),
+            location: Some("Kavárna".into()),
+            owner_person_id: Some(1),
+            participants: vec![
+                person(1, None),
+                person(2, None),
+                person(3, None),
+                person(100, Some("Jan@Acme.cz")),
+            ],
+            deleted: false,
+        }
+    }
+
+    fn settings(mode: ParticipantSyncMode) -> PlanSettings {
+        PlanSettings {
+            enabled: true,
+            participant_mode: mode,
+            kinds: ActivityKind::ALL.into_iter().collect(),
+            category: "Raynet".into(),
+            start_from: Some(at("2026-01-01T00:00")),
+        }
+    }
+
+    fn employees() -> Vec<SyncEmployee> {
+        vec![employee(1), employee(2), employee(3)]
+    }
+
+    fn run(
+        activity: &Activity,
+        mode: ParticipantSyncMode,
+        existing: &[ExistingLink],
+    ) -> Vec<Write> {
+        plan(
+            activity,
+            &employees(),
+            &settings(mode),
+            existing,
+            false,
+            "https://app.raynet.cz/x/?view=DetailView&en=Meeting&ei=81",
+            "Open in Raynet",
+        )
+    }
+
+    /// Links as if `writes` had been carried out.
+    fn links_after(writes: &[Write]) -> Vec<ExistingLink> {
+        writes
+            .iter()
+            .filter_map(|w| match &w.step {
+                Step::Create { draft, hash, .. } | Step::Update { draft, hash, .. } => {
+                    Some(ExistingLink {
+                        employee_id: w.employee_id.clone(),
+                        mailbox: w.mailbox.clone(),
+                        event_id: Some(format!("ev-{}", w.employee_id)),
+                        content_hash: hash.clone(),
+                        transaction_id: format!("tx-{}", w.employee_id),
+                        has_attendees: !draft.attendees.is_empty(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_meeting_in_the_default_mode_goes_only_to_the_owner_with_everyone_else_as_attendees() {
+        let writes = run(&meeting(), ParticipantSyncMode::MeetingsOnly, &[]);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes[0].mailbox, "user1@firm.cz");
+        let Step::Create { draft, .. } = &writes[0].step else {
+            panic!("{writes:?}")
+        };
+        let addresses: Vec<&str> = draft.attendees.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(addresses, ["jan@acme.cz", "user2@firm.cz", "user3@firm.cz"]);
+        assert_eq!(draft.categories, ["Raynet"]);
+        assert!(draft.body_html.contains("Agenda &lt;b&gt;"));
+        assert!(draft.body_html.contains("ei=81"));
+    }
+
+    #[test]
+    fn in_mode_none_each_participating_employee_gets_a_copy_without_attendees() {
+        let writes = run(&meeting(), ParticipantSyncMode::None, &[]);
+        let mailboxes: Vec<&str> = writes.iter().map(|w| w.mailbox.as_str()).collect();
+        assert_eq!(
+            mailboxes,
+            ["user1@firm.cz", "user2@firm.cz", "user3@firm.cz"]
+        );
+        for w in &writes {
+            let Step::Create { draft, .. } = &w.step else {
+                panic!("{w:?}")
+            };
+            assert!(draft.attendees.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_task_in_the_default_mode_carries_no_attendees_and_in_mode_all_it_does() {
+        let mut task = meeting();
+        task.kind = ActivityKind::Task;
+        let writes = run(&task, ParticipantSyncMode::MeetingsOnly, &[]);
+        assert_eq!(writes.len(), 3);
+        let writes = run(&task, ParticipantSyncMode::AllActivities, &[]);
+        assert_eq!(writes.len(), 1);
+        let Step::Create { draft, .. } = &writes[0].step else {
+            panic!()
+        };
+        assert_eq!(draft.attendees.len(), 3);
+    }
+
+    #[test]
+    fn an_employee_listed_twice_or_as_owner_and_participant_gets_one_event() {
+        let mut m = meeting();
+        m.participants.push(person(2, None));
+        let writes = run(&m, ParticipantSyncMode::None, &[]);
+        let mut mailboxes: Vec<&str> = writes.iter().map(|w| w.mailbox.as_str()).collect();
+        mailboxes.dedup();
+        assert_eq!(mailboxes.len(), writes.len());
+        assert_eq!(writes.len(), 3);
+    }
+
+    #[test]
+    fn planning_again_after_the_writes_skips_everything_and_a_change_updates() {
+        let first = run(&meeting(), ParticipantSyncMode::None, &[]);
+        let links = links_after(&first);
+        let again = run(&meeting(), ParticipantSyncMode::None, &links);
+        assert!(
+            again.iter().all(|w| w.step
+                == Step::Skip {
+                    reason: "unchanged"
+                }),
+            "{again:?}"
+        );
+        let mut moved = meeting();
+        moved.start = Some(at("2026-09-02T09:00"));
+        moved.end = Some(at("2026-09-02T10:00"));
+        let writes = run(&moved, ParticipantSyncMode::None, &links);
+        assert!(writes.iter().all(|w| matches!(w.step, Step::Update { .. })));
+    }
+
+    #[test]
+    fn deleting_in_the_crm_or_moving_before_the_start_date_removes_every_copy() {
+        let links = links_after(&run(&meeting(), ParticipantSyncMode::None, &[]));
+        let mut deleted = meeting();
+        deleted.deleted = true;
+        let writes = run(&deleted, ParticipantSyncMode::None, &links);
+        assert_eq!(writes.len(), 3);
+        assert!(writes.iter().all(|w| matches!(w.step, Step::Delete { .. })));
+        let mut early = meeting();
+        early.start = Some(at("2025-12-01T09:00"));
+        early.end = Some(at("2025-12-01T10:00"));
+        let writes = run(&early, ParticipantSyncMode::None, &links);
+        assert!(writes.iter().all(|w| matches!(w.step, Step::Delete { .. })));
+        // Nothing stored and nothing wanted: one skip with the reason, for the trace.
+        assert_eq!(
+            run(&early, ParticipantSyncMode::None, &[]),
+            vec![Write {
+                employee_id: String::new(),
+                mailbox: String::new(),
+                step: Step::Skip {
+                    reason: "before_start_date"
+                }
+            }]
+        );
+    }
+
+    #[test]
+    fn switching_from_none_to_meetings_only_removes_the_colleagues_copies() {
+        let links = links_after(&run(&meeting(), ParticipantSyncMode::None, &[]));
+        let writes = run(&meeting(), ParticipantSyncMode::MeetingsOnly, &links);
+        let owner = writes.iter().find(|w| w.employee_id == "e1").unwrap();
+        assert!(matches!(owner.step, Step::Update { .. }));
+        let deleted: Vec<&str> = writes
+            .iter()
+            .filter(|w| matches!(w.step, Step::Delete { .. }))
+            .map(|w| w.employee_id.as_str())
+            .collect();
+        assert_eq!(deleted, ["e2", "e3"]);
+    }
+
+    #[test]
+    fn an_interrupted_create_is_resumed_with_its_transaction_id() {
+        let links = vec![ExistingLink {
+            employee_id: "e1".into(),
+            mailbox: "user1@firm.cz".into(),
+            event_id: None,
+            content_hash: String::new(),
+            transaction_id: "tx-kept".into(),
+            has_attendees: true,
+        }];
+        let writes = run(&meeting(), ParticipantSyncMode::MeetingsOnly, &links);
+        assert!(matches!(
+            &writes[0].step,
+            Step::Create { transaction_id: Some(t), .. } if t == "tx-kept"
+        ));
+    }
+
+    #[test]
+    fn a_meeting_saved_from_outlook_is_never_written_back() {
+        let writes = plan(
+            &meeting(),
+            &employees(),
+            &settings(ParticipantSyncMode::MeetingsOnly),
+            &[],
+            true,
+            "",
+            "",
+        );
+        assert_eq!(
+            writes,
+            vec![Write {
+                employee_id: String::new(),
+                mailbox: String::new(),
+                step: Step::Skip {
+                    reason: "saved_from_outlook"
+                }
+            }]
+        );
+    }
+
+    #[test]
+    fn disabled_employees_and_types_get_nothing() {
+        let mut staff = employees();
+        staff[1].enabled = false;
+        let writes = plan(
+            &meeting(),
+            &staff,
+            &settings(ParticipantSyncMode::None),
+            &[],
+            false,
+            "",
+            "",
+        );
+        assert_eq!(writes.len(), 2);
+        let mut s = settings(ParticipantSyncMode::None);
+        s.kinds.remove(&ActivityKind::Meeting);
+        let writes = plan(&meeting(), &employees(), &s, &[], false, "", "");
+        assert!(matches!(
+            writes[0].step,
+            Step::Skip {
+                reason: "type_not_synced"
+            }
+        ));
+    }
+
+    #[test]
+    fn the_owner_not_synced_with_attendees_falls_back_to_copies_without_attendees() {
+        let mut m = meeting();
+        m.owner_person_id = Some(50);
+        let writes = run(&m, ParticipantSyncMode::MeetingsOnly, &[]);
+        assert_eq!(writes.len(), 3);
+        assert!(
+            writes.iter().all(
+                |w| matches!(&w.step, Step::Create { draft, .. } if draft.attendees.is_empty())
+            )
+        );
+    }
+}

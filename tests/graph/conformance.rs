@@ -1,0 +1,253 @@
+//! Spec conformance: every answer the Graph simulator gave while the connector ran every
+//! operation is checked against `specs/graph-calendar-openapi.json` (the schema of the
+//! operation's `2XX` answer, or the OData error of `default`), with the status codes the spec's
+//! notes give per operation.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::{connector::exercise_every_operation, start_sim};
+
+fn spec() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../specs/graph-calendar-openapi.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", path.display()));
+    serde_json::from_str(&text).expect("the spec is JSON")
+}
+
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec.pointer(r.trim_start_matches('#')).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Validates `value` against the JSON Schema subset the spec uses: `$ref`, `allOf`, `type`,
+/// `nullable`, `properties`, `required`, `items`, `enum`.
+fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        for part in parts {
+            validate(spec, part, value, at, errors);
+        }
+    }
+    if value.is_null() {
+        // Graph's references are nullable; primitive properties say so with `nullable`.
+        let plain_type = schema.get("type").is_some() && schema.get("$ref").is_none();
+        if plain_type
+            && schema.get("nullable") != Some(&Value::Bool(true))
+            && schema.get("enum").is_none()
+        {
+            errors.push(format!("{at}: null where the spec allows none"));
+        }
+        return;
+    }
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            other => json_type(value) == other,
+        };
+        if !ok {
+            errors.push(format!("{at}: expected {t}, got {value}"));
+            return;
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {options:?}"));
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (key, sub) in props {
+            if let Some(v) = obj.get(key) {
+                validate(spec, sub, v, &format!("{at}.{key}"), errors);
+            }
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = key.as_str()
+                && !obj.contains_key(k)
+            {
+                errors.push(format!("{at}: required `{k}` is missing"));
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            validate(spec, items, v, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+/// The spec's path template for a concrete path (`/v1.0` removed); the short spellings Graph
+/// also accepts (`/cancel`, `/calendarView/delta`) map to the namespaced ones.
+fn template<'a>(spec: &'a Value, method: &str, path: &str) -> Option<&'a str> {
+    let path = path.trim_start_matches("/v1.0");
+    let path = if let Some(p) = path.strip_suffix("/cancel") {
+        format!("{p}/microsoft.graph.cancel")
+    } else if let Some(p) = path
+        .strip_suffix("/calendarView/delta")
+        .or_else(|| path.strip_suffix("/calendarView/delta()"))
+    {
+        format!("{p}/calendarView/microsoft.graph.delta()")
+    } else {
+        path.to_owned()
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    spec["paths"].as_object()?.iter().find_map(|(tpl, ops)| {
+        let parts: Vec<&str> = tpl.trim_matches('/').split('/').collect();
+        let fits = parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
+        (fits && ops.get(method).is_some()).then_some(tpl.as_str())
+    })
+}
+
+/// The success status the Graph docs give per operation (the spec's `x-notes`).
+fn expected_success(method: &str, tpl: &str) -> u16 {
+    match method {
+        "post" if tpl.ends_with("microsoft.graph.cancel") => 202,
+        "post" => 201,
+        "delete" => 204,
+        _ => 200,
+    }
+}
+
+#[tokio::test]
+async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
+    let spec = spec();
+    let sim = start_sim().await;
+    exercise_every_operation(&sim).await;
+    let recorded = sim.graph().recorded();
+    assert!(
+        recorded.len() > 25,
+        "only {} exchanges recorded",
+        recorded.len()
+    );
+    let mut errors = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut statuses = BTreeSet::new();
+    for x in &recorded {
+        let method = x.method.to_lowercase();
+        let Some(tpl) = template(&spec, &method, &x.path) else {
+            errors.push(format!("{} {}: not in the spec", x.method, x.path));
+            continue;
+        };
+        covered.insert(format!("{} {tpl}", x.method));
+        statuses.insert(x.status);
+        let label = format!("{} {}?{} → {}", x.method, x.path, x.query, x.status);
+        let op = &spec["paths"][tpl][&method];
+        if (200..300).contains(&x.status) {
+            let expected = expected_success(&method, tpl);
+            if x.status != expected {
+                errors.push(format!("{label}: Graph answers {expected} here"));
+            }
+            let response = resolve(&spec, &op["responses"]["2XX"]);
+            match (
+                response["content"]["application/json"].get("schema"),
+                &x.body,
+            ) {
+                (Some(schema), Some(body)) => validate(&spec, schema, body, &label, &mut errors),
+                (Some(_), None) => errors.push(format!("{label}: no JSON body")),
+                (None, Some(body)) => {
+                    errors.push(format!("{label}: a body where none is specified: {body}"))
+                }
+                (None, None) => {}
+            }
+        } else {
+            let response = resolve(&spec, &op["responses"]["default"]);
+            let schema = &response["content"]["application/json"]["schema"];
+            match &x.body {
+                Some(body) => validate(&spec, schema, body, &label, &mut errors),
+                None => errors.push(format!("{label}: an error without an OData body")),
+            }
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} deviations:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+    for expected in [
+        "GET /users/{user-id}/events",
+        "POST /users/{user-id}/events",
+        "GET /users/{user-id}/events/{event-id}",
+        "PATCH /users/{user-id}/events/{event-id}",
+        "DELETE /users/{user-id}/events/{event-id}",
+        "POST /users/{user-id}/events/{event-id}/microsoft.graph.cancel",
+        "GET /users/{user-id}/calendarView",
+        "GET /users/{user-id}/calendarView/microsoft.graph.delta()",
+    ] {
+        assert!(
+            covered.contains(expected),
+            "{expected} was not exercised; covered: {covered:?}"
+        );
+    }
+    for status in [200, 201, 202, 204, 400, 401, 403, 404, 429, 503] {
+        assert!(
+            statuses.contains(&status),
+            "no {status} answer was checked: {statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_check_catches_a_wrong_type_a_bad_enum_and_a_missing_error_code() {
+    let spec = spec();
+    let event = serde_json::json!({"$ref": "#/components/schemas/microsoft.graph.event"});
+    let mut errors = Vec::new();
+    validate(
+        &spec,
+        &event,
+        &serde_json::json!({"id": "x", "subject": "s", "isAllDay": false, "showAs": "busy",
+            "start": {"dateTime": "2026-01-01T00:00:00", "timeZone": "UTC"}}),
+        "",
+        &mut errors,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    validate(
+        &spec,
+        &event,
+        &serde_json::json!({"id": 5, "isAllDay": "no", "showAs": "sleeping", "start": {"dateTime": 1}}),
+        "",
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    let error =
+        serde_json::json!({"$ref": "#/components/schemas/microsoft.graph.ODataErrors.ODataError"});
+    let mut errors = Vec::new();
+    validate(
+        &spec,
+        &error,
+        &serde_json::json!({"error": {"message": "m"}}),
+        "",
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
