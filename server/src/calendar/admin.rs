@@ -187,7 +187,7 @@ pub struct SyncNowInput {
     /// `meeting`, `event`, `task`, `phoneCall` or `letter`.
     #[schema(value_type = String)]
     pub kind: ActivityKind,
-    /// Raynet id.
+    /// CRM id.
     pub id: i64,
 }
 

@@ -14,7 +14,7 @@ use super::{
     Step, SyncEmployee, Write, crm_key, plan,
 };
 use crate::{
-    crm::{self, Crm, CrmActivity, CrmError},
+    crm::{self, ActivityRef, Crm, CrmActivity, CrmError},
     graph::{EventDraft, GraphClient, GraphConnection, GraphError, GraphEvent, GraphLimits},
     identity::office365::Office365Settings,
     jobs::{JobError, JobKind, JobQueue},
@@ -31,7 +31,7 @@ pub const JOB_KIND: &str = "calendar.sync";
 pub struct SyncRequest {
     /// Activity type.
     pub kind: ActivityKind,
-    /// Raynet id.
+    /// CRM id.
     pub id: i64,
 }
 
@@ -324,7 +324,7 @@ pub async fn sync_activity(
         &existing,
         from_outlook,
         &link,
-        "Raynet",
+        crm::DISPLAY_NAME,
     );
     // Removals first: a link moving to another mailbox is deleted before it is written anew.
     writes.sort_by_key(|w| !matches!(w.step, Step::Delete { .. }));
@@ -694,15 +694,10 @@ pub async fn run_now(state: &CalendarCtx, employee: Option<&str>) -> Result<usiz
     let graph = CalendarJob::new(state.clone()).graph(state).await?;
     let mut count = 0;
     for key in keys {
-        let mut parts = key.splitn(3, ':');
-        let (Some("raynet"), Some(entity), Some(id)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let Some(activity) = ActivityRef::parse_key(&key) else {
             continue;
         };
-        let (Some(kind), Ok(id)) = (ActivityKind::from_entity(entity), id.parse::<i64>()) else {
-            continue;
-        };
-        sync_activity(state, &graph, kind, id).await?;
+        sync_activity(state, &graph, activity.kind, activity.id).await?;
         count += 1;
     }
     Ok(count)

@@ -1,4 +1,4 @@
-//! Calendar sync CRM → Outlook: Raynet activities of the enabled types appear in the Outlook
+//! Calendar sync CRM → Outlook: CRM activities of the enabled types appear in the Outlook
 //! calendars of the employees who own them or take part. `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `settings` holds what the admin chose; `admin` is the JSON API.

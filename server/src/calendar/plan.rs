@@ -16,61 +16,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    crm::ActivityRef,
     graph::{Attendee, EventDraft},
     settings::ParticipantSyncMode,
 };
 
-/// Raynet activity types.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum ActivityKind {
-    /// `meeting`.
-    Meeting,
-    /// `event`.
-    Event,
-    /// `task`.
-    Task,
-    /// `phoneCall`.
-    PhoneCall,
-    /// `letter`.
-    Letter,
-}
-
-impl ActivityKind {
-    /// Every kind that can carry a time.
-    pub const ALL: [Self; 5] = [
-        Self::Meeting,
-        Self::Event,
-        Self::Task,
-        Self::PhoneCall,
-        Self::Letter,
-    ];
-
-    /// The entity name in Raynet's API paths (`/meeting/`, `/phoneCall/`, …).
-    pub fn entity(self) -> &'static str {
-        match self {
-            Self::Meeting => "meeting",
-            Self::Event => "event",
-            Self::Task => "task",
-            Self::PhoneCall => "phoneCall",
-            Self::Letter => "letter",
-        }
-    }
-
-    /// The kind for a Raynet entity name (`Meeting`, `meeting`, `PhoneCall`, …).
-    pub fn from_entity(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.entity().eq_ignore_ascii_case(name))
-    }
-}
+/// The activity types calendar sync knows (the CRM's, see [`crate::crm::TimedActivityKind`]).
+pub use crate::crm::TimedActivityKind as ActivityKind;
 
 /// A participant of an activity, resolved to an address where one is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
-    /// Raynet person id.
+    /// CRM person id.
     pub person_id: Option<i64>,
     /// Display name.
     pub name: String,
@@ -78,16 +35,16 @@ pub struct Participant {
     pub email: Option<String>,
 }
 
-/// A Raynet activity as the planner needs it.
+/// A CRM activity as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
     /// Type.
     pub kind: ActivityKind,
-    /// Raynet id.
+    /// CRM id.
     pub id: i64,
     /// Title.
     pub title: String,
-    /// Description (plain text or HTML from Raynet).
+    /// Description (plain text or HTML from the CRM).
     pub description: String,
     /// Scheduled start.
     pub start: Option<jiff::Timestamp>,
@@ -95,24 +52,24 @@ pub struct Activity {
     pub end: Option<jiff::Timestamp>,
     /// Place.
     pub location: Option<String>,
-    /// The owner's Raynet person id.
+    /// The owner's CRM person id.
     pub owner_person_id: Option<i64>,
     /// Participants (the owner may be among them).
     pub participants: Vec<Participant>,
-    /// Deleted in Raynet.
+    /// Deleted in the CRM.
     pub deleted: bool,
 }
 
 impl Activity {
-    /// Our id for it, stamped on events: `raynet:{entity}:{id}`.
+    /// Our id for it, stamped on events (see [`ActivityRef::to_key`]).
     pub fn crm_key(&self) -> String {
         crm_key(self.kind, self.id)
     }
 }
 
-/// `raynet:{entity}:{id}`.
+/// The key of CRM activity `kind`/`id`, stamped on events (see [`ActivityRef::to_key`]).
 pub fn crm_key(kind: ActivityKind, id: i64) -> String {
-    format!("raynet:{}:{id}", kind.entity())
+    ActivityRef::new(kind, id).to_key()
 }
 
 /// An employee whose calendar may be synced.
@@ -120,7 +77,7 @@ pub fn crm_key(kind: ActivityKind, id: i64) -> String {
 pub struct SyncEmployee {
     /// Our employee id.
     pub employee_id: String,
-    /// Their Raynet person id.
+    /// Their CRM person id.
     pub person_id: i64,
     /// Their Office 365 mailbox.
     pub mailbox: String,
@@ -510,8 +467,8 @@ mod tests {
             &settings(mode),
             existing,
             false,
-            "https://app.raynet.cz/x/?view=DetailView&en=Meeting&ei=81",
-            "Open in Raynet",
+            "https://crm.example/records?kind=meeting&id=81",
+            "Open in the CRM",
         )
     }
 
@@ -547,7 +504,7 @@ mod tests {
         assert_eq!(addresses, ["jan@acme.cz", "user2@firm.cz", "user3@firm.cz"]);
         assert_eq!(draft.categories, ["Raynet"]);
         assert!(draft.body_html.contains("Agenda &lt;b&gt;"));
-        assert!(draft.body_html.contains("ei=81"));
+        assert!(draft.body_html.contains("kind=meeting&amp;id=81"));
     }
 
     #[test]

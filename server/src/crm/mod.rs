@@ -2,6 +2,7 @@
 //! persons, business cases, projects, activities, webhooks), its domain types and [`CrmError`].
 //! Only the implementations below this module (today [`raynet`]) know a CRM's wire format.
 
+pub mod activity_ref;
 pub mod hub;
 pub mod raynet;
 pub mod webhook;
@@ -19,8 +20,12 @@ use tokio::sync::Semaphore;
 
 use crate::config::CrmConfig;
 
+pub use activity_ref::{ActivityRef, TimedActivityKind};
 pub use hub::{ConnectError, CrmHub};
 pub use raynet::{RaynetClient, RaynetConnection};
+
+/// The CRM's name as users know it, e.g. the label of a link into its web app.
+pub const DISPLAY_NAME: &str = raynet::DISPLAY_NAME;
 
 /// The CRM API address offered first (and the command line's default).
 pub const DEFAULT_BASE_URL: &str = raynet::DEFAULT_BASE_URL;

@@ -170,11 +170,11 @@ mod tests {
             }],
             categories: vec!["Raynet".into()],
         };
-        let body = draft.create_json("raynet:meeting:5", "tx-1");
+        let body = draft.create_json("crm:meeting:5", "tx-1");
         assert_eq!(body["transactionId"], "tx-1");
         assert_eq!(
             body["singleValueExtendedProperties"][0]["value"],
-            "raynet:meeting:5"
+            "crm:meeting:5"
         );
         assert_eq!(
             body["singleValueExtendedProperties"][0]["id"],

@@ -1,5 +1,5 @@
 //! The Microsoft Graph connector: the only code that knows Graph's wire format, as `crm/` is for
-//! Raynet. It obtains app-only tokens by client credentials (`token`), turns a planned calendar
+//! the CRM's. It obtains app-only tokens by client credentials (`token`), turns a planned calendar
 //! event into Graph's JSON (`event`), and writes events into mailboxes (`client`): create with a
 //! `transactionId` and our CRM id as an extended property, update, delete, cancel, get, and a
 //! search by the CRM id; `Prefer: IdType="ImmutableId"` on every call, at most four concurrent

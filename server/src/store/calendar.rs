@@ -9,7 +9,7 @@ use super::{StoreResult, for_both_backends, now_ms};
 /// The event we wrote (or are writing) for one employee and CRM activity.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CalendarLink {
-    /// `raynet:{entity}:{id}`.
+    /// The CRM activity's key (`crm::ActivityRef::to_key`).
     pub activity_key: String,
     /// Employee.
     pub employee_id: String,
@@ -34,7 +34,7 @@ pub struct CalendarLink {
 /// A written event, to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenEvent {
-    /// `raynet:{entity}:{id}`.
+    /// The CRM activity's key (`crm::ActivityRef::to_key`).
     pub activity_key: String,
     /// Employee.
     pub employee_id: String,
@@ -74,7 +74,7 @@ pub struct CalendarEmployee {
 pub struct TraceEntry {
     /// When (Unix ms).
     pub at: i64,
-    /// `raynet:{entity}:{id}`.
+    /// The CRM activity's key (`crm::ActivityRef::to_key`).
     pub activity_key: String,
     /// Employee ('' when the decision concerns nobody's mailbox).
     pub employee_id: String,

@@ -29,6 +29,9 @@ use crate::{
     },
 };
 
+/// The CRM's name as users know it (the label of links into its web app).
+pub const DISPLAY_NAME: &str = "Raynet";
+
 /// The default API address (Czech host); `.sk`, `.com` and `eu.raynetcrm.com` hosts also exist.
 pub const DEFAULT_BASE_URL: &str = "https://app.raynet.cz/api/v2/";
 
