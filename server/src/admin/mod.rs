@@ -14,6 +14,7 @@ pub mod audit;
 pub mod company;
 pub mod crm_connection;
 pub mod employees;
+pub mod errors;
 pub mod office365;
 pub mod pages;
 pub mod session;
@@ -76,6 +77,11 @@ impl Problems {
             .collect::<Vec<_>>()
             .join(" ");
         AppError::Invalid { message, fields }
+    }
+
+    /// The problems with English messages, as the admin services report them.
+    pub fn in_english(&self) -> errors::FieldProblems {
+        errors::FieldProblems(self.texts(&Tr::new(Lang::En)))
     }
 }
 

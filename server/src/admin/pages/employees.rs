@@ -30,7 +30,7 @@ pub async fn list_page(
     query: Query<Flash>,
 ) -> Response {
     let q = query.q.clone().unwrap_or_default();
-    let employees = match api::search(&state, Some(&q)).await {
+    let employees = match api::search(&state, Some(&q)).await.map_err(AppError::from) {
         Ok(list) => list,
         Err(e) => {
             return ctx.page(
@@ -262,8 +262,8 @@ fn input_of(form: &EmployeeForm) -> EmployeeInput {
 }
 
 /// Moves the API's field errors next to the fields; other errors become the top notice.
-fn absorb(ctx: &Ctx, err: AppError, errors: &mut FieldErrors) -> Markup {
-    match err {
+fn absorb(ctx: &Ctx, err: impl Into<AppError>, errors: &mut FieldErrors) -> Markup {
+    match err.into() {
         AppError::Invalid { fields, .. } => {
             errors.extend(fields);
             html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
@@ -315,7 +315,7 @@ async fn one(state: &AppState, ctx: &Ctx, id: &str) -> Result<EmployeeView, Resp
     let Some(session) = ctx.session.as_ref() else {
         return Err(super::to_login(HERE));
     };
-    match api::find(state, session, id).await {
+    match api::find(state, session, id).await.map_err(AppError::from) {
         Ok(view) => Ok(view),
         Err(e) => Err(ctx.page(
             e.status(),
@@ -436,7 +436,10 @@ pub async fn set_active(
         active: Some(form.active),
         ..EmployeeInput::default()
     };
-    match api::change(&state, &session, &id, &input).await {
+    match api::change(&state, &session, &id, &input)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(_) => Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response(),
         Err(e) => {
             let view = match one(&state, &ctx, &id).await {
