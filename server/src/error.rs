@@ -16,9 +16,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    admin::errors::{EmployeeError, FieldProblems, SaveError},
     crm::{ConnectError, CrmError},
     jobs::WorkError,
+    service_errors::{EmployeeError, FieldProblems, SaveError},
     settings::SettingsError,
     store::StoreError,
 };

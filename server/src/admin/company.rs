@@ -5,7 +5,8 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Problems, errors::SaveError};
+use super::Problems;
+use crate::service_errors::SaveError;
 use crate::{
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    admin::errors::{EmployeeError, FieldProblems},
     email::EmailAddress,
     error::{AppError, AppJson},
     identity::{
@@ -17,6 +16,7 @@ use crate::{
         session::{AdminSession, RequireAdmin},
     },
     secrets::{employee_crm_key_aad, mask},
+    service_errors::{EmployeeError, FieldProblems},
     settings::{CrmConnectionSettings, Setting},
     state::AppState,
     store::{Employee, EmployeeChanges, NewEmployee, Role},

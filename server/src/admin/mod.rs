@@ -14,7 +14,6 @@ pub mod audit;
 pub mod company;
 pub mod crm_connection;
 pub mod employees;
-pub mod errors;
 pub mod office365;
 pub mod pages;
 pub mod session;
@@ -80,8 +79,8 @@ impl Problems {
     }
 
     /// The problems with English messages, as the admin services report them.
-    pub fn in_english(&self) -> errors::FieldProblems {
-        errors::FieldProblems(self.texts(&Tr::new(Lang::En)))
+    pub fn in_english(&self) -> crate::service_errors::FieldProblems {
+        crate::service_errors::FieldProblems(self.texts(&Tr::new(Lang::En)))
     }
 }
 

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    admin::errors::{FieldProblems, SaveError},
     error::{AppError, AppJson},
     identity::{
         office365::{Office365Settings, app_id_uri},
         session::{AdminSession, RequireAdmin},
     },
     secrets::mask,
+    service_errors::{FieldProblems, SaveError},
     state::AppState,
 };
 

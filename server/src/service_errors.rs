@@ -1,6 +1,7 @@
 //! What the admin services (employees, company data, Office 365 settings) fail with. They know
-//! nothing of HTTP: `crate::error` maps these to statuses, in the one place domain errors become
-//! answers.
+//! nothing of HTTP: the HTTP edge (`error.rs`) maps these to statuses, in the one place domain
+//! errors become answers. A leaf module (outside `admin`), so the edge can name these without a
+//! module cycle.
 
 use std::collections::BTreeMap;
 
