@@ -5,7 +5,6 @@
 use axum::{
     Form,
     extract::{Path, Query, State},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -266,7 +265,7 @@ fn absorb(ctx: &Ctx, err: impl Into<AppError>, errors: &mut FieldErrors) -> Mark
     match err.into() {
         AppError::Invalid { fields, .. } => {
             errors.extend(fields);
-            html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+            ctx.form_has_errors()
         }
         AppError::Conflict(_) => {
             html! { p.notice.error role="alert" { (ctx.tr.t("employee-conflict")) } }
@@ -301,10 +300,9 @@ pub async fn create(
             Err(e) => absorb(&ctx, e, &mut errors),
         }
     } else {
-        html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+        ctx.form_has_errors()
     };
-    ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    ctx.rejected_form(
         tkey!("employee-new-title"),
         HERE,
         form_body(&ctx, None, &form, &errors, top),
@@ -371,10 +369,9 @@ pub async fn update(
             Err(e) => absorb(&ctx, e, &mut errors),
         }
     } else {
-        html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+        ctx.form_has_errors()
     };
-    ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    ctx.rejected_form(
         tkey!("employee-edit-title"),
         HERE,
         form_body(&ctx, Some(&view), &form, &errors, top),
