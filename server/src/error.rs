@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::{
     crm::{ConnectError, CrmError},
     jobs::WorkError,
+    service_errors::{EmployeeError, FieldProblems, SaveError},
     settings::SettingsError,
     store::StoreError,
 };
@@ -118,6 +119,41 @@ impl From<SettingsError> for AppError {
         match err {
             SettingsError::Store(e) => e.into(),
             other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<FieldProblems> for AppError {
+    fn from(problems: FieldProblems) -> Self {
+        Self::Invalid {
+            message: problems.summary("; "),
+            fields: problems.0,
+        }
+    }
+}
+
+impl From<EmployeeError> for AppError {
+    fn from(err: EmployeeError) -> Self {
+        match err {
+            EmployeeError::Invalid(problems) => problems.into(),
+            EmployeeError::BadQuery(m) => Self::BadRequest(m.into()),
+            EmployeeError::Forbidden(m) => Self::Forbidden(m.into()),
+            EmployeeError::NotFound(m) => Self::NotFound(m.into()),
+            EmployeeError::Conflict(m) => Self::Conflict(m.into()),
+            EmployeeError::Store(e) => e.into(),
+            EmployeeError::Settings(e) => e.into(),
+            EmployeeError::Hashing(_) => Self::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<SaveError> for AppError {
+    fn from(err: SaveError) -> Self {
+        match err {
+            SaveError::Invalid(problems) => problems.into(),
+            SaveError::Forbidden => Self::Forbidden(err.to_string()),
+            SaveError::Store(e) => e.into(),
+            SaveError::Settings(e) => e.into(),
         }
     }
 }

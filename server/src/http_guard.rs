@@ -9,7 +9,7 @@
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::Next,
     response::Response,
 };
@@ -52,6 +52,18 @@ impl Guard {
 /// Middleware: refuses oversize request targets (414) and headers (431) in the JSON error shape,
 /// and adds the security headers to every response.
 pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let is_admin_page =
+        request.uri().path() == "/admin" || request.uri().path().starts_with("/admin/");
+    let mut response = match too_large(&request) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    };
+    add_security_headers(response.headers_mut(), is_admin_page, guard.hsts);
+    response
+}
+
+/// The refusal for a request whose target or headers exceed the limits; `None` when it fits.
+fn too_large(request: &Request) -> Option<Response> {
     let uri_len = request
         .uri()
         .path_and_query()
@@ -61,24 +73,25 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    let is_admin_page =
-        request.uri().path() == "/admin" || request.uri().path().starts_with("/admin/");
-    let mut response = if uri_len > MAX_URI_BYTES {
-        error_response(
+    if uri_len > MAX_URI_BYTES {
+        Some(error_response(
             StatusCode::URI_TOO_LONG,
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
             None,
-        )
+        ))
     } else if header_len > MAX_HEADER_BYTES {
-        error_response(
+        Some(error_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
             None,
-        )
+        ))
     } else {
-        next.run(request).await
-    };
-    let headers = response.headers_mut();
+        None
+    }
+}
+
+/// `nosniff` everywhere, the admin CSP on admin pages that set none, HSTS when enabled.
+fn add_security_headers(headers: &mut HeaderMap, is_admin_page: bool, hsts: bool) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -89,11 +102,10 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
             HeaderValue::from_static(ADMIN_CSP),
         );
     }
-    if guard.hsts {
+    if hsts {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
     }
-    response
 }

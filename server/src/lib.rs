@@ -29,6 +29,7 @@ pub mod model;
 mod module_graph;
 pub mod ops;
 pub mod secrets;
+pub mod service_errors;
 pub mod settings;
 pub mod shutdown;
 pub mod state;

@@ -155,20 +155,39 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
         return error_response(StatusCode::NOT_FOUND, "no such file", None);
     }
     let files = PaneFiles::of(config);
-    let mut found = None;
-    for (encoding, suffix) in encodings(request.headers()) {
-        if let Some(file) = files.read(&format!("{path}{suffix}")).await {
-            found = Some((file, Some(encoding)));
-            break;
-        }
-    }
-    if found.is_none() {
-        found = files.read(path).await.map(|file| (file, None));
-    }
-    let Some(((bytes, etag), encoding)) = found else {
+    let Some(((bytes, etag), encoding)) = find_file(&files, path, request.headers()).await else {
         return error_response(StatusCode::NOT_FOUND, "no such file", None);
     };
+    let headers = file_headers(path, &etag, encoding);
+    if etag_matches(request.headers(), &etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let body = match bytes {
+        Cow::Borrowed(bytes) => Body::from(bytes),
+        Cow::Owned(bytes) => Body::from(bytes),
+    };
+    (headers, body).into_response()
+}
 
+/// A pane file's bytes and ETag.
+type PaneFile = (Cow<'static, [u8]>, String);
+
+/// `path` in the best pre-compressed form the client accepts, else as it is, with the encoding.
+async fn find_file(
+    files: &PaneFiles<'_>,
+    path: &str,
+    request_headers: &HeaderMap,
+) -> Option<(PaneFile, Option<&'static str>)> {
+    for (encoding, suffix) in encodings(request_headers) {
+        if let Some(file) = files.read(&format!("{path}{suffix}")).await {
+            return Some((file, Some(encoding)));
+        }
+    }
+    files.read(path).await.map(|file| (file, None))
+}
+
+/// Content type, caching, ETag, encoding and (for HTML) framing headers of a served file.
+fn file_headers(path: &str, etag: &str, encoding: Option<&'static str>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let content_type = mime_guess::from_path(path).first_or_octet_stream();
     if let Ok(value) = HeaderValue::from_str(content_type.as_ref()) {
@@ -179,7 +198,7 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
         header::CACHE_CONTROL,
         HeaderValue::from_static(if immutable { IMMUTABLE } else { "no-cache" }),
     );
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -192,21 +211,17 @@ pub async fn fallback(State(state): State<AppState>, request: Request) -> Respon
             HeaderValue::from_static(FRAME_ANCESTORS),
         );
     }
-    let unchanged = request
-        .headers()
+    headers
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn etag_matches(request_headers: &HeaderMap, etag: &str) -> bool {
+    request_headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == etag || tag.trim() == "*");
-    if unchanged {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    let body = match bytes {
-        Cow::Borrowed(bytes) => Body::from(bytes),
-        Cow::Owned(bytes) => Body::from(bytes),
-    };
-    (headers, body).into_response()
+        .any(|tag| tag.trim() == etag || tag.trim() == "*")
 }
 
 #[cfg(test)]

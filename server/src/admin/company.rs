@@ -5,7 +5,8 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Problems, audit};
+use super::Problems;
+use crate::service_errors::SaveError;
 use crate::{
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
@@ -91,10 +92,17 @@ pub async fn save(
     state: &AppState,
     by: &AdminSession,
     company: &CompanySettings,
-) -> Result<(), AppError> {
-    validate(company).check()?;
+) -> Result<(), SaveError> {
+    validate(company).in_english().check()?;
     company.save(state.store.as_ref()).await?;
-    audit(state, by, "company.update", "settings:company", "").await
+    Ok(by
+        .audit(
+            state.store.as_ref(),
+            "company.update",
+            "settings:company",
+            "",
+        )
+        .await?)
 }
 
 /// The company data.

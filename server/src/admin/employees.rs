@@ -4,8 +4,6 @@
 //! never their role, active flag or Office 365 e-mail (it binds the first Outlook sign-in, so
 //! choosing a colleague's would capture theirs).
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +16,7 @@ use crate::{
         session::{AdminSession, RequireAdmin},
     },
     secrets::{employee_crm_key_aad, mask},
+    service_errors::{EmployeeError, FieldProblems},
     settings::{CrmConnectionSettings, Setting},
     state::AppState,
     store::{Employee, EmployeeChanges, NewEmployee, Role},
@@ -112,24 +111,21 @@ impl std::fmt::Debug for EmployeeInput {
     }
 }
 
-fn validate(input: &EmployeeInput, creating: bool) -> Result<(), AppError> {
-    let mut fields = BTreeMap::new();
+fn validate(input: &EmployeeInput, creating: bool) -> Result<(), FieldProblems> {
+    let mut fields = FieldProblems::default();
     if creating
         && input
             .identifier
             .as_deref()
             .is_none_or(|s| s.trim().is_empty())
     {
-        fields.insert("identifier".to_owned(), "is required".to_owned());
+        fields.add("identifier", "is required");
     }
     if let Some(identifier) = &input.identifier {
         if identifier.trim().is_empty() {
-            fields.insert("identifier".to_owned(), "must not be empty".to_owned());
+            fields.add("identifier", "must not be empty");
         } else if identifier.len() > 200 {
-            fields.insert(
-                "identifier".to_owned(),
-                "is longer than 200 characters".to_owned(),
-            );
+            fields.add("identifier", "is longer than 200 characters");
         }
     }
     for (name, value) in [
@@ -140,39 +136,28 @@ fn validate(input: &EmployeeInput, creating: bool) -> Result<(), AppError> {
         if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
             && !EmailAddress::is_valid(v)
         {
-            fields.insert(name.to_owned(), "is not an e-mail address".to_owned());
+            fields.add(name, "is not an e-mail address");
         }
     }
     if let Some(key) = &input.crm_api_key
         && (key.len() > 500 || key.chars().any(char::is_control))
     {
-        fields.insert(
-            "crm_api_key".to_owned(),
-            "is not a valid API key".to_owned(),
-        );
+        fields.add("crm_api_key", "is not a valid API key");
     }
     if let Some(p) = &input.password
         && p.chars().count() < password::MIN_LENGTH
     {
-        fields.insert(
-            "password".to_owned(),
+        fields.add(
+            "password",
             format!("must have at least {} characters", password::MIN_LENGTH),
         );
     }
     if let Some(lang) = &input.language
         && (lang.len() > 16 || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
-        fields.insert("language".to_owned(), "is not a language tag".to_owned());
+        fields.add("language", "is not a language tag");
     }
-    if fields.is_empty() {
-        return Ok(());
-    }
-    let message = fields
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(AppError::Invalid { message, fields })
+    fields.check()
 }
 
 fn changed_fields(input: &EmployeeInput) -> String {
@@ -196,15 +181,19 @@ fn changed_fields(input: &EmployeeInput) -> String {
     format!("fields: {}", names.join(","))
 }
 
-async fn hash_password(password: Option<String>) -> Result<Option<String>, AppError> {
+async fn hash_password(password: Option<String>) -> Result<Option<String>, EmployeeError> {
     let Some(password) = password else {
         return Ok(None);
     };
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(|e| EmployeeError::Hashing(e.to_string()))?
         .map(Some)
-        .map_err(|e| AppError::invalid_field("password", e.to_string()))
+        .map_err(|e| {
+            let mut problems = FieldProblems::default();
+            problems.add("password", e.to_string());
+            EmployeeError::Invalid(problems)
+        })
 }
 
 async fn apply_secrets(
@@ -212,7 +201,7 @@ async fn apply_secrets(
     id: &str,
     crm_api_key: Option<&str>,
     password_hash: Option<&str>,
-) -> Result<(), AppError> {
+) -> Result<(), EmployeeError> {
     if let Some(key) = crm_api_key {
         let key = key.trim();
         let sealed =
@@ -247,10 +236,8 @@ async fn refresh_levels_on_account_change(state: &AppState, id: &str, input: &Em
             .store
             .employee(id)
             .await?
-            .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
-        crate::items::access::refresh_levels(&state.items_ctx(), &employee)
-            .await
-            .map_err(AppError::from)
+            .ok_or(crate::jobs::WorkError::Gone("no such employee".into()))?;
+        crate::items::access::refresh_levels(&state.items_ctx(), &employee).await
     };
     if let Err(e) = refreshed.await {
         tracing::warn!(employee = %id, error = %e, "refreshing CRM security levels failed");
@@ -281,12 +268,10 @@ pub async fn list(
 }
 
 /// The employees whose identifier or an e-mail contains `q` (all for `None`).
-pub async fn search(state: &AppState, q: Option<&str>) -> Result<Vec<EmployeeView>, AppError> {
+pub async fn search(state: &AppState, q: Option<&str>) -> Result<Vec<EmployeeView>, EmployeeError> {
     let needle = q.unwrap_or_default().trim().to_lowercase();
     if needle.len() > 200 {
-        return Err(AppError::BadRequest(
-            "q is longer than 200 characters".into(),
-        ));
+        return Err(EmployeeError::BadQuery("q is longer than 200 characters"));
     }
     let employees = state.store.list_employees().await?;
     Ok(employees
@@ -334,8 +319,10 @@ pub async fn add(
     state: &AppState,
     session: &AdminSession,
     input: &EmployeeInput,
-) -> Result<EmployeeView, AppError> {
-    session.require_admin()?;
+) -> Result<EmployeeView, EmployeeError> {
+    if !session.is_admin() {
+        return Err(EmployeeError::Forbidden("this needs the admin role"));
+    }
     validate(input, true)?;
     let password_hash = hash_password(input.password.clone()).await?;
     let created = state
@@ -371,28 +358,28 @@ pub async fn add(
             )
             .await?;
     }
-    super::audit(
-        state,
-        session,
-        "employee.create",
-        &format!("employee:{}", created.id),
-        changed_fields(input),
-    )
-    .await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "employee.create",
+            &format!("employee:{}", created.id),
+            changed_fields(input),
+        )
+        .await?;
     let employee = state
         .store
         .employee(&created.id)
         .await?
-        .ok_or_else(|| AppError::NotFound("the employee vanished".into()))?;
+        .ok_or(EmployeeError::NotFound("the employee vanished"))?;
     Ok(view(state, employee))
 }
 
-fn may_see(session: &AdminSession, id: &str) -> Result<(), AppError> {
+fn may_see(session: &AdminSession, id: &str) -> Result<(), EmployeeError> {
     if session.is_admin() || session.employee.id == id {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "you may see and change only your own record".into(),
+        Err(EmployeeError::Forbidden(
+            "you may see and change only your own record",
         ))
     }
 }
@@ -423,13 +410,13 @@ pub async fn find(
     state: &AppState,
     session: &AdminSession,
     id: &str,
-) -> Result<EmployeeView, AppError> {
+) -> Result<EmployeeView, EmployeeError> {
     may_see(session, id)?;
     let employee = state
         .store
         .employee(id)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
+        .ok_or(EmployeeError::NotFound("no such employee"))?;
     Ok(view(state, employee))
 }
 
@@ -464,25 +451,25 @@ pub async fn change(
     session: &AdminSession,
     id: &str,
     input: &EmployeeInput,
-) -> Result<EmployeeView, AppError> {
+) -> Result<EmployeeView, EmployeeError> {
     let id = id.to_owned();
     may_see(session, &id)?;
     if !session.is_admin()
         && (input.role.is_some() || input.active.is_some() || input.o365_email.is_some())
     {
-        return Err(AppError::Forbidden(
-            "only an admin may change role, active or the Office 365 e-mail".into(),
+        return Err(EmployeeError::Forbidden(
+            "only an admin may change role, active or the Office 365 e-mail",
         ));
     }
     validate(input, false)?;
     if state.store.employee(&id).await?.is_none() {
-        return Err(AppError::NotFound("no such employee".into()));
+        return Err(EmployeeError::NotFound("no such employee"));
     }
     if session.employee.id == id
         && (input.role == Some(Role::Employee) || input.active == Some(false))
     {
-        return Err(AppError::Conflict(
-            "you cannot demote or deactivate yourself".into(),
+        return Err(EmployeeError::Conflict(
+            "you cannot demote or deactivate yourself",
         ));
     }
     let password_hash = hash_password(input.password.clone()).await?;
@@ -513,18 +500,18 @@ pub async fn change(
         let keep = (session.employee.id == id).then(|| session.session_hash());
         state.store.delete_sessions_of(&id, keep).await?;
     }
-    super::audit(
-        state,
-        session,
-        "employee.update",
-        &format!("employee:{id}"),
-        changed_fields(input),
-    )
-    .await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "employee.update",
+            &format!("employee:{id}"),
+            changed_fields(input),
+        )
+        .await?;
     let employee = state
         .store
         .employee(&id)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such employee".into()))?;
+        .ok_or(EmployeeError::NotFound("no such employee"))?;
     Ok(view(state, employee))
 }

@@ -77,6 +77,11 @@ impl Problems {
             .join(" ");
         AppError::Invalid { message, fields }
     }
+
+    /// The problems with English messages, as the admin services report them.
+    pub fn in_english(&self) -> crate::service_errors::FieldProblems {
+        crate::service_errors::FieldProblems(self.texts(&Tr::new(Lang::En)))
+    }
 }
 
 /// The JSON endpoints of the admin API.

@@ -2,8 +2,6 @@
 //! tenants, client secret — the secret write-only and shown masked) and the Application ID URI
 //! derived from them.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +13,7 @@ use crate::{
         session::{AdminSession, RequireAdmin},
     },
     secrets::mask,
+    service_errors::{FieldProblems, SaveError},
     state::AppState,
 };
 
@@ -57,7 +56,7 @@ fn public_base(state: &AppState) -> String {
     state.config.server.public_base(state.config.tls.enabled())
 }
 
-fn view(state: &AppState, s: &Office365Settings) -> Result<Office365View, AppError> {
+fn view(state: &AppState, s: &Office365Settings) -> Result<Office365View, SaveError> {
     let secret = s.client_secret(&state.master_key)?;
     Ok(Office365View {
         client_id: s.client_id.clone(),
@@ -118,8 +117,8 @@ pub async fn apply(
     state: &AppState,
     session: &AdminSession,
     input: Office365Input,
-) -> Result<Office365View, AppError> {
-    let mut fields = BTreeMap::new();
+) -> Result<Office365View, SaveError> {
+    let mut fields = FieldProblems::default();
     for (name, value) in [
         ("client_id", &input.client_id),
         ("tenant_id", &input.tenant_id),
@@ -127,16 +126,13 @@ pub async fn apply(
         if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
             && !is_guid(v)
         {
-            fields.insert(name.to_owned(), "must be a GUID".to_owned());
+            fields.add(name, "must be a GUID");
         }
     }
     if let Some(extra) = &input.extra_tenants
         && (extra.len() > 100 || !extra.iter().all(|t| is_guid(t)))
     {
-        fields.insert(
-            "extra_tenants".to_owned(),
-            "must be up to 100 GUIDs".to_owned(),
-        );
+        fields.add("extra_tenants", "must be up to 100 GUIDs");
     }
     let mut settings = Office365Settings::load(state).await?;
     if let Some(uri) = input
@@ -149,8 +145,8 @@ pub async fn apply(
         let expected = app_id_uri(&public_base(state), client_id);
         if client_id.trim().is_empty() || !uri.trim_end_matches('/').eq_ignore_ascii_case(&expected)
         {
-            fields.insert(
-                "app_id_uri".to_owned(),
+            fields.add(
+                "app_id_uri",
                 format!(
                     "must be {expected}: Office's getAccessToken accepts only api://<this server's \
                      host>/<client id>, and the add-in's manifest and sign-in use that value"
@@ -163,16 +159,9 @@ pub async fn apply(
         .as_deref()
         .is_some_and(|s| s.len() > 500)
     {
-        fields.insert("client_secret".to_owned(), "is too long".to_owned());
+        fields.add("client_secret", "is too long");
     }
-    if !fields.is_empty() {
-        let message = fields
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(AppError::Invalid { message, fields });
-    }
+    fields.check()?;
     let mut changed = Vec::new();
     if let Some(v) = input.client_id {
         settings.client_id = v.trim().to_lowercase();
@@ -192,13 +181,13 @@ pub async fn apply(
         changed.push("client_secret");
     }
     settings.save(state).await?;
-    super::audit(
-        state,
-        session,
-        "office365.update",
-        "settings:office365",
-        format!("fields: {}", changed.join(",")),
-    )
-    .await?;
+    session
+        .audit(
+            state.store.as_ref(),
+            "office365.update",
+            "settings:office365",
+            format!("fields: {}", changed.join(",")),
+        )
+        .await?;
     view(state, &settings)
 }

@@ -145,6 +145,17 @@ pub async fn change_password(
     session: AdminSession,
     AppJson(body): AppJson<PasswordChange>,
 ) -> Result<axum::http::StatusCode, AppError> {
+    set_own_password(&state, &session, body).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Replaces the signed-in employee's password after checking the current one (throttled);
+/// their other sessions end. Shared by the JSON API and the Account page.
+pub async fn set_own_password(
+    state: &AppState,
+    session: &AdminSession,
+    body: PasswordChange,
+) -> Result<(), AppError> {
     let keys = [Key {
         name: format!("password:{}", session.employee.id),
         rule: Rule::Backoff {
@@ -171,12 +182,11 @@ pub async fn change_password(
         .delete_sessions_of(&session.employee.id, Some(session.session_hash()))
         .await?;
     super::audit(
-        &state,
-        &session,
+        state,
+        session,
         "password.change",
         &format!("employee:{}", session.employee.id),
         "",
     )
-    .await?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
+    .await
 }

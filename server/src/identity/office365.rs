@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{IdentityCtx, entra::Trust};
 use crate::{
-    error::AppError,
     secrets::{MasterKey, setting_aad},
+    settings::SettingsError,
 };
 
 /// Settings key.
@@ -31,25 +31,30 @@ pub struct Office365Settings {
 
 impl Office365Settings {
     /// Loads the settings (defaults when never saved) from the in-memory copy.
-    pub async fn load<S>(state: &S) -> Result<Self, AppError>
+    pub async fn load<S>(state: &S) -> Result<Self, SettingsError>
     where
         IdentityCtx: FromRef<S>,
     {
         let state = &IdentityCtx::from_ref(state);
         match state.caches.setting(state.store.as_ref(), KEY).await? {
             None => Ok(Self::default()),
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("corrupt office365 setting: {e}"))),
+            Some(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Corrupt {
+                key: KEY,
+                reason: e.to_string(),
+            }),
         }
     }
 
     /// Saves the settings and forgets tokens validated under the old ones.
-    pub async fn save<S>(&self, state: &S) -> Result<(), AppError>
+    pub async fn save<S>(&self, state: &S) -> Result<(), SettingsError>
     where
         IdentityCtx: FromRef<S>,
     {
         let state = &IdentityCtx::from_ref(state);
-        let text = serde_json::to_string(self).map_err(|e| AppError::Internal(e.into()))?;
+        let text = serde_json::to_string(self).map_err(|e| SettingsError::Corrupt {
+            key: KEY,
+            reason: e.to_string(),
+        })?;
         state.store.put_setting(KEY, &text).await?;
         state.entra.forget_tokens();
         Ok(())
@@ -61,12 +66,12 @@ impl Office365Settings {
     }
 
     /// The decrypted client secret.
-    pub fn client_secret(&self, key: &MasterKey) -> Result<Option<SecretString>, AppError> {
-        self.client_secret_enc
+    pub fn client_secret(&self, key: &MasterKey) -> Result<Option<SecretString>, SettingsError> {
+        Ok(self
+            .client_secret_enc
             .as_deref()
             .map(|enc| key.open(&setting_aad(KEY, SECRET_FIELD), enc))
-            .transpose()
-            .map_err(|e| AppError::Internal(e.into()))
+            .transpose()?)
     }
 
     /// Our API's Application ID URI for this server (see [`app_id_uri`]); `None` until the

@@ -1,6 +1,6 @@
 //! Received CRM webhooks (taken in batches by the event drains) and import runs with resumable
-//! progress. (The `leases` table of earlier versions is no longer used: singleton work is a
-//! scheduled job, leased like every job.)
+//! progress. (Singleton work is a scheduled job, leased like every job; migration
+//! `20261203006000` drops the `leases` table of earlier versions.)
 
 use async_trait::async_trait;
 
@@ -82,7 +82,7 @@ pub struct ImportRunRow {
     pub error: Option<String>,
 }
 
-/// Webhooks, import runs and leases.
+/// Webhooks and import runs.
 #[async_trait]
 pub trait EventStore {
     /// Stores a webhook; `false` when an event with that id was stored before.

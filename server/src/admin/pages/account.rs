@@ -77,32 +77,35 @@ pub async fn login(
             }
             response
         }
-        Err(err) => {
-            let (status, message) = match &err {
-                AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ctx.tr.t("login-wrong")),
-                AppError::RetryLater {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    ..
-                } => (StatusCode::TOO_MANY_REQUESTS, ctx.tr.t("login-throttled")),
-                other => (other.status(), ctx.error_text(other)),
-            };
-            let mut response = ctx.page(
-                status,
-                tkey!("login-title"),
-                "",
-                login_form(&ctx, &form.email, &next, Some(message)),
-            );
-            if let AppError::RetryLater {
-                retry_after_secs, ..
-            } = err
-            {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            }
-            response
-        }
+        Err(err) => failed_login(&ctx, &form.email, &next, err),
     }
+}
+
+/// The sign-in form again, saying why signing in failed (with `Retry-After` when throttled).
+fn failed_login(ctx: &Ctx, email: &str, next: &str, err: AppError) -> Response {
+    let (status, message) = match &err {
+        AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ctx.tr.t("login-wrong")),
+        AppError::RetryLater {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            ..
+        } => (StatusCode::TOO_MANY_REQUESTS, ctx.tr.t("login-throttled")),
+        other => (other.status(), ctx.error_text(other)),
+    };
+    let mut response = ctx.page(
+        status,
+        tkey!("login-title"),
+        "",
+        login_form(ctx, email, next, Some(message)),
+    );
+    if let AppError::RetryLater {
+        retry_after_secs, ..
+    } = err
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    }
+    response
 }
 
 /// `POST /admin/logout`.
@@ -140,8 +143,7 @@ pub async fn language(
     Form(form): Form<LanguageForm>,
 ) -> Response {
     let Some(lang) = Lang::from_tag(&form.lang) else {
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return ctx.rejected_form(
             tkey!("language-label"),
             "",
             html! { p.notice.error role="alert" { (ctx.tr.t("language-unknown")) } },
@@ -214,38 +216,16 @@ pub async fn change_password(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let mut errors = FieldErrors::new();
-    if form.new_password.chars().count() < password::MIN_LENGTH {
-        errors.insert(
-            "new_password".into(),
-            ctx.tr.ta(
-                tkey!("account-new-password-hint"),
-                &[("min", (password::MIN_LENGTH as i64).into())],
-            ),
-        );
-    }
+    let mut errors = new_password_errors(&ctx, &form.new_password);
     if errors.is_empty() {
         let input = crate::admin::session::PasswordChange {
             current_password: form.current_password,
             new_password: form.new_password,
         };
-        match crate::admin::session::change_password(
-            State(state),
-            session,
-            crate::error::AppJson(input),
-        )
-        .await
-        {
-            Ok(_) => return Redirect::to("/admin/account?ok=password").into_response(),
+        match crate::admin::session::set_own_password(&state, &session, input).await {
+            Ok(()) => return Redirect::to("/admin/account?ok=password").into_response(),
             Err(AppError::Invalid { fields, .. }) => {
-                for (name, message) in fields {
-                    let text = if name == "current_password" {
-                        ctx.tr.t("account-current-wrong")
-                    } else {
-                        message
-                    };
-                    errors.insert(name, text);
-                }
+                password_field_errors(&ctx, fields, &mut errors)
             }
             Err(other) => {
                 return ctx.page(
@@ -257,10 +237,41 @@ pub async fn change_password(
             }
         }
     }
-    ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    ctx.rejected_form(
         tkey!("account-title"),
         "/admin/account",
         account_body(&ctx, &errors, html! {}),
     )
+}
+
+/// The page's own check of a new password, before the service sees it.
+fn new_password_errors(ctx: &Ctx, new_password: &str) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    if new_password.chars().count() < password::MIN_LENGTH {
+        errors.insert(
+            "new_password".into(),
+            ctx.tr.ta(
+                tkey!("account-new-password-hint"),
+                &[("min", (password::MIN_LENGTH as i64).into())],
+            ),
+        );
+    }
+    errors
+}
+
+/// Puts the service's field errors next to the fields; a wrong current password gets the
+/// page's own wording.
+fn password_field_errors(
+    ctx: &Ctx,
+    fields: std::collections::BTreeMap<String, String>,
+    errors: &mut FieldErrors,
+) {
+    for (name, message) in fields {
+        let text = if name == "current_password" {
+            ctx.tr.t("account-current-wrong")
+        } else {
+            message
+        };
+        errors.insert(name, text);
+    }
 }

@@ -5,7 +5,6 @@
 use axum::{
     Form,
     extract::{Path, Query, State},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -30,7 +29,7 @@ pub async fn list_page(
     query: Query<Flash>,
 ) -> Response {
     let q = query.q.clone().unwrap_or_default();
-    let employees = match api::search(&state, Some(&q)).await {
+    let employees = match api::search(&state, Some(&q)).await.map_err(AppError::from) {
         Ok(list) => list,
         Err(e) => {
             return ctx.page(
@@ -262,11 +261,11 @@ fn input_of(form: &EmployeeForm) -> EmployeeInput {
 }
 
 /// Moves the API's field errors next to the fields; other errors become the top notice.
-fn absorb(ctx: &Ctx, err: AppError, errors: &mut FieldErrors) -> Markup {
-    match err {
+fn absorb(ctx: &Ctx, err: impl Into<AppError>, errors: &mut FieldErrors) -> Markup {
+    match err.into() {
         AppError::Invalid { fields, .. } => {
             errors.extend(fields);
-            html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+            ctx.form_has_errors()
         }
         AppError::Conflict(_) => {
             html! { p.notice.error role="alert" { (ctx.tr.t("employee-conflict")) } }
@@ -301,10 +300,9 @@ pub async fn create(
             Err(e) => absorb(&ctx, e, &mut errors),
         }
     } else {
-        html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+        ctx.form_has_errors()
     };
-    ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    ctx.rejected_form(
         tkey!("employee-new-title"),
         HERE,
         form_body(&ctx, None, &form, &errors, top),
@@ -315,7 +313,7 @@ async fn one(state: &AppState, ctx: &Ctx, id: &str) -> Result<EmployeeView, Resp
     let Some(session) = ctx.session.as_ref() else {
         return Err(super::to_login(HERE));
     };
-    match api::find(state, session, id).await {
+    match api::find(state, session, id).await.map_err(AppError::from) {
         Ok(view) => Ok(view),
         Err(e) => Err(ctx.page(
             e.status(),
@@ -371,10 +369,9 @@ pub async fn update(
             Err(e) => absorb(&ctx, e, &mut errors),
         }
     } else {
-        html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } }
+        ctx.form_has_errors()
     };
-    ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    ctx.rejected_form(
         tkey!("employee-edit-title"),
         HERE,
         form_body(&ctx, Some(&view), &form, &errors, top),
@@ -436,7 +433,10 @@ pub async fn set_active(
         active: Some(form.active),
         ..EmployeeInput::default()
     };
-    match api::change(&state, &session, &id, &input).await {
+    match api::change(&state, &session, &id, &input)
+        .await
+        .map_err(AppError::from)
+    {
         Ok(_) => Redirect::to(&format!("/admin/employees/{id}?ok=saved")).into_response(),
         Err(e) => {
             let view = match one(&state, &ctx, &id).await {

@@ -311,6 +311,16 @@ impl Ctx {
         self.page(StatusCode::OK, title_key, active, body)
     }
 
+    /// The notice above a form whose fields have errors (the messages stand next to the fields).
+    pub fn form_has_errors(&self) -> Markup {
+        html! { p.notice.error role="alert" { (self.tr.t("form-has-errors")) } }
+    }
+
+    /// A form sent back with its errors: 422 with `body`, which shows the messages.
+    pub fn rejected_form(&self, title_key: &str, active: &str, body: Markup) -> Response {
+        self.page(StatusCode::UNPROCESSABLE_ENTITY, title_key, active, body)
+    }
+
     /// The notice for an error from the domain layer, in words.
     pub fn error_notice(&self, err: &AppError) -> Markup {
         html! { p.notice.error role="alert" { (self.error_text(err)) } }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::{
     Form,
     extract::{Query, State},
-    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -98,14 +97,13 @@ pub async fn company_save(
     let settings = form.normalized();
     let problems = company::validate(&settings);
     if !problems.is_empty() {
-        let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
+        let top = ctx.form_has_errors();
         let shown = CompanyInput {
             name: settings.name,
             ico: settings.ico,
             dic: settings.dic,
         };
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return ctx.rejected_form(
             tkey!("company-title"),
             "/admin/company",
             company_body(&ctx, &shown, &problems.texts(&ctx.tr), top),
@@ -226,9 +224,8 @@ async fn checked_crm_form(
     if problems.is_empty() {
         return Ok((typed, masked));
     }
-    let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
-    Err(ctx.page(
-        StatusCode::UNPROCESSABLE_ENTITY,
+    let top = ctx.form_has_errors();
+    Err(ctx.rejected_form(
         tkey!("crm-title"),
         "/admin/crm",
         crm_body(ctx, &typed, masked, &problems.texts(&ctx.tr), top),
@@ -381,8 +378,7 @@ pub async fn sync_save(
     if let Err(problems) = sync::parse(&form) {
         let texts = problems.texts(&ctx.tr);
         let top = html! { @for text in texts.values() { p.notice.error role="alert" { (text) } } };
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return ctx.rejected_form(
             tkey!("sync-title"),
             "/admin/sync",
             sync_body(&ctx, ParticipantSyncMode::default(), top),
@@ -547,9 +543,8 @@ pub async fn office365_save(
     let errors = validate_o365(&ctx.tr, &mut form);
     if !errors.is_empty() {
         let masked = stored_o365(&state).await.ok().and_then(|(_, m)| m);
-        let top = html! { p.notice.error role="alert" { (ctx.tr.t("form-has-errors")) } };
-        return ctx.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        let top = ctx.form_has_errors();
+        return ctx.rejected_form(
             tkey!("o365-title"),
             "/admin/office365",
             office365_body(&ctx, &state, &form, masked, &errors, top),
