@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use crate::{
     activities, items,
-    jobs::{self, Registry},
+    jobs::{self, Registry, drain::Drain},
     state::AppState,
     store::Changed,
 };
@@ -29,10 +29,17 @@ pub struct Background {
 
 /// Every kind of background work the server runs. A new kind is one line here.
 pub fn job_kinds(state: &AppState) -> Registry {
+    let poll = Duration::from_millis(state.config.jobs.poll_interval_ms);
     Registry::new()
         .with(activities::worker::SyncActivity::new(state.clone()))
-        .with(activities::follow::FollowActivities::new(state.clone()))
-        .with(items::events::ApplyEvents::new(state.items_ctx()))
+        .with(Drain::new(
+            activities::follow::FollowActivities::new(state.clone()),
+            poll,
+        ))
+        .with(Drain::new(
+            items::events::ApplyEvents::new(state.items_ctx()),
+            poll,
+        ))
         .with(items::import::RunImports::new(state.items_ctx()))
         .with(items::reconcile::Reconcile::new(state.items_ctx()))
         .with(items::reconcile::Sweep::new(state.items_ctx()))

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::{
     crm::{ConnectError, CrmError},
     jobs::WorkError,
-    service_errors::{EmployeeError, FieldProblems, SaveError},
+    service_errors::{CrmSetupError, EmployeeError, FieldProblems, NotAdmin, SaveError},
     settings::SettingsError,
     store::StoreError,
 };
@@ -154,6 +154,30 @@ impl From<SaveError> for AppError {
             SaveError::Forbidden => Self::Forbidden(err.to_string()),
             SaveError::Store(e) => e.into(),
             SaveError::Settings(e) => e.into(),
+        }
+    }
+}
+
+impl From<NotAdmin> for AppError {
+    fn from(err: NotAdmin) -> Self {
+        Self::Forbidden(err.to_string())
+    }
+}
+
+impl From<CrmSetupError> for AppError {
+    fn from(err: CrmSetupError) -> Self {
+        match err {
+            CrmSetupError::Invalid(problems) => problems.into(),
+            CrmSetupError::NotReady(m) => Self::Conflict(m.into()),
+            CrmSetupError::TestFailed { code, source } => Self::Coded {
+                status: StatusCode::BAD_GATEWAY,
+                code,
+                message: source.to_string(),
+            },
+            CrmSetupError::Crm(e) => e.into(),
+            CrmSetupError::Connect(e) => e.into(),
+            CrmSetupError::Store(e) => e.into(),
+            CrmSetupError::Settings(e) => e.into(),
         }
     }
 }

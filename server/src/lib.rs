@@ -6,6 +6,7 @@
 pub mod activities;
 pub mod addin;
 pub mod admin;
+pub mod api_responses;
 pub mod background;
 pub mod backoff;
 pub mod caches;

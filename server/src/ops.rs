@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::AppError, state::AppState};
+use crate::{api_responses::Unavailable, error::AppError, state::AppState};
 
 /// Answer of the health probes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,7 +32,7 @@ pub async fn healthz() -> axum::Json<Health> {
     get,
     path = "/readyz",
     tag = "ops",
-    responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody))
+    responses((status = 200, body = Health), Unavailable)
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, AppError> {
     state.store.ping().await.map_err(|e| {

@@ -1,11 +1,15 @@
-//! What the admin services (employees, company data, Office 365 settings) fail with. They know
-//! nothing of HTTP: the HTTP edge (`error.rs`) maps these to statuses, in the one place domain
+//! What the admin services (employees, company data, Office 365, sync parameters, the CRM
+//! connection and webhook) and the admin role check fail with. They know nothing of HTTP: the HTTP edge (`error.rs`) maps these to statuses, in the one place domain
 //! errors become answers. A leaf module (outside `admin`), so the edge can name these without a
 //! module cycle.
 
 use std::collections::BTreeMap;
 
-use crate::{settings::SettingsError, store::StoreError};
+use crate::{
+    crm::{ConnectError, CrmError},
+    settings::SettingsError,
+    store::StoreError,
+};
 
 /// Field name → English message, for input that failed validation.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -85,6 +89,49 @@ pub enum SaveError {
 }
 
 impl From<FieldProblems> for SaveError {
+    fn from(problems: FieldProblems) -> Self {
+        Self::Invalid(problems)
+    }
+}
+
+/// The signed-in employee lacks the admin role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this needs the admin role")]
+pub struct NotAdmin;
+
+/// Why a CRM setup step failed: saving or testing the connection, or changing the webhook.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmSetupError {
+    /// The input failed validation.
+    #[error("{}", .0.summary("; "))]
+    Invalid(FieldProblems),
+    /// Another step must come first (such as generating the webhook id before registering it).
+    #[error("{0}")]
+    NotReady(&'static str),
+    /// The connection test reached no usable CRM account; `code` tells the reasons apart
+    /// (`crm_unknown_instance`, `crm_bad_credentials`, …).
+    #[error("{source}")]
+    TestFailed {
+        /// The stable code the pages translate.
+        code: &'static str,
+        /// What the CRM answered.
+        source: CrmError,
+    },
+    /// The CRM failed.
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+    /// No CRM client could be built from the stored connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored settings could not be read or written.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+}
+
+impl From<FieldProblems> for CrmSetupError {
     fn from(problems: FieldProblems) -> Self {
         Self::Invalid(problems)
     }

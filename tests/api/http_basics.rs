@@ -71,6 +71,59 @@ async fn the_openapi_document_lists_the_json_endpoints() {
 }
 
 #[tokio::test]
+async fn every_documented_error_answer_has_the_error_shape_and_admin_endpoints_declare_401_and_403()
+{
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut problems = Vec::new();
+    let mut errors_seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                if status.as_str() < "400" {
+                    continue;
+                }
+                errors_seen += 1;
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                if schema != "#/components/schemas/ErrorBody" {
+                    problems.push(format!("{method} {path} {status}: {response}"));
+                }
+                if response["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty()
+                {
+                    problems.push(format!("{method} {path} {status}: no description"));
+                }
+            }
+            let admin_only = path.starts_with("/api/admin/")
+                && !["/api/admin/session", "/api/admin/password"].contains(&path.as_str());
+            if admin_only && !(responses.contains_key("401") && responses.contains_key("403")) {
+                problems.push(format!("{method} {path}: 401 or 403 not declared"));
+            }
+        }
+    }
+    assert!(
+        errors_seen > 50,
+        "only {errors_seen} error answers documented"
+    );
+    assert!(
+        doc["components"]["schemas"]["ErrorBody"].is_object(),
+        "the error shape is not a component"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
 async fn unknown_routes_get_a_json_404() {
     let app = spawn_app().await;
     for request in [

@@ -6,142 +6,31 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use tests::spec::{Spec, same_shape};
 
 use crate::{contract::exercise_every_operation, start_sim};
 
-fn spec() -> Value {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/raynet-openapi.json");
-    let text = std::fs::read_to_string(&path).expect("specs/raynet-openapi.json is readable");
-    serde_json::from_str(&text).expect("the spec is JSON")
-}
-
-fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => {
-            let pointer = r.trim_start_matches('#');
-            spec.pointer(pointer).unwrap_or(schema)
-        }
-        None => schema,
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Validates `value` against the subset of JSON Schema the spec uses: `$ref`, `type`,
-/// `properties`, `required`, `items`, `enum`.
-fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    let schema = resolve(spec, schema);
-    if let Some(t) = schema.get("type").and_then(Value::as_str) {
-        let ok = match t {
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            other => json_type(value) == other,
-        };
-        if !ok {
-            errors.push(format!("{at}: expected {t}, got {value}"));
-            return;
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.contains(value)
-    {
-        errors.push(format!("{at}: {value} is not one of {options:?}"));
-    }
-    if let (Some(props), Some(obj)) = (
-        schema.get("properties").and_then(Value::as_object),
-        value.as_object(),
-    ) {
-        for (key, sub) in props {
-            if let Some(v) = obj.get(key) {
-                validate(spec, sub, v, &format!("{at}.{key}"), errors);
-            }
-        }
-        for key in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(k) = key.as_str()
-                && !obj.contains_key(k)
-            {
-                errors.push(format!("{at}: required `{k}` is missing"));
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in arr.iter().enumerate() {
-            validate(spec, items, v, &format!("{at}[{i}]"), errors);
-        }
-    }
-}
-
-/// Checks that `actual` has every field of `example`, recursively, with the same JSON type.
-fn same_shape(example: &Value, actual: &Value, at: &str, errors: &mut Vec<String>) {
-    if example.is_null() || actual.is_null() {
-        return;
-    }
-    if json_type(example) != json_type(actual) {
-        errors.push(format!(
-            "{at}: example is {}, answer is {} ({actual})",
-            json_type(example),
-            json_type(actual)
-        ));
-        return;
-    }
-    match (example, actual) {
-        (Value::Object(e), Value::Object(a)) => {
-            for (key, ev) in e {
-                match a.get(key) {
-                    Some(av) => same_shape(ev, av, &format!("{at}.{key}"), errors),
-                    None => errors.push(format!("{at}: field `{key}` of the example is missing")),
-                }
-            }
-        }
-        (Value::Array(e), Value::Array(a)) => {
-            if let Some(first) = e.first() {
-                for (i, av) in a.iter().enumerate() {
-                    same_shape(first, av, &format!("{at}[{i}]"), errors);
-                }
-            }
-        }
-        _ => {}
-    }
+fn spec() -> Spec {
+    Spec::load("raynet-openapi.json")
 }
 
 /// The spec path template matching a concrete path, e.g. `/company/5/` → `/company/{companyId}/`.
 /// `/{entity}/ext/{extId}/` (documented in the text of the external id section) answers as the
 /// entity's detail.
-fn template<'a>(spec: &'a Value, method: &str, path: &str) -> Option<&'a str> {
-    let mut segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+fn template<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segments.len() == 3 && segments[1] == "ext" {
-        segments = vec![segments[0], "1"];
+        let slash = if path.ends_with('/') { "/" } else { "" };
+        return spec.template(method, &format!("/{}/1{slash}", segments[0]));
     }
-    spec["paths"].as_object()?.iter().find_map(|(tpl, ops)| {
-        let parts: Vec<&str> = tpl.trim_matches('/').split('/').collect();
-        let fits = parts.len() == segments.len()
-            && tpl.ends_with('/') == path.ends_with('/')
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
-        (fits && ops.get(method).is_some()).then_some(tpl.as_str())
-    })
+    spec.template(method, path)
 }
 
 /// The 429 body the spec's introduction shows.
-fn limit_example(spec: &Value) -> Value {
-    let text = spec["info"]["description"].as_str().unwrap_or_default();
+fn limit_example(spec: &Spec) -> Value {
+    let text = spec.doc()["info"]["description"]
+        .as_str()
+        .unwrap_or_default();
     let at = text
         .find("429 Too Many Requests")
         .expect("the spec describes 429");
@@ -181,11 +70,11 @@ async fn every_answer_the_simulator_gave_conforms_to_the_official_spec() {
             errors.push(format!("{label}: the answer is not JSON"));
             continue;
         };
-        let op = &spec["paths"][tpl][&method];
+        let op = spec.operation(tpl, &method);
         let response = &op["responses"][x.status.to_string()];
         let content = &response["content"]["application/json"];
         if let Some(schema) = content.get("schema") {
-            validate(&spec, schema, body, &label, &mut errors);
+            spec.validate(schema, body, &label, &mut errors);
             checked += 1;
         } else if let Some(example) = content.get("example") {
             same_shape(example, body, &label, &mut errors);
@@ -265,16 +154,14 @@ fn the_schema_check_catches_a_wrong_type_and_a_missing_required_field() {
     let spec = spec();
     let insert = serde_json::json!({"$ref": "#/components/schemas/Insert201Response"});
     let mut errors = Vec::new();
-    validate(
-        &spec,
+    spec.validate(
         &insert,
         &serde_json::json!({"success": true, "data": {"id": 5}}),
         "",
         &mut errors,
     );
     assert!(errors.is_empty(), "{errors:?}");
-    validate(
-        &spec,
+    spec.validate(
         &insert,
         &serde_json::json!({"success": "true", "data": {"id": "5"}}),
         "",
@@ -282,14 +169,8 @@ fn the_schema_check_catches_a_wrong_type_and_a_missing_required_field() {
     );
     assert_eq!(errors.len(), 2, "{errors:?}");
     let webhook =
-        &spec["paths"]["/webhook/"]["put"]["requestBody"]["content"]["application/json"]["schema"];
+        &spec.operation("/webhook/", "put")["requestBody"]["content"]["application/json"]["schema"];
     let mut errors = Vec::new();
-    validate(
-        &spec,
-        webhook,
-        &serde_json::json!({"url": "x"}),
-        "",
-        &mut errors,
-    );
+    spec.validate(webhook, &serde_json::json!({"url": "x"}), "", &mut errors);
     assert_eq!(errors.len(), 1, "{errors:?}");
 }

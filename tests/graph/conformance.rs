@@ -5,106 +5,17 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use tests::spec::Spec;
 
 use crate::{connector::exercise_every_operation, start_sim};
 
-fn spec() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../specs/graph-calendar-openapi.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} is readable: {e}", path.display()));
-    serde_json::from_str(&text).expect("the spec is JSON")
-}
-
-fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => spec.pointer(r.trim_start_matches('#')).unwrap_or(schema),
-        None => schema,
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Validates `value` against the JSON Schema subset the spec uses: `$ref`, `allOf`, `type`,
-/// `nullable`, `properties`, `required`, `items`, `enum`.
-fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    let schema = resolve(spec, schema);
-    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
-        for part in parts {
-            validate(spec, part, value, at, errors);
-        }
-    }
-    if value.is_null() {
-        // Graph's references are nullable; primitive properties say so with `nullable`.
-        let plain_type = schema.get("type").is_some() && schema.get("$ref").is_none();
-        if plain_type
-            && schema.get("nullable") != Some(&Value::Bool(true))
-            && schema.get("enum").is_none()
-        {
-            errors.push(format!("{at}: null where the spec allows none"));
-        }
-        return;
-    }
-    if let Some(t) = schema.get("type").and_then(Value::as_str) {
-        let ok = match t {
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            other => json_type(value) == other,
-        };
-        if !ok {
-            errors.push(format!("{at}: expected {t}, got {value}"));
-            return;
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.contains(value)
-    {
-        errors.push(format!("{at}: {value} is not one of {options:?}"));
-    }
-    if let (Some(props), Some(obj)) = (
-        schema.get("properties").and_then(Value::as_object),
-        value.as_object(),
-    ) {
-        for (key, sub) in props {
-            if let Some(v) = obj.get(key) {
-                validate(spec, sub, v, &format!("{at}.{key}"), errors);
-            }
-        }
-    }
-    if let Some(obj) = value.as_object() {
-        for key in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(k) = key.as_str()
-                && !obj.contains_key(k)
-            {
-                errors.push(format!("{at}: required `{k}` is missing"));
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in arr.iter().enumerate() {
-            validate(spec, items, v, &format!("{at}[{i}]"), errors);
-        }
-    }
+fn spec() -> Spec {
+    Spec::load("graph-calendar-openapi.json")
 }
 
 /// The spec's path template for a concrete path (`/v1.0` removed); the short spellings Graph
 /// also accepts (`/cancel`, `/calendarView/delta`) map to the namespaced ones.
-fn template<'a>(spec: &'a Value, method: &str, path: &str) -> Option<&'a str> {
+fn template<'a>(spec: &'a Spec, method: &str, path: &str) -> Option<&'a str> {
     let path = path.trim_start_matches("/v1.0");
     let path = if let Some(p) = path.strip_suffix("/cancel") {
         format!("{p}/microsoft.graph.cancel")
@@ -116,16 +27,7 @@ fn template<'a>(spec: &'a Value, method: &str, path: &str) -> Option<&'a str> {
     } else {
         path.to_owned()
     };
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    spec["paths"].as_object()?.iter().find_map(|(tpl, ops)| {
-        let parts: Vec<&str> = tpl.trim_matches('/').split('/').collect();
-        let fits = parts.len() == segments.len()
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()));
-        (fits && ops.get(method).is_some()).then_some(tpl.as_str())
-    })
+    spec.template(method, &path)
 }
 
 /// The success status the Graph docs give per operation (the spec's `x-notes`).
@@ -161,18 +63,18 @@ async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
         covered.insert(format!("{} {tpl}", x.method));
         statuses.insert(x.status);
         let label = format!("{} {}?{} → {}", x.method, x.path, x.query, x.status);
-        let op = &spec["paths"][tpl][&method];
+        let op = spec.operation(tpl, &method);
         if (200..300).contains(&x.status) {
             let expected = expected_success(&method, tpl);
             if x.status != expected {
                 errors.push(format!("{label}: Graph answers {expected} here"));
             }
-            let response = resolve(&spec, &op["responses"]["2XX"]);
+            let response = spec.resolve(&op["responses"]["2XX"]);
             match (
                 response["content"]["application/json"].get("schema"),
                 &x.body,
             ) {
-                (Some(schema), Some(body)) => validate(&spec, schema, body, &label, &mut errors),
+                (Some(schema), Some(body)) => spec.validate(schema, body, &label, &mut errors),
                 (Some(_), None) => errors.push(format!("{label}: no JSON body")),
                 (None, Some(body)) => {
                     errors.push(format!("{label}: a body where none is specified: {body}"))
@@ -180,10 +82,10 @@ async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
                 (None, None) => {}
             }
         } else {
-            let response = resolve(&spec, &op["responses"]["default"]);
+            let response = spec.resolve(&op["responses"]["default"]);
             let schema = &response["content"]["application/json"]["schema"];
             match &x.body {
-                Some(body) => validate(&spec, schema, body, &label, &mut errors),
+                Some(body) => spec.validate(schema, body, &label, &mut errors),
                 None => errors.push(format!("{label}: an error without an OData body")),
             }
         }
@@ -222,8 +124,7 @@ fn the_schema_check_catches_a_wrong_type_a_bad_enum_and_a_missing_error_code() {
     let spec = spec();
     let event = serde_json::json!({"$ref": "#/components/schemas/microsoft.graph.event"});
     let mut errors = Vec::new();
-    validate(
-        &spec,
+    spec.validate(
         &event,
         &serde_json::json!({"id": "x", "subject": "s", "isAllDay": false, "showAs": "busy",
             "start": {"dateTime": "2026-01-01T00:00:00", "timeZone": "UTC"}}),
@@ -231,8 +132,7 @@ fn the_schema_check_catches_a_wrong_type_a_bad_enum_and_a_missing_error_code() {
         &mut errors,
     );
     assert!(errors.is_empty(), "{errors:?}");
-    validate(
-        &spec,
+    spec.validate(
         &event,
         &serde_json::json!({"id": 5, "isAllDay": "no", "showAs": "sleeping", "start": {"dateTime": 1}}),
         "",
@@ -242,8 +142,7 @@ fn the_schema_check_catches_a_wrong_type_a_bad_enum_and_a_missing_error_code() {
     let error =
         serde_json::json!({"$ref": "#/components/schemas/microsoft.graph.ODataErrors.ODataError"});
     let mut errors = Vec::new();
-    validate(
-        &spec,
+    spec.validate(
         &error,
         &serde_json::json!({"error": {"message": "m"}}),
         "",

@@ -9,6 +9,7 @@ pub mod process;
 pub mod raynet_sim;
 pub mod sandbox;
 pub mod server;
+pub mod spec;
 pub mod stack;
 
 pub use db::{TestDb, all_backends};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    api_responses::{AdminOnly, Conflict, NotFound},
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
     state::AppState,
@@ -82,7 +83,7 @@ pub struct JobQuery {
     path = "/api/admin/jobs",
     tag = "admin",
     params(JobQuery),
-    responses((status = 200, body = JobList), (status = 401, body = crate::error::ErrorBody))
+    responses((status = 200, body = JobList), AdminOnly)
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
@@ -115,8 +116,9 @@ pub async fn list_jobs(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 202, body = JobView),
-        (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)
+        AdminOnly,
+        NotFound,
+        Conflict
     )
 )]
 pub async fn retry_job(

@@ -2,59 +2,59 @@
 //! to that activity. An activity deleted in the CRM makes its entries say so (the pane offers to
 //! save again); links changed in the CRM are shown beside the picked ones.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use super::Links;
 use crate::{
     crm::{ActivityKind, Crm, CrmError},
-    items::events::EVENT_STORED,
-    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
+    jobs::{
+        WorkError,
+        drain::{EventHandler, Events, MAX_ATTEMPTS},
+    },
     state::AppState,
-    store::{Job, LoggedItem, now_ms},
+    store::{LoggedItem, Store, StoredEvent, now_ms},
 };
 
 /// Events leased per round.
 const BATCH: i64 = 500;
-/// How long a lease protects a round from other workers.
-const LEASE_MS: i64 = 60_000;
-/// Attempts before an event is given up.
-const MAX_ATTEMPTS: i32 = 20;
 
 /// The job kind that follows the CRM's changes of activities saved through CRM Bridge.
 pub const FOLLOW_JOB: &str = "activities.follow";
 
-/// The `activities.follow` job: a scheduled drain of the stored activity events, woken by the
-/// webhook receiver.
+/// What the `activities.follow` drain (`jobs::drain::Drain`) does with a batch of stored
+/// activity events.
 pub struct FollowActivities {
     state: AppState,
 }
 
 impl FollowActivities {
-    /// The kind, following activities with `state`.
+    /// The handler, following activities with `state`.
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
 }
 
 #[async_trait::async_trait]
-impl JobKind for FollowActivities {
+impl EventHandler for FollowActivities {
     fn name(&self) -> &'static str {
         FOLLOW_JOB
     }
 
-    fn schedule(&self) -> Schedule {
-        Schedule::Every(Duration::from_millis(
-            self.state.config.jobs.poll_interval_ms.max(10),
-        ))
+    fn events(&self) -> Events {
+        Events::Activities
     }
 
-    fn woken_by(&self) -> &'static [Signal] {
-        &[EVENT_STORED]
+    fn batch_size(&self) -> i64 {
+        BATCH
     }
 
-    async fn run(&self, _job: &Job) -> Result<(), JobError> {
-        while follow_round(&self.state).await? > 0 {}
-        Ok(())
+    fn store(&self) -> &dyn Store {
+        self.state.store.as_ref()
+    }
+
+    async fn handle(&self, events: &[StoredEvent]) -> Result<usize, WorkError> {
+        follow_events(&self.state, events).await?;
+        Ok(events.len())
     }
 }
 
@@ -66,16 +66,11 @@ fn activity_kind(entity_name: &str) -> Option<ActivityKind> {
     }
 }
 
-/// One round: lease activity events, and bring the entries of each activity in line with the
-/// CRM. Returns the number of events handled.
-pub async fn follow_round(state: &AppState) -> Result<usize, WorkError> {
-    let events = state.store.lease_events(BATCH, LEASE_MS, true).await?;
-    if events.is_empty() {
-        return Ok(0);
-    }
+/// Brings the entries of each activity named by the leased `events` in line with the CRM.
+async fn follow_events(state: &AppState, events: &[StoredEvent]) -> Result<(), WorkError> {
     let mut by_activity: BTreeMap<(&'static str, i64), Vec<String>> = BTreeMap::new();
     let mut ignored = Vec::new();
-    for event in &events {
+    for event in events {
         match activity_kind(&event.entity_name) {
             Some(kind) => by_activity
                 .entry((kind.as_str(), event.entity_id))
@@ -120,7 +115,7 @@ pub async fn follow_round(state: &AppState) -> Result<usize, WorkError> {
             }
         }
     }
-    Ok(events.len())
+    Ok(())
 }
 
 /// The links an activity has in the CRM, in the pane's terms.

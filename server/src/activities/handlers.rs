@@ -13,9 +13,10 @@ use utoipa::IntoParams;
 use super::{
     Content, Entry, SYNC_JOB, entry_of, input,
     input::check_links,
-    ledger::{self, json, record_picks},
+    ledger::{self, Saved, json, record_picks},
 };
 use crate::{
+    api_responses::{BadRequest, Invalid, NotFound, Unauthorized, Upstream},
     error::{AppError, AppJson},
     identity::addin::AddinUser,
     items::index::ItemView,
@@ -34,8 +35,8 @@ use crate::{
     responses(
         (status = 202, body = Entry),
         (status = 200, body = Entry),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        Unauthorized,
+        Invalid
     )
 )]
 pub async fn log_email(
@@ -44,7 +45,7 @@ pub async fn log_email(
     AppJson(input): AppJson<EmailInput>,
 ) -> Result<(StatusCode, AppJson<Entry>), AppError> {
     let draft = input::email_draft(&state, &user, input)?;
-    ledger::save(&state, &user, draft).await
+    Ok(answer(ledger::save(&state, &user, draft).await?))
 }
 
 /// Saves a meeting into the CRM (asynchronously); posting the same meeting again with changes
@@ -58,8 +59,8 @@ pub async fn log_email(
     responses(
         (status = 202, body = Entry),
         (status = 200, body = Entry),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        Unauthorized,
+        Invalid
     )
 )]
 pub async fn log_meeting(
@@ -68,7 +69,15 @@ pub async fn log_meeting(
     AppJson(input): AppJson<MeetingInput>,
 ) -> Result<(StatusCode, AppJson<Entry>), AppError> {
     let draft = input::meeting_draft(&state, &user, input)?;
-    ledger::save(&state, &user, draft).await
+    Ok(answer(ledger::save(&state, &user, draft).await?))
+}
+
+/// 202 for an entry queued for the CRM, 200 for one that was already saved as it is.
+fn answer(saved: Saved) -> (StatusCode, AppJson<Entry>) {
+    match saved {
+        Saved::Created(entry) | Saved::Requeued(entry) => (StatusCode::ACCEPTED, AppJson(entry)),
+        Saved::Unchanged(entry) => (StatusCode::OK, AppJson(entry)),
+    }
 }
 
 /// Which saved item to look up (exactly one).
@@ -93,7 +102,7 @@ pub struct LoggedQuery {
     params(LoggedQuery),
     responses(
         (status = 200, body = Entry),
-        (status = 400, body = crate::error::ErrorBody)
+        BadRequest
     )
 )]
 pub async fn find_logged(
@@ -155,7 +164,7 @@ async fn owned(state: &AppState, user: &AddinUser, id: &str) -> Result<LoggedIte
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Entry id")),
     request_body = Relink,
-    responses((status = 202, body = Entry), (status = 404, body = crate::error::ErrorBody))
+    responses((status = 202, body = Entry), NotFound)
 )]
 pub async fn relink(
     State(state): State<AppState>,
@@ -193,7 +202,7 @@ pub async fn relink(
     tag = "addin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Entry id")),
-    responses((status = 200, body = Entry), (status = 404, body = crate::error::ErrorBody))
+    responses((status = 200, body = Entry), NotFound)
 )]
 pub async fn unlink(
     State(state): State<AppState>,
@@ -227,8 +236,8 @@ pub async fn unlink(
     request_body = PersonInput,
     responses(
         (status = 201, body = ItemView),
-        (status = 422, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody)
+        Invalid,
+        Upstream
     )
 )]
 pub async fn create_person(

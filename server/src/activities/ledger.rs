@@ -2,20 +2,31 @@
 //! returns the existing one unchanged, or stores the new content and queues it again; the
 //! employee's picks are remembered for ranking lookups.
 
-use axum::http::StatusCode;
 use crm_bridge_wire::{ActivityKind, EntryStatus};
 
 use super::{Content, Entry, Links, SYNC_JOB, handlers::entry_for};
 use crate::{
-    error::{AppError, AppJson},
     identity::addin::AddinUser,
     items::ItemKind,
+    jobs::WorkError,
     state::AppState,
     store::{LoggedItemChanges, NewJob, NewLoggedItem},
 };
 
-pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
-    serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
+/// `value` as the JSON text a ledger column holds.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, WorkError> {
+    serde_json::to_string(value).map_err(|e| WorkError::Broken(e.to_string()))
+}
+
+/// What saving did with the entry.
+#[derive(Debug)]
+pub enum Saved {
+    /// A new entry, queued for the CRM.
+    Created(Entry),
+    /// The entry as it was: nothing changed.
+    Unchanged(Entry),
+    /// The entry with new content, queued for the CRM again.
+    Requeued(Entry),
 }
 
 /// An entry as the add-in's input became it, before it is stored.
@@ -34,13 +45,9 @@ pub struct Draft {
     pub content: Content,
 }
 
-/// Writes a new entry, or for an existing one: returns it unchanged (200) when nothing changed
-/// and it is not unlinked, else stores the new content and queues it again (202).
-pub async fn save(
-    state: &AppState,
-    user: &AddinUser,
-    draft: Draft,
-) -> Result<(StatusCode, AppJson<Entry>), AppError> {
+/// Writes a new entry, or for an existing one: returns it unchanged when nothing changed and it
+/// is not unlinked, else stores the new content and queues it again.
+pub async fn save(state: &AppState, user: &AddinUser, draft: Draft) -> Result<Saved, WorkError> {
     let Draft {
         kind,
         source_key,
@@ -75,7 +82,7 @@ pub async fn save(
     record_picks(state, employee, &links).await;
     if created {
         state.jobs.wake();
-        return Ok((StatusCode::ACCEPTED, AppJson(entry_for(state, user, &item))));
+        return Ok(Saved::Created(entry_for(state, user, &item)));
     }
     let stored: Content = serde_json::from_str(&item.content).unwrap_or_default();
     // E-mails do not change once sent: a repeat post returns the entry. Meetings change. An
@@ -90,14 +97,14 @@ pub async fn save(
             }
         };
     if unchanged {
-        return Ok((StatusCode::OK, AppJson(entry_for(state, user, &item))));
+        return Ok(Saved::Unchanged(entry_for(state, user, &item)));
     }
     let item = state
         .store
         .requeue_item(&item.id, changes, NewJob::for_entry(SYNC_JOB, ""))
         .await?;
     state.jobs.wake();
-    Ok((StatusCode::ACCEPTED, AppJson(entry_for(state, user, &item))))
+    Ok(Saved::Requeued(entry_for(state, user, &item)))
 }
 
 pub(super) async fn record_picks(state: &AppState, employee: &str, links: &Links) {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::{
+    api_responses::AdminOnly,
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
     state::AppState,
@@ -26,8 +27,7 @@ pub struct AuditQuery {
     params(AuditQuery),
     responses(
         (status = 200, body = Vec<AuditEntry>),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn list(

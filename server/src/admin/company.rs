@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::Problems;
 use crate::service_errors::SaveError;
 use crate::{
+    api_responses::{AdminOnly, Invalid},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
     settings::{CompanySettings, Setting},
@@ -112,8 +113,7 @@ pub async fn save(
     tag = "admin",
     responses(
         (status = 200, body = CompanySettings),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn get_settings(
@@ -131,9 +131,8 @@ pub async fn get_settings(
     request_body = CompanyInput,
     responses(
         (status = 200, body = CompanySettings),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        Invalid
     )
 )]
 pub async fn put_settings(

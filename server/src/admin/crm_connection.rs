@@ -11,11 +11,13 @@ use utoipa::ToSchema;
 
 use super::{Problems, audit};
 use crate::{
+    api_responses::{AdminOnly, Invalid, Upstream},
     crm::{Connection, ConnectionReport, CrmError},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
     secrets::mask,
-    settings::{CrmConnectionSettings, Setting, same_base_url},
+    service_errors::{CrmSetupError, FieldProblems},
+    settings::{CrmConnectionSettings, Setting, SettingsError, same_base_url},
     state::AppState,
 };
 
@@ -135,7 +137,7 @@ pub fn validate(
 pub fn view(
     state: &AppState,
     saved: &CrmConnectionSettings,
-) -> Result<CrmConnectionView, AppError> {
+) -> Result<CrmConnectionView, SettingsError> {
     let key = saved.api_key_for(&state.master_key, &saved.base_url)?;
     Ok(CrmConnectionView {
         base_url: saved.base_url.clone(),
@@ -151,7 +153,7 @@ pub async fn save(
     state: &AppState,
     by: &AdminSession,
     typed: &TypedConnection,
-) -> Result<CrmConnectionSettings, AppError> {
+) -> Result<CrmConnectionSettings, CrmSetupError> {
     let mut saved = CrmConnectionSettings::load(state.store.as_ref()).await?;
     validate(state, typed, &saved).check()?;
     saved.base_url = typed.base_url.clone();
@@ -191,13 +193,17 @@ pub fn test_failure_code(err: &CrmError) -> &'static str {
 pub async fn test_connection(
     state: &AppState,
     typed: &TypedConnection,
-) -> Result<ConnectionReport, AppError> {
+) -> Result<ConnectionReport, CrmSetupError> {
     let saved = CrmConnectionSettings::load(state.store.as_ref()).await?;
     validate(state, typed, &saved).check()?;
     let api_key = if typed.api_key.is_empty() {
         saved
             .api_key_for(&state.master_key, &typed.base_url)?
-            .ok_or_else(|| AppError::invalid_field("api_key", "enter the API key again"))?
+            .ok_or_else(|| {
+                let mut problems = FieldProblems::default();
+                problems.add("api_key", "enter the API key again");
+                problems
+            })?
     } else {
         SecretString::from(typed.api_key.clone())
     };
@@ -207,11 +213,13 @@ pub async fn test_connection(
         user_email: typed.user_email.clone(),
         api_key,
     })?;
-    client.test_connection().await.map_err(|e| AppError::Coded {
-        status: axum::http::StatusCode::BAD_GATEWAY,
-        code: test_failure_code(&e),
-        message: e.to_string(),
-    })
+    client
+        .test_connection()
+        .await
+        .map_err(|source| CrmSetupError::TestFailed {
+            code: test_failure_code(&source),
+            source,
+        })
 }
 
 /// The CRM connection.
@@ -221,8 +229,7 @@ pub async fn test_connection(
     tag = "admin",
     responses(
         (status = 200, body = CrmConnectionView),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn get_settings(
@@ -241,9 +248,8 @@ pub async fn get_settings(
     request_body = CrmConnectionInput,
     responses(
         (status = 200, body = CrmConnectionView),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        Invalid
     )
 )]
 pub async fn put_settings(
@@ -283,10 +289,9 @@ pub struct CrmTestResult {
     request_body = CrmConnectionInput,
     responses(
         (status = 200, body = CrmTestResult),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody)
+        AdminOnly,
+        Invalid,
+        Upstream
     )
 )]
 pub async fn test(

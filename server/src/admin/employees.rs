@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    api_responses::{AdminOnly, Conflict, Invalid, NotFound},
     email::EmailAddress,
     error::{AppError, AppJson},
     identity::{
@@ -257,7 +258,7 @@ pub struct ListQuery {
     path = "/api/admin/employees",
     tag = "admin",
     params(ListQuery),
-    responses((status = 200, body = Vec<EmployeeView>), (status = 401, body = crate::error::ErrorBody))
+    responses((status = 200, body = Vec<EmployeeView>), AdminOnly)
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -299,10 +300,9 @@ pub async fn search(state: &AppState, q: Option<&str>) -> Result<Vec<EmployeeVie
     request_body = EmployeeInput,
     responses(
         (status = 201, body = EmployeeView),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        Conflict,
+        Invalid
     )
 )]
 pub async fn create(
@@ -392,9 +392,8 @@ fn may_see(session: &AdminSession, id: &str) -> Result<(), EmployeeError> {
     params(("id" = String, Path, description = "Employee id")),
     responses(
         (status = 200, body = EmployeeView),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)
+        AdminOnly,
+        NotFound
     )
 )]
 pub async fn get_one(
@@ -430,10 +429,9 @@ pub async fn find(
     request_body = EmployeeInput,
     responses(
         (status = 200, body = EmployeeView),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        NotFound,
+        Invalid
     )
 )]
 pub async fn update(

@@ -27,10 +27,11 @@ use axum::{Router, routing::get};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::AppError,
     i18n::{Lang, Tr},
     identity::session::AdminSession,
+    service_errors::FieldProblems,
     state::AppState,
+    store::StoreResult,
 };
 
 /// What is wrong with a settings form: field name → catalog key of the message. The JSON API
@@ -58,29 +59,15 @@ impl Problems {
             .collect()
     }
 
-    /// `Ok` when nothing is wrong, else the 422 the JSON API answers.
-    pub fn check(&self) -> Result<(), AppError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(self.error())
-        }
-    }
-
-    /// The 422 the JSON API answers, with English messages.
-    pub fn error(&self) -> AppError {
-        let fields = self.texts(&Tr::new(Lang::En));
-        let message = fields
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        AppError::Invalid { message, fields }
+    /// `Ok` when nothing is wrong, else the problems with English messages (the JSON API
+    /// answers them as a 422).
+    pub fn check(&self) -> Result<(), FieldProblems> {
+        self.in_english().check()
     }
 
     /// The problems with English messages, as the admin services report them.
-    pub fn in_english(&self) -> crate::service_errors::FieldProblems {
-        crate::service_errors::FieldProblems(self.texts(&Tr::new(Lang::En)))
+    pub fn in_english(&self) -> FieldProblems {
+        FieldProblems(self.texts(&Tr::new(Lang::En)))
     }
 }
 
@@ -126,8 +113,6 @@ pub(crate) async fn audit(
     action: &str,
     target: &str,
     detail: impl Into<String>,
-) -> Result<(), AppError> {
-    Ok(by
-        .audit(state.store.as_ref(), action, target, detail)
-        .await?)
+) -> StoreResult<()> {
+    by.audit(state.store.as_ref(), action, target, detail).await
 }

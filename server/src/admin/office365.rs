@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    api_responses::{AdminOnly, Invalid},
     error::{AppError, AppJson},
     identity::{
         office365::{Office365Settings, app_id_uri},
@@ -79,8 +80,7 @@ fn is_guid(s: &str) -> bool {
     tag = "admin",
     responses(
         (status = 200, body = Office365View),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn get_settings(
@@ -99,9 +99,8 @@ pub async fn get_settings(
     request_body = Office365Input,
     responses(
         (status = 200, body = Office365View),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        Invalid
     )
 )]
 pub async fn put_settings(

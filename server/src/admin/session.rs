@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    api_responses::{Forbidden, Invalid, TooManyRequests, Unauthorized, Unavailable},
     error::{AppError, AppJson, no_store},
     identity::{
         password,
@@ -49,9 +50,9 @@ pub struct SessionInfo {
     request_body = LoginRequest,
     responses(
         (status = 200, body = SessionInfo),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 429, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
+        Unauthorized,
+        TooManyRequests,
+        Unavailable
     )
 )]
 pub async fn login(
@@ -81,7 +82,7 @@ pub async fn login(
     delete,
     path = "/api/admin/session",
     tag = "admin",
-    responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody))
+    responses((status = 204), Unauthorized, Forbidden)
 )]
 pub async fn logout(
     State(state): State<AppState>,
@@ -101,7 +102,7 @@ pub async fn logout(
     get,
     path = "/api/admin/session",
     tag = "admin",
-    responses((status = 200, body = SessionInfo), (status = 401, body = crate::error::ErrorBody))
+    responses((status = 200, body = SessionInfo), Unauthorized)
 )]
 pub async fn whoami(session: AdminSession) -> Response {
     no_store(
@@ -133,11 +134,11 @@ pub struct PasswordChange {
     request_body = PasswordChange,
     responses(
         (status = 204),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody),
-        (status = 429, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
+        Unauthorized,
+        Forbidden,
+        Invalid,
+        TooManyRequests,
+        Unavailable
     )
 )]
 pub async fn change_password(
@@ -188,5 +189,6 @@ pub async fn set_own_password(
         &format!("employee:{}", session.employee.id),
         "",
     )
-    .await
+    .await?;
+    Ok(())
 }

@@ -247,18 +247,7 @@ async fn first_admin(
         Ok(Ok(hash)) => hash,
         _ => return Err(FirstAdminError::Failed),
     };
-    match state
-        .store
-        .consume_setup_token(&hash_token(token), now_ms())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Err(FirstAdminError::LinkUsed),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot use the setup token");
-            return Err(FirstAdminError::Failed);
-        }
-    }
+    use_up_link(state, token).await?;
     let admin = state
         .store
         .create_employee(NewEmployee {
@@ -274,7 +263,29 @@ async fn first_admin(
             tracing::error!(error = %e, "cannot create the first admin");
             FirstAdminError::Failed
         })?;
-    let _ = state
+    audit_first_admin(state, &admin).await;
+    Ok(admin)
+}
+
+/// Marks the setup link `token` used; only one request can.
+async fn use_up_link(state: &AppState, token: &str) -> Result<(), FirstAdminError> {
+    match state
+        .store
+        .consume_setup_token(&hash_token(token), now_ms())
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(FirstAdminError::LinkUsed),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot use the setup token");
+            Err(FirstAdminError::Failed)
+        }
+    }
+}
+
+/// Records the first admin's creation; the admin exists either way, so a failure is only logged.
+async fn audit_first_admin(state: &AppState, admin: &Employee) {
+    let written = state
         .store
         .add_audit(NewAudit {
             actor_id: None,
@@ -284,7 +295,9 @@ async fn first_admin(
             detail: "first admin".into(),
         })
         .await;
-    Ok(admin)
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "cannot audit the first admin's creation");
+    }
 }
 
 fn done_page(ctx: &Ctx, here: &str, admin: &Employee) -> Response {

@@ -7,8 +7,10 @@ use utoipa::ToSchema;
 
 use super::{Problems, audit};
 use crate::{
+    api_responses::{AdminOnly, Invalid},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
+    service_errors::SaveError,
     settings::{ParticipantSyncMode, Setting, SyncSettings},
     state::AppState,
 };
@@ -42,8 +44,8 @@ pub async fn save(
     state: &AppState,
     by: &AdminSession,
     input: &SyncInput,
-) -> Result<SyncSettings, AppError> {
-    let settings = parse(input).map_err(|p| p.error())?;
+) -> Result<SyncSettings, SaveError> {
+    let settings = parse(input).map_err(|p| p.in_english())?;
     settings.save(state.store.as_ref()).await?;
     audit(
         state,
@@ -63,8 +65,7 @@ pub async fn save(
     tag = "admin",
     responses(
         (status = 200, body = SyncSettings),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn get_settings(
@@ -82,9 +83,8 @@ pub async fn get_settings(
     request_body = SyncInput,
     responses(
         (status = 200, body = SyncSettings),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)
+        AdminOnly,
+        Invalid
     )
 )]
 pub async fn put_settings(

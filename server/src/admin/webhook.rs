@@ -11,13 +11,18 @@ use utoipa::ToSchema;
 
 use super::audit;
 use crate::{
+    api_responses::{AdminOnly, Conflict, Unavailable, Upstream},
     crm::{CrmError, WEBHOOK_EVENTS},
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin, random_token},
-    settings::{Setting, WebhookSettings},
+    service_errors::CrmSetupError,
+    settings::{Setting, SettingsError, WebhookSettings},
     state::AppState,
     store::now_ms,
 };
+
+/// Why registering or a new token must wait.
+const GENERATE_FIRST: &str = "generate the webhook id first";
 
 /// Description given to the webhook in the CRM.
 pub const WEBHOOK_DESCRIPTION: &str = "CRM Bridge";
@@ -29,12 +34,15 @@ pub fn webhook_url(state: &AppState, id: &str) -> String {
 }
 
 /// The stored webhook settings.
-pub async fn load(state: &AppState) -> Result<WebhookSettings, AppError> {
-    Ok(WebhookSettings::load(state.store.as_ref()).await?)
+pub async fn load(state: &AppState) -> Result<WebhookSettings, SettingsError> {
+    WebhookSettings::load(state.store.as_ref()).await
 }
 
 /// Removes the webhook registered in the CRM, if any (a webhook already gone counts as removed).
-async fn unregister_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Result<(), AppError> {
+async fn unregister_in_crm(
+    state: &AppState,
+    hook: &mut WebhookSettings,
+) -> Result<(), CrmSetupError> {
     if let Some(id) = hook.crm_webhook_id.clone() {
         let crm = state
             .crm
@@ -51,9 +59,12 @@ async fn unregister_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Resu
 }
 
 /// Registers `hook` in the CRM with a fresh token (replacing an earlier registration).
-async fn register_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Result<(), AppError> {
+async fn register_in_crm(
+    state: &AppState,
+    hook: &mut WebhookSettings,
+) -> Result<(), CrmSetupError> {
     if hook.webhook_id.is_empty() {
-        return Err(AppError::Conflict("generate the webhook id first".into()));
+        return Err(CrmSetupError::NotReady(GENERATE_FIRST));
     }
     unregister_in_crm(state, hook).await?;
     let crm = state
@@ -62,10 +73,7 @@ async fn register_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Result
         .await?;
     let token = random_token();
     let url = webhook_url(state, &hook.webhook_id);
-    let id = crm
-        .create_webhook(&url, &token, &WEBHOOK_EVENTS)
-        .await
-        .map_err(AppError::from)?;
+    let id = crm.create_webhook(&url, &token, &WEBHOOK_EVENTS).await?;
     hook.set_secret_token(&state.master_key, &token);
     hook.crm_webhook_id = Some(id);
     hook.registered_at = Some(now_ms());
@@ -75,7 +83,10 @@ async fn register_in_crm(state: &AppState, hook: &mut WebhookSettings) -> Result
 }
 
 /// A new webhook id (the old registration is removed from the CRM first).
-pub async fn generate_id(state: &AppState, by: &AdminSession) -> Result<WebhookSettings, AppError> {
+pub async fn generate_id(
+    state: &AppState,
+    by: &AdminSession,
+) -> Result<WebhookSettings, CrmSetupError> {
     let mut hook = load(state).await?;
     unregister_in_crm(state, &mut hook).await?;
     // 256 random bits, URL-safe.
@@ -88,7 +99,10 @@ pub async fn generate_id(state: &AppState, by: &AdminSession) -> Result<WebhookS
 
 /// Registers (or re-registers) the webhook in the CRM with a fresh token and the three record
 /// events.
-pub async fn register(state: &AppState, by: &AdminSession) -> Result<WebhookSettings, AppError> {
+pub async fn register(
+    state: &AppState,
+    by: &AdminSession,
+) -> Result<WebhookSettings, CrmSetupError> {
     let mut hook = load(state).await?;
     register_in_crm(state, &mut hook).await?;
     audit(state, by, "webhook.create", "settings:webhook", "").await?;
@@ -96,7 +110,10 @@ pub async fn register(state: &AppState, by: &AdminSession) -> Result<WebhookSett
 }
 
 /// Removes the webhook from the CRM (our webhook id stays).
-pub async fn unregister(state: &AppState, by: &AdminSession) -> Result<WebhookSettings, AppError> {
+pub async fn unregister(
+    state: &AppState,
+    by: &AdminSession,
+) -> Result<WebhookSettings, CrmSetupError> {
     let mut hook = load(state).await?;
     unregister_in_crm(state, &mut hook).await?;
     hook.save(state.store.as_ref()).await?;
@@ -116,10 +133,13 @@ pub struct NewToken {
 
 /// A new secret token. A webhook registered through the API is re-registered with it at once;
 /// otherwise the token is returned once for registering by hand.
-pub async fn new_secret_token(state: &AppState, by: &AdminSession) -> Result<NewToken, AppError> {
+pub async fn new_secret_token(
+    state: &AppState,
+    by: &AdminSession,
+) -> Result<NewToken, CrmSetupError> {
     let mut hook = load(state).await?;
     if hook.webhook_id.is_empty() {
-        return Err(AppError::Conflict("generate the webhook id first".into()));
+        return Err(CrmSetupError::NotReady(GENERATE_FIRST));
     }
     let result = if hook.crm_webhook_id.is_some() {
         register_in_crm(state, &mut hook).await?;
@@ -169,7 +189,7 @@ pub struct WebhookStatus {
 }
 
 /// The status of the webhook.
-pub async fn webhook_status(state: &AppState) -> Result<WebhookStatus, AppError> {
+pub async fn webhook_status(state: &AppState) -> Result<WebhookStatus, CrmSetupError> {
     let hook = load(state).await?;
     let midnight = chrono::Utc::now()
         .date_naive()
@@ -192,8 +212,7 @@ pub async fn webhook_status(state: &AppState) -> Result<WebhookStatus, AppError>
     tag = "admin",
     responses(
         (status = 200, body = WebhookStatus),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        AdminOnly
     )
 )]
 pub async fn status(
@@ -210,10 +229,9 @@ pub async fn status(
     tag = "admin",
     responses(
         (status = 200, body = WebhookStatus),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
+        AdminOnly,
+        Upstream,
+        Unavailable
     )
 )]
 pub async fn generate(
@@ -231,11 +249,10 @@ pub async fn generate(
     tag = "admin",
     responses(
         (status = 200, body = WebhookStatus),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
+        AdminOnly,
+        Conflict,
+        Upstream,
+        Unavailable
     )
 )]
 pub async fn register_handler(
@@ -253,9 +270,8 @@ pub async fn register_handler(
     tag = "admin",
     responses(
         (status = 200, body = WebhookStatus),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody)
+        AdminOnly,
+        Upstream
     )
 )]
 pub async fn unregister_handler(
@@ -274,10 +290,9 @@ pub async fn unregister_handler(
     tag = "admin",
     responses(
         (status = 200, body = NewToken),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody)
+        AdminOnly,
+        Conflict,
+        Upstream
     )
 )]
 pub async fn new_token(

@@ -15,7 +15,11 @@ use super::{
     entra::{AccessClaims, TokenError},
     office365::Office365Settings,
 };
-use crate::{error::AppError, store::Employee};
+use crate::{
+    api_responses::{Forbidden, Unauthorized},
+    error::AppError,
+    store::Employee,
+};
 
 /// What the pane shows when a valid token belongs to nobody we know.
 pub const NOT_REGISTERED: &str = "You are not set up in CRM Bridge, or your access was turned off; ask your CRM Bridge admin to add you.";
@@ -134,8 +138,8 @@ pub struct Me {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)
+        Unauthorized,
+        Forbidden
     )
 )]
 pub async fn me(user: AddinUser) -> axum::Json<Me> {

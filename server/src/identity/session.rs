@@ -28,6 +28,7 @@ use super::{
 };
 use crate::{
     error::AppError,
+    service_errors::NotAdmin,
     store::{AdminSessionRow, Employee, NewAudit, Role, Store, StoreResult, now_ms},
 };
 
@@ -82,12 +83,12 @@ pub struct AdminSession {
 }
 
 impl AdminSession {
-    /// 403 unless the employee has the `admin` role.
-    pub fn require_admin(&self) -> Result<(), AppError> {
+    /// [`NotAdmin`] unless the employee has the `admin` role.
+    pub fn require_admin(&self) -> Result<(), NotAdmin> {
         if self.employee.role == Role::Admin {
             Ok(())
         } else {
-            Err(AppError::Forbidden("this needs the admin role".into()))
+            Err(NotAdmin)
         }
     }
 

@@ -19,6 +19,7 @@ use super::{
     reconcile::{SweepReport, sweep_once},
 };
 use crate::{
+    api_responses::{AdminOnly, Conflict, NotFound, Unavailable, Upstream},
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
 };
@@ -44,8 +45,8 @@ pub struct ImportRuns {
     tag = "admin",
     responses(
         (status = 202, body = Queued),
-        (status = 409, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody)
+        AdminOnly,
+        Conflict
     )
 )]
 pub async fn start(
@@ -69,7 +70,7 @@ pub async fn start(
     get,
     path = "/api/admin/import",
     tag = "admin",
-    responses((status = 200, body = ImportRuns), (status = 401, body = crate::error::ErrorBody))
+    responses((status = 200, body = ImportRuns), AdminOnly)
 )]
 pub async fn list(
     State(state): State<ItemsCtx>,
@@ -96,7 +97,7 @@ async fn load_run(state: &ItemsCtx, id: &str) -> Result<ImportRun, AppError> {
     path = "/api/admin/import/{id}",
     tag = "admin",
     params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = ImportRun), (status = 404, body = crate::error::ErrorBody))
+    responses((status = 200, body = ImportRun), AdminOnly, NotFound)
 )]
 pub async fn get_one(
     State(state): State<ItemsCtx>,
@@ -112,7 +113,7 @@ pub async fn get_one(
     path = "/api/admin/import/{id}/events",
     tag = "admin",
     params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, content_type = "text/event-stream", body = ImportRun), (status = 404, body = crate::error::ErrorBody))
+    responses((status = 200, content_type = "text/event-stream", body = ImportRun), AdminOnly, NotFound)
 )]
 pub async fn events(
     State(state): State<ItemsCtx>,
@@ -161,10 +162,9 @@ pub async fn events(
     tag = "admin",
     responses(
         (status = 200, body = SweepReport),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody),
-        (status = 502, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)
+        AdminOnly,
+        Upstream,
+        Unavailable
     )
 )]
 pub async fn sweep_now(

@@ -17,6 +17,7 @@ use super::{
     index::Lookup,
 };
 use crate::{
+    api_responses::{BadRequest, NotFound, Unauthorized},
     error::{AppError, AppJson},
     identity::{IdentityCtx, addin::AddinUser},
 };
@@ -65,8 +66,8 @@ pub struct LookupParams {
     security(("bearer" = [])),
     responses(
         (status = 200, body = LookupAnswer),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody)
+        BadRequest,
+        Unauthorized
     )
 )]
 pub async fn lookup(
@@ -113,8 +114,8 @@ pub async fn lookup(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Suggestions),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody)
+        BadRequest,
+        Unauthorized
     )
 )]
 pub async fn suggest(
@@ -223,7 +224,7 @@ pub fn suggestions(
     tag = "addin",
     request_body = Pick,
     security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody))
+    responses((status = 204), NotFound)
 )]
 pub async fn record_pick(
     State(state): State<ItemsCtx>,

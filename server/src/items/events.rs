@@ -1,5 +1,5 @@
 //! Applying CRM webhooks: the receiver (`receiver`) stores each event durably and answers at
-//! once; the `items.apply_events` job leases pending events, coalesces them per record, fetches the
+//! once; the `items.apply_events` drain (`jobs::drain`) leases pending events, coalesces them per record, fetches the
 //! records' current state in batches (`id[IN]`) and applies it. Because it applies the CRM's
 //! state rather than the event, duplicates and out-of-order delivery end in the same result.
 
@@ -9,65 +9,60 @@ use super::{Item, ItemKind, ItemsCtx};
 use crate::{
     backoff,
     crm::{Crm, CrmError},
-    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
-    store::{Job, StoredEvent, now_ms},
+    jobs::{
+        WorkError,
+        drain::{EventHandler, Events, MAX_ATTEMPTS},
+    },
+    store::{Store, StoredEvent, now_ms},
 };
 
 /// Events leased per round.
 const BATCH: i64 = 1000;
 /// Ids per `id[IN]` request.
 const IDS_PER_FETCH: usize = 100;
-/// How long a lease protects a round from other workers.
-const LEASE_MS: i64 = 60_000;
-/// Attempts before an event is given up.
-const MAX_ATTEMPTS: i32 = 20;
 
 /// The job kind that applies stored CRM events to the cached records.
 pub const APPLY_EVENTS_JOB: &str = "items.apply_events";
 
-/// Given by the receiver when it stored a new event.
-pub const EVENT_STORED: Signal = Signal("crm-event-stored");
-
-/// The `items.apply_events` job: a scheduled drain of the stored events, woken by the receiver.
+/// What the `items.apply_events` drain (`jobs::drain::Drain`) does with a batch of stored
+/// record events.
 pub struct ApplyEvents {
     state: ItemsCtx,
 }
 
 impl ApplyEvents {
-    /// The kind, applying events with `state`.
+    /// The handler, applying events with `state`.
     pub fn new(state: ItemsCtx) -> Self {
         Self { state }
     }
 }
 
 #[async_trait::async_trait]
-impl JobKind for ApplyEvents {
+impl EventHandler for ApplyEvents {
     fn name(&self) -> &'static str {
         APPLY_EVENTS_JOB
     }
 
-    fn schedule(&self) -> Schedule {
-        Schedule::Every(Duration::from_millis(
-            self.state.config.jobs.poll_interval_ms.max(10),
-        ))
+    fn events(&self) -> Events {
+        Events::Records
     }
 
-    fn woken_by(&self) -> &'static [Signal] {
-        &[EVENT_STORED]
+    fn batch_size(&self) -> i64 {
+        BATCH
     }
 
-    async fn run(&self, _job: &Job) -> Result<(), JobError> {
-        while apply_round(&self.state).await? > 0 {}
-        Ok(())
+    fn store(&self) -> &dyn Store {
+        self.state.store.as_ref()
+    }
+
+    async fn handle(&self, events: &[StoredEvent]) -> Result<usize, WorkError> {
+        apply_events(&self.state, events).await
     }
 }
 
-/// One round: lease, coalesce, fetch, apply. Returns the number of events handled.
-pub async fn apply_round(state: &ItemsCtx) -> Result<usize, WorkError> {
-    let events = state.store.lease_events(BATCH, LEASE_MS, false).await?;
-    if events.is_empty() {
-        return Ok(0);
-    }
+/// Coalesces the leased `events` per kind, fetches the records and applies them. Returns the
+/// number of events handled (0 when no CRM client could be built: the batch waits 30 s).
+async fn apply_events(state: &ItemsCtx, events: &[StoredEvent]) -> Result<usize, WorkError> {
     let crm = match state
         .crm
         .admin(state.store.as_ref(), &state.master_key)
@@ -84,7 +79,7 @@ pub async fn apply_round(state: &ItemsCtx) -> Result<usize, WorkError> {
         }
     };
     let mut by_kind: BTreeMap<ItemKind, Vec<&StoredEvent>> = BTreeMap::new();
-    for event in &events {
+    for event in events {
         if let Some(kind) = event.item_kind.and_then(ItemKind::from_code) {
             by_kind.entry(kind).or_default().push(event);
         }

@@ -25,6 +25,13 @@ use crate::{
 /// A running import whose heartbeat is older than this is taken over by another worker.
 pub const STALE_MS: i64 = 10_000;
 /// How often a running import proves it is alive, even while waiting for the CRM.
+// The run keeps this heartbeat beside the job lease on purpose. `crm-bridge import` runs an
+// import in its own process, outside the job runtime, so no job lease covers it: only the run's
+// heartbeat tells a server's `items.import` job (and `queue_run`'s "already running" check) that
+// the run is alive, and lets a server resume it when that process dies. The job lease also
+// covers the kind's one schedule row, not a run, and a scheduled row's due time cannot tell
+// "leased" from "waiting for its next period". Making the lease the one mechanism would need the
+// CLI to lease the job row and a per-run lease column: a change of behaviour, not a tidy-up.
 const HEARTBEAT: Duration = Duration::from_secs(3);
 /// Pages fetched ahead while one is being written.
 const PIPELINE: usize = 3;

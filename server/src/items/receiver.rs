@@ -12,12 +12,14 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-use super::{ItemsCtx, events::EVENT_STORED};
+use super::ItemsCtx;
 use crate::{
-    crm::webhook::{self, parse_event},
+    api_responses::{AdminOnly, BadRequest, NotFound, Unauthorized},
+    crm::webhook::{self, CrmEvent, parse_event},
     error::{AppError, AppJson},
+    jobs::drain::EVENT_STORED,
     settings::{Setting, WebhookSettings},
-    store::NewEvent,
+    store::{NewEvent, StoreError},
 };
 
 /// The receiver's answer.
@@ -36,9 +38,9 @@ pub struct Received {
     request_body(content = String, description = "The CRM's event JSON"),
     responses(
         (status = 200, body = Received),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)
+        BadRequest,
+        Unauthorized,
+        NotFound
     )
 )]
 pub async fn receive(
@@ -47,6 +49,21 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AppJson<Received>, AppError> {
+    check_sender(&state, &webhook_id, &headers).await?;
+    let event = parse_event(&body).map_err(AppError::BadRequest)?;
+    let stored = store_event(&state, event).await?;
+    Ok(AppJson(Received {
+        status: if stored { "stored" } else { "duplicate" },
+    }))
+}
+
+/// 404 unless `webhook_id` is ours, 401 unless the CRM's token is the stored one (compared in
+/// constant time).
+async fn check_sender(
+    state: &ItemsCtx,
+    webhook_id: &str,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
     let settings = WebhookSettings::load(state.store.as_ref()).await?;
     let known = !settings.webhook_id.is_empty()
         && bool::from(settings.webhook_id.as_bytes().ct_eq(webhook_id.as_bytes()));
@@ -54,12 +71,16 @@ pub async fn receive(
         return Err(AppError::NotFound("no such webhook".into()));
     }
     let expected = settings.secret_token(&state.master_key)?;
-    if !webhook::authenticate(&headers, expected.as_ref()) {
+    if !webhook::authenticate(headers, expected.as_ref()) {
         // Counted for the Health page: the CRM's webhook no longer carries our token.
         state.store.note_webhook_rejection().await?;
         return Err(AppError::Unauthorized(webhook::WRONG_TOKEN.into()));
     }
-    let event = parse_event(&body).map_err(AppError::BadRequest)?;
+    Ok(())
+}
+
+/// Stores `event` (false: its id was seen before) and wakes what applies it.
+async fn store_event(state: &ItemsCtx, event: CrmEvent) -> Result<bool, StoreError> {
     let (entity_name, entity_id) = (event.entity_name.clone(), event.entity_id);
     let stored = state
         .store
@@ -83,9 +104,7 @@ pub async fn receive(
         )
         .await;
     }
-    Ok(AppJson(Received {
-        status: if stored { "stored" } else { "duplicate" },
-    }))
+    Ok(stored)
 }
 
 /// Webhook figures for the admin UI.
@@ -93,7 +112,7 @@ pub async fn receive(
     get,
     path = "/api/admin/webhook/events",
     tag = "admin",
-    responses((status = 200, body = crate::store::EventStats), (status = 401, body = crate::error::ErrorBody))
+    responses((status = 200, body = crate::store::EventStats), AdminOnly)
 )]
 pub async fn stats(
     State(state): State<ItemsCtx>,

@@ -5,8 +5,10 @@
 //! (`crate::backoff`), one wake-up ([`JobQueue`]) and one shutdown path ([`Workers::stop`]).
 //!
 //! Adding a kind is one module implementing [`JobKind`] and one [`Registry::with`] line where
-//! the server starts its background work.
+//! the server starts its background work; a drain of stored CRM events only implements
+//! [`drain::EventHandler`] (what to do with a batch) and is registered as a [`drain::Drain`].
 
+pub mod drain;
 mod queue;
 mod runtime;
 

@@ -290,7 +290,7 @@ pub async fn crm_test(
             div.notice.ok role="status" { strong { (ctx.tr.t("crm-test-success")) } (describe(&ctx.tr, &report)) }
         },
         Err(e) => html! {
-            div.notice.error role="alert" { strong { (ctx.tr.t("crm-test-failed")) } p { (test_failure_text(&ctx, &e)) } }
+            div.notice.error role="alert" { strong { (ctx.tr.t("crm-test-failed")) } p { (test_failure_text(&ctx, &e.into())) } }
         },
     };
     ctx.ok(

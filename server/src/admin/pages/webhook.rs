@@ -93,12 +93,18 @@ fn body(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, top: Markup) -> Mar
     }
 }
 
-fn failed(ctx: &Ctx, state: &AppState, hook: &WebhookSettings, err: &AppError) -> Response {
+fn failed(
+    ctx: &Ctx,
+    state: &AppState,
+    hook: &WebhookSettings,
+    err: impl Into<AppError>,
+) -> Response {
+    let err = err.into();
     ctx.page(
         err.status(),
         tkey!("webhook-title"),
         "/admin/webhook",
-        body(ctx, state, hook, ctx.error_notice(err)),
+        body(ctx, state, hook, ctx.error_notice(&err)),
     )
 }
 
@@ -114,7 +120,7 @@ pub async fn page(
             "/admin/webhook",
             body(&ctx, &state, &hook, flash(&ctx.tr, &query)),
         ),
-        Err(e) => failed(&ctx, &state, &WebhookSettings::default(), &e),
+        Err(e) => failed(&ctx, &state, &WebhookSettings::default(), e),
     }
 }
 
@@ -129,7 +135,7 @@ pub async fn generate(
             &ctx,
             &state,
             &domain::load(&state).await.unwrap_or_default(),
-            &e,
+            e,
         ),
     }
 }
@@ -146,7 +152,7 @@ pub async fn create(
             &ctx,
             &state,
             &domain::load(&state).await.unwrap_or_default(),
-            &e,
+            e,
         ),
     }
 }
@@ -162,7 +168,7 @@ pub async fn delete(
             &ctx,
             &state,
             &domain::load(&state).await.unwrap_or_default(),
-            &e,
+            e,
         ),
     }
 }
@@ -195,6 +201,6 @@ pub async fn manual_token(
                 body(&ctx, &state, &hook, top),
             )
         }
-        Err(e) => failed(&ctx, &state, &hook, &e),
+        Err(e) => failed(&ctx, &state, &hook, e),
     }
 }
