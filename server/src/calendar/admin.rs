@@ -32,7 +32,7 @@ where
 
 /// The calendar-sync settings.
 #[utoipa::path(get, path = "/api/admin/calendar", tag = "admin",
-    responses((status = 200, body = CalendarSettings), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CalendarSettings), crate::api_responses::AdminOnly))]
 pub async fn get_settings(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
@@ -42,8 +42,8 @@ pub async fn get_settings(
 
 /// Replaces the calendar-sync settings.
 #[utoipa::path(put, path = "/api/admin/calendar", tag = "admin", request_body = CalendarSettings,
-    responses((status = 200, body = CalendarSettings), (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CalendarSettings), crate::api_responses::BadRequest,
+        crate::api_responses::AdminOnly))]
 pub async fn put_settings(
     State(state): State<CalendarCtx>,
     RequireAdmin(session): RequireAdmin,
@@ -87,7 +87,7 @@ pub struct EmployeeStatus {
 
 /// Every employee's calendar-sync status.
 #[utoipa::path(get, path = "/api/admin/calendar/employees", tag = "admin",
-    responses((status = 200, body = Vec<EmployeeStatus>), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<EmployeeStatus>), crate::api_responses::AdminOnly))]
 pub async fn list_employees(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
@@ -126,7 +126,7 @@ pub struct EmployeeInput {
 /// Opts an employee in or out of calendar sync.
 #[utoipa::path(put, path = "/api/admin/calendar/employees/{id}", tag = "admin",
     params(("id" = String, Path, description = "Employee id")), request_body = EmployeeInput,
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 204), crate::api_responses::NotFound, crate::api_responses::AdminOnly))]
 pub async fn set_employee(
     State(state): State<CalendarCtx>,
     RequireAdmin(session): RequireAdmin,
@@ -162,7 +162,7 @@ pub struct TraceQuery {
 
 /// The newest sync decisions.
 #[utoipa::path(get, path = "/api/admin/calendar/trace", tag = "admin", params(TraceQuery),
-    responses((status = 200, body = Vec<TraceEntry>), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Vec<TraceEntry>), crate::api_responses::AdminOnly))]
 pub async fn list_trace(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
@@ -193,7 +193,7 @@ pub struct SyncNowInput {
 
 /// Queues a sync of one activity.
 #[utoipa::path(post, path = "/api/admin/calendar/sync", tag = "admin", request_body = SyncNowInput,
-    responses((status = 202), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 202), crate::api_responses::AdminOnly))]
 pub async fn sync_now(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
@@ -227,7 +227,7 @@ pub struct TestOutcome {
 /// Obtains a Graph app-only token and reads the calendar of `mailbox`: tells a wrong secret,
 /// missing admin consent (`Calendars.ReadWrite`), an unknown mailbox and success apart.
 #[utoipa::path(post, path = "/api/admin/calendar/test", tag = "admin", request_body = TestInput,
-    responses((status = 200, body = TestOutcome), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = TestOutcome), crate::api_responses::AdminOnly))]
 pub async fn test_mailbox(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
