@@ -78,11 +78,7 @@ mod tests {
     #[test]
     fn admin_only_declares_401_and_403_with_the_error_shape() {
         let responses = AdminOnly::responses();
-        assert_eq!(
-            responses.keys().collect::<Vec<_>>(),
-            ["401", "403"],
-            "{responses:?}"
-        );
+        assert_eq!(responses.keys().collect::<Vec<_>>(), ["401", "403"]);
         let json = serde_json::to_value(&responses["403"]).unwrap_or_default();
         assert_eq!(
             json["content"]["application/json"]["schema"]["$ref"],
