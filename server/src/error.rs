@@ -18,7 +18,9 @@ use utoipa::ToSchema;
 use crate::{
     crm::{ConnectError, CrmError},
     jobs::WorkError,
-    service_errors::{CrmSetupError, EmployeeError, FieldProblems, NotAdmin, SaveError},
+    service_errors::{
+        CredentialError, CrmSetupError, EmployeeError, FieldProblems, NotAdmin, SaveError,
+    },
     settings::SettingsError,
     store::StoreError,
 };
@@ -154,6 +156,27 @@ impl From<SaveError> for AppError {
             SaveError::Forbidden => Self::Forbidden(err.to_string()),
             SaveError::Store(e) => e.into(),
             SaveError::Settings(e) => e.into(),
+        }
+    }
+}
+
+impl From<CredentialError> for AppError {
+    fn from(err: CredentialError) -> Self {
+        match err {
+            CredentialError::Wrong => Self::Unauthorized(err.to_string()),
+            CredentialError::Throttled { retry_after_secs } => Self::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: err.to_string(),
+                retry_after_secs,
+            },
+            CredentialError::Busy(message) => Self::RetryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message,
+                retry_after_secs: 1,
+            },
+            CredentialError::Invalid(problems) => problems.into(),
+            CredentialError::Store(e) => e.into(),
+            CredentialError::Hashing(_) => Self::Internal(anyhow::Error::new(err)),
         }
     }
 }

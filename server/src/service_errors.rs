@@ -1,5 +1,6 @@
 //! What the admin services (employees, company data, Office 365, sync parameters, the CRM
-//! connection and webhook) and the admin role check fail with. They know nothing of HTTP: the HTTP edge (`error.rs`) maps these to statuses, in the one place domain
+//! connection and webhook), the admin role check and the credential checks (sign-in, password
+//! change) fail with. They know nothing of HTTP: the HTTP edge (`error.rs`) maps these to statuses, in the one place domain
 //! errors become answers. A leaf module (outside `admin`), so the edge can name these without a
 //! module cycle.
 
@@ -132,6 +133,38 @@ pub enum CrmSetupError {
 }
 
 impl From<FieldProblems> for CrmSetupError {
+    fn from(problems: FieldProblems) -> Self {
+        Self::Invalid(problems)
+    }
+}
+
+/// Why checking credentials failed: signing in, or changing one's own password.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// A wrong e-mail or password, or an account that cannot sign in.
+    #[error("wrong e-mail or password")]
+    Wrong,
+    /// Too many failed attempts under one of the throttle's keys; nothing was checked.
+    #[error("too many failed sign-ins; wait and try again")]
+    Throttled {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// The password verifier is saturated; nothing was counted.
+    #[error("{0}")]
+    Busy(String),
+    /// The input failed validation (such as a wrong current password).
+    #[error("{}", .0.summary("; "))]
+    Invalid(FieldProblems),
+    /// Hashing the new password failed unexpectedly.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FieldProblems> for CredentialError {
     fn from(problems: FieldProblems) -> Self {
         Self::Invalid(problems)
     }

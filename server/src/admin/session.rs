@@ -16,6 +16,7 @@ use crate::{
         session::{self, AdminSession},
         throttle::{Key, Rule},
     },
+    service_errors::{CredentialError, FieldProblems},
     state::AppState,
     store::Role,
 };
@@ -156,7 +157,7 @@ pub async fn set_own_password(
     state: &AppState,
     session: &AdminSession,
     body: PasswordChange,
-) -> Result<(), AppError> {
+) -> Result<(), CredentialError> {
     let keys = [Key {
         name: format!("password:{}", session.employee.id),
         rule: Rule::Backoff {
@@ -167,13 +168,19 @@ pub async fn set_own_password(
     let ok =
         session::throttled_check(&state.identity(), &keys, &body.current_password, current).await?;
     if !ok {
-        return Err(AppError::invalid_field("current_password", "is wrong"));
+        let mut problems = FieldProblems::default();
+        problems.add("current_password", "is wrong");
+        return Err(problems.into());
     }
     let new_password = body.new_password;
     let hash = tokio::task::spawn_blocking(move || password::hash(&new_password))
         .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::invalid_field("new_password", e.to_string()))?;
+        .map_err(|e| CredentialError::Hashing(e.to_string()))?
+        .map_err(|e| {
+            let mut problems = FieldProblems::default();
+            problems.add("new_password", e.to_string());
+            CredentialError::Invalid(problems)
+        })?;
     state
         .store
         .set_password_hash(&session.employee.id, &hash)

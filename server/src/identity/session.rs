@@ -28,7 +28,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    service_errors::NotAdmin,
+    service_errors::{CredentialError, NotAdmin},
     store::{AdminSessionRow, Employee, NewAudit, Role, Store, StoreResult, now_ms},
 };
 
@@ -444,13 +444,13 @@ fn signin_keys(
 }
 
 /// Checks a password through the bounded verifier, counted under `keys` first (see
-/// `throttle`): 429 while throttled, 503 when too busy, otherwise whether it matched.
+/// `throttle`): `Throttled` while throttled, `Busy` when too busy, otherwise whether it matched.
 pub async fn throttled_check(
     state: &IdentityCtx,
     keys: &[Key],
     password_text: &str,
     hash: Option<&str>,
-) -> Result<bool, AppError> {
+) -> Result<bool, CredentialError> {
     let store = state.store.as_ref();
     let now = now_ms();
     throttle::claim_all(store, keys, now).await?;
@@ -462,11 +462,7 @@ pub async fn throttled_check(
         Ok(false) => Ok(false),
         Err(busy) => {
             throttle::release(store, keys).await?;
-            Err(AppError::RetryLater {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: busy.to_string(),
-                retry_after_secs: 1,
-            })
+            Err(CredentialError::Busy(busy.to_string()))
         }
     }
 }
@@ -480,7 +476,7 @@ pub async fn sign_in(
     password_text: &str,
     ip: Option<IpAddr>,
     headers: &HeaderMap,
-) -> Result<NewSession, AppError> {
+) -> Result<NewSession, CredentialError> {
     let email = email.trim().to_lowercase();
     let now = now_ms();
     let employee = state
@@ -495,7 +491,7 @@ pub async fn sign_in(
     let hash = employee.as_ref().and_then(|e| e.password_hash.as_deref());
     let verified = throttled_check(state, &keys, password_text, hash).await?;
     let Some(employee) = employee.filter(|_| verified) else {
-        return Err(AppError::Unauthorized("wrong e-mail or password".into()));
+        return Err(CredentialError::Wrong);
     };
     // Rotation at sign-in: whatever session the browser had ends here.
     if let Some(old) = cookie_value(headers) {

@@ -12,10 +12,10 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 
 use crate::{
-    error::AppError,
+    service_errors::CredentialError,
     store::{Store, ThrottleCounter},
 };
 
@@ -76,16 +76,14 @@ pub fn wait_ms(rule: Rule, counter: Option<ThrottleCounter>, now: i64) -> i64 {
     (last_at + delay - now).max(0)
 }
 
-fn throttled(wait_ms: i64) -> AppError {
-    AppError::RetryLater {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        message: "too many failed sign-ins; wait and try again".into(),
+fn throttled(wait_ms: i64) -> CredentialError {
+    CredentialError::Throttled {
         retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
     }
 }
 
-/// Counts one attempt under `key`, or refuses it (429 with the wait) without counting.
-pub async fn claim(store: &dyn Store, key: &Key, now: i64) -> Result<(), AppError> {
+/// Counts one attempt under `key`, or refuses it (with the wait) without counting.
+pub async fn claim(store: &dyn Store, key: &Key, now: i64) -> Result<(), CredentialError> {
     for _ in 0..CAS_ROUNDS {
         let seen = store.throttle_counter(&key.name).await?;
         let wait = wait_ms(key.rule, seen, now);
@@ -106,7 +104,7 @@ pub async fn claim(store: &dyn Store, key: &Key, now: i64) -> Result<(), AppErro
 
 /// Claims every key in order; if one refuses, the keys claimed before are given back, so a
 /// refused attempt counts nowhere.
-pub async fn claim_all(store: &dyn Store, keys: &[Key], now: i64) -> Result<(), AppError> {
+pub async fn claim_all(store: &dyn Store, keys: &[Key], now: i64) -> Result<(), CredentialError> {
     for (i, key) in keys.iter().enumerate() {
         if let Err(err) = claim(store, key, now).await {
             release(store, &keys[..i]).await?;
@@ -117,7 +115,7 @@ pub async fn claim_all(store: &dyn Store, keys: &[Key], now: i64) -> Result<(), 
 }
 
 /// Gives back one counted attempt on each key (the password was never checked).
-pub async fn release(store: &dyn Store, keys: &[Key]) -> Result<(), AppError> {
+pub async fn release(store: &dyn Store, keys: &[Key]) -> Result<(), CredentialError> {
     for key in keys {
         store.release_throttle(&key.name).await?;
     }
@@ -126,7 +124,7 @@ pub async fn release(store: &dyn Store, keys: &[Key]) -> Result<(), AppError> {
 
 /// After a right password: backoff counters (account, device) start over; limit counters
 /// (IP) only give back this attempt, so one valid account cannot reset an address's failures.
-pub async fn succeeded(store: &dyn Store, keys: &[Key], now: i64) -> Result<(), AppError> {
+pub async fn succeeded(store: &dyn Store, keys: &[Key], now: i64) -> Result<(), CredentialError> {
     for key in keys {
         match key.rule {
             Rule::Backoff { .. } => store.clear_throttle(&key.name, now - MEMORY_MS).await?,

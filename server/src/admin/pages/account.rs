@@ -77,7 +77,7 @@ pub async fn login(
             }
             response
         }
-        Err(err) => failed_login(&ctx, &form.email, &next, err),
+        Err(err) => failed_login(&ctx, &form.email, &next, err.into()),
     }
 }
 
@@ -222,7 +222,10 @@ pub async fn change_password(
             current_password: form.current_password,
             new_password: form.new_password,
         };
-        match crate::admin::session::set_own_password(&state, &session, input).await {
+        match crate::admin::session::set_own_password(&state, &session, input)
+            .await
+            .map_err(AppError::from)
+        {
             Ok(()) => return Redirect::to("/admin/account?ok=password").into_response(),
             Err(AppError::Invalid { fields, .. }) => {
                 password_field_errors(&ctx, fields, &mut errors)
