@@ -64,7 +64,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/crm/test", post(settings::crm_test))
         .route("/admin/sync", get(sync::sync_page).post(sync::sync_save))
         .route("/admin/sync/trace", get(sync_trace::trace_page))
-        .route("/admin/sync/employees/{id}/enabled", post(sync::set_enabled))
+        .route(
+            "/admin/sync/employees/{id}/enabled",
+            post(sync::set_enabled),
+        )
         .route("/admin/sync/employees/{id}/run", post(sync::run_now))
         .route(
             "/admin/office365",

@@ -354,7 +354,12 @@ fn office365_body(
 }
 
 /// The mailbox the Test reads: typed, or picked from the employees' mailboxes.
-fn mailbox_field(tr: &Tr, form: &Office365Form, mailboxes: &[String], errors: &FieldErrors) -> Markup {
+fn mailbox_field(
+    tr: &Tr,
+    form: &Office365Form,
+    mailboxes: &[String],
+    errors: &FieldErrors,
+) -> Markup {
     html! {
         div.field.invalid[errors.contains_key("mailbox")] {
             label for="f-mailbox" { (tr.t("o365-test-mailbox")) }
@@ -574,21 +579,59 @@ pub async fn office365_test(
 /// The test's outcome as a notice that tells a wrong secret or tenant, missing consent, an
 /// unknown mailbox, an unreachable Microsoft and success apart.
 fn o365_test_outcome(tr: &Tr, outcome: &AppTest) -> Markup {
-    let detail = |d: &str| -> (&str, Arg) { ("detail", d.chars().take(300).collect::<String>().into()) };
+    let detail =
+        |d: &str| -> (&str, Arg) { ("detail", d.chars().take(300).collect::<String>().into()) };
     let (ok, heading, text) = match outcome {
-        AppTest::Passed { mailbox: Some(m) } => (true, tkey!("o365-test-success"), tr.ta("o365-test-calendar-ok", &[("mailbox", m.as_str().into())])),
-        AppTest::Passed { mailbox: None } => (true, tkey!("o365-test-success"), tr.t("o365-test-token-ok")),
+        AppTest::Passed { mailbox: Some(m) } => (
+            true,
+            tkey!("o365-test-success"),
+            tr.ta("o365-test-calendar-ok", &[("mailbox", m.as_str().into())]),
+        ),
+        AppTest::Passed { mailbox: None } => {
+            (true, tkey!("o365-test-success"), tr.t("o365-test-token-ok"))
+        }
         AppTest::Incomplete(reason) => (false, tkey!("o365-test-not-run"), reason.clone()),
         AppTest::Failed(e) => match e {
-            GraphError::BadCredentials(d) => (false, tkey!("o365-test-failed"), tr.ta("o365-test-bad-secret", &[detail(d)])),
-            GraphError::BadTenant(d) => (false, tkey!("o365-test-failed"), tr.ta("o365-test-bad-tenant", &[detail(d)])),
-            GraphError::NoConsent(d) => (false, tkey!("o365-test-no-consent-heading"), tr.ta("o365-test-no-consent", &[detail(d)])),
-            GraphError::MailboxNotFound(m) => (false, tkey!("o365-test-mailbox-heading"), tr.ta("o365-test-mailbox-not-found", &[("mailbox", m.as_str().into())])),
-            GraphError::Throttled(_) | GraphError::Unavailable(_) => (false, tkey!("o365-test-failed"), tr.ta("o365-test-unavailable", &[detail(&e.to_string())])),
-            GraphError::Gone | GraphError::Rejected { .. } => (false, tkey!("o365-test-failed"), tr.ta("o365-test-refused", &[detail(&e.to_string())])),
+            GraphError::BadCredentials(d) => (
+                false,
+                tkey!("o365-test-failed"),
+                tr.ta("o365-test-bad-secret", &[detail(d)]),
+            ),
+            GraphError::BadTenant(d) => (
+                false,
+                tkey!("o365-test-failed"),
+                tr.ta("o365-test-bad-tenant", &[detail(d)]),
+            ),
+            GraphError::NoConsent(d) => (
+                false,
+                tkey!("o365-test-no-consent-heading"),
+                tr.ta("o365-test-no-consent", &[detail(d)]),
+            ),
+            GraphError::MailboxNotFound(m) => (
+                false,
+                tkey!("o365-test-mailbox-heading"),
+                tr.ta(
+                    "o365-test-mailbox-not-found",
+                    &[("mailbox", m.as_str().into())],
+                ),
+            ),
+            GraphError::Throttled(_) | GraphError::Unavailable(_) => (
+                false,
+                tkey!("o365-test-failed"),
+                tr.ta("o365-test-unavailable", &[detail(&e.to_string())]),
+            ),
+            GraphError::Gone | GraphError::Rejected { .. } => (
+                false,
+                tkey!("o365-test-failed"),
+                tr.ta("o365-test-refused", &[detail(&e.to_string())]),
+            ),
         },
     };
-    let (class, role) = if ok { ("notice ok", "status") } else { ("notice error", "alert") };
+    let (class, role) = if ok {
+        ("notice ok", "status")
+    } else {
+        ("notice error", "alert")
+    };
     html! {
         div class=(class) role=(role) #o365-test-outcome data-outcome=(outcome.code()) {
             strong { (tr.t(heading)) } p { (text) }

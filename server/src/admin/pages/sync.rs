@@ -133,7 +133,11 @@ const TYPES: [(ActivityKind, &str); 5] = [
 
 /// The participant modes: stored name, label key, one-sentence explanation key.
 const MODES: [(&str, &str, &str); 3] = [
-    ("none", tkey!("sync-mode-none"), tkey!("sync-mode-none-help")),
+    (
+        "none",
+        tkey!("sync-mode-none"),
+        tkey!("sync-mode-none-help"),
+    ),
     (
         "meetings_only",
         tkey!("sync-mode-meetings"),
@@ -270,7 +274,10 @@ pub async fn sync_page(
     query: Query<Flash>,
 ) -> Response {
     let store = state.store.as_ref();
-    let saved = match (CalendarSettings::load(store).await, SyncSettings::load(store).await) {
+    let saved = match (
+        CalendarSettings::load(store).await,
+        SyncSettings::load(store).await,
+    ) {
         (Ok(calendar), Ok(sync)) => SyncForm::from_saved(&calendar, sync.participant_mode),
         (Err(e), _) | (_, Err(e)) => return failed(&ctx, e),
     };
@@ -329,7 +336,12 @@ pub async fn set_enabled(
     let enabled = match form.enabled.as_str() {
         "true" => true,
         "false" => false,
-        _ => return failed(&ctx, AppError::BadRequest("enabled must be true or false".into())),
+        _ => {
+            return failed(
+                &ctx,
+                AppError::BadRequest("enabled must be true or false".into()),
+            );
+        }
     };
     match service::set_employee_enabled(&state.calendar_ctx(), &session, &id, enabled).await {
         Ok(true) => Redirect::to("/admin/sync?ok=saved#sync-employees").into_response(),
@@ -345,10 +357,10 @@ pub async fn run_now(
     Path(id): Path<String>,
 ) -> Response {
     match service::sync_employee_now(&state.calendar_ctx(), &id).await {
-        Ok(Some(count)) => {
-            Redirect::to(&format!("/admin/sync?ok=queued&count={count}#sync-employees"))
-                .into_response()
-        }
+        Ok(Some(count)) => Redirect::to(&format!(
+            "/admin/sync?ok=queued&count={count}#sync-employees"
+        ))
+        .into_response(),
         Ok(None) => failed(&ctx, AppError::NotFound(ctx.tr.t("sync-no-such-employee"))),
         Err(e) => failed(&ctx, e),
     }

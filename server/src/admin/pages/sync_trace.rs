@@ -33,11 +33,17 @@ pub struct TraceQuery {
 
 impl TraceQuery {
     fn employee(&self) -> Option<&str> {
-        self.employee.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.employee
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     fn activity(&self) -> Option<&str> {
-        self.activity.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.activity
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// This filter's URL at page `page`.
