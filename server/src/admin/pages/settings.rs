@@ -579,8 +579,6 @@ pub async fn office365_test(
 /// The test's outcome as a notice that tells a wrong secret or tenant, missing consent, an
 /// unknown mailbox, an unreachable Microsoft and success apart.
 fn o365_test_outcome(tr: &Tr, outcome: &AppTest) -> Markup {
-    let detail =
-        |d: &str| -> (&str, Arg) { ("detail", d.chars().take(300).collect::<String>().into()) };
     let (ok, heading, text) = match outcome {
         AppTest::Passed { mailbox: Some(m) } => (
             true,
@@ -591,41 +589,10 @@ fn o365_test_outcome(tr: &Tr, outcome: &AppTest) -> Markup {
             (true, tkey!("o365-test-success"), tr.t("o365-test-token-ok"))
         }
         AppTest::Incomplete(reason) => (false, tkey!("o365-test-not-run"), reason.clone()),
-        AppTest::Failed(e) => match e {
-            GraphError::BadCredentials(d) => (
-                false,
-                tkey!("o365-test-failed"),
-                tr.ta("o365-test-bad-secret", &[detail(d)]),
-            ),
-            GraphError::BadTenant(d) => (
-                false,
-                tkey!("o365-test-failed"),
-                tr.ta("o365-test-bad-tenant", &[detail(d)]),
-            ),
-            GraphError::NoConsent(d) => (
-                false,
-                tkey!("o365-test-no-consent-heading"),
-                tr.ta("o365-test-no-consent", &[detail(d)]),
-            ),
-            GraphError::MailboxNotFound(m) => (
-                false,
-                tkey!("o365-test-mailbox-heading"),
-                tr.ta(
-                    "o365-test-mailbox-not-found",
-                    &[("mailbox", m.as_str().into())],
-                ),
-            ),
-            GraphError::Throttled(_) | GraphError::Unavailable(_) => (
-                false,
-                tkey!("o365-test-failed"),
-                tr.ta("o365-test-unavailable", &[detail(&e.to_string())]),
-            ),
-            GraphError::Gone | GraphError::Rejected { .. } => (
-                false,
-                tkey!("o365-test-failed"),
-                tr.ta("o365-test-refused", &[detail(&e.to_string())]),
-            ),
-        },
+        AppTest::Failed(e) => {
+            let (heading, text) = graph_failure(tr, e);
+            (false, heading, text)
+        }
     };
     let (class, role) = if ok {
         ("notice ok", "status")
@@ -635,6 +602,36 @@ fn o365_test_outcome(tr: &Tr, outcome: &AppTest) -> Markup {
     html! {
         div class=(class) role=(role) #o365-test-outcome data-outcome=(outcome.code()) {
             strong { (tr.t(heading)) } p { (text) }
+        }
+    }
+}
+
+/// A Graph failure in words: the heading's key and the explanation.
+fn graph_failure(tr: &Tr, e: &GraphError) -> (&'static str, String) {
+    let detail = |d: &str| -> [(&str, Arg); 1] {
+        [("detail", d.chars().take(300).collect::<String>().into())]
+    };
+    let failed = tkey!("o365-test-failed");
+    match e {
+        GraphError::BadCredentials(d) => (failed, tr.ta("o365-test-bad-secret", &detail(d))),
+        GraphError::BadTenant(d) => (failed, tr.ta("o365-test-bad-tenant", &detail(d))),
+        GraphError::NoConsent(d) => (
+            tkey!("o365-test-no-consent-heading"),
+            tr.ta("o365-test-no-consent", &detail(d)),
+        ),
+        GraphError::MailboxNotFound(m) => (
+            tkey!("o365-test-mailbox-heading"),
+            tr.ta(
+                "o365-test-mailbox-not-found",
+                &[("mailbox", m.as_str().into())],
+            ),
+        ),
+        GraphError::Throttled(_) | GraphError::Unavailable(_) => (
+            failed,
+            tr.ta("o365-test-unavailable", &detail(&e.to_string())),
+        ),
+        GraphError::Gone | GraphError::Rejected { .. } => {
+            (failed, tr.ta("o365-test-refused", &detail(&e.to_string())))
         }
     }
 }
