@@ -297,11 +297,12 @@ pub async fn sync_save(
     let mode = SyncInput {
         participant_mode: form.participant_mode.clone(),
     };
-    let mut problems = form.calendar().err().unwrap_or_default();
+    let calendar = form.calendar();
+    let mut problems = calendar.as_ref().err().cloned().unwrap_or_default();
     if let Err(p) = sync::parse(&mode) {
         problems.0.extend(p.0);
     }
-    let mut calendar = match form.calendar() {
+    let mut calendar = match calendar {
         Ok(calendar) if problems.is_empty() => calendar,
         _ => {
             let top = ctx.form_has_errors();
