@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue};
+use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue, service::AppTest};
 use crate::{
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
@@ -50,21 +50,7 @@ pub async fn put_settings(
     AppJson(mut input): AppJson<CalendarSettings>,
 ) -> Result<AppJson<CalendarSettings>, AppError> {
     input.validate().map_err(AppError::BadRequest)?;
-    input.category = input.category.trim().to_owned();
-    input.save(state.store.as_ref()).await?;
-    session
-        .audit(
-            state.store.as_ref(),
-            "calendar.update",
-            "settings:calendar",
-            format!(
-                "enabled: {}, category: {}, start_date: {}",
-                input.enabled,
-                input.category,
-                input.start_date.as_deref().unwrap_or("-")
-            ),
-        )
-        .await?;
+    super::service::save_settings(&state, &session, &mut input).await?;
     Ok(AppJson(input))
 }
 
@@ -133,19 +119,9 @@ pub async fn set_employee(
     Path(id): Path<String>,
     AppJson(input): AppJson<EmployeeInput>,
 ) -> Result<axum::http::StatusCode, AppError> {
-    let store = state.store.as_ref();
-    if store.employee(&id).await?.is_none() {
+    if !super::service::set_employee_enabled(&state, &session, &id, input.enabled).await? {
         return Err(AppError::NotFound("no such employee".into()));
     }
-    store.set_calendar_enabled(&id, input.enabled).await?;
-    session
-        .audit(
-            state.store.as_ref(),
-            "calendar.employee",
-            &format!("employee:{id}"),
-            format!("enabled: {}", input.enabled),
-        )
-        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -240,27 +216,13 @@ pub async fn test_mailbox(
         ));
     }
     let o365 = crate::identity::office365::Office365Settings::load(&state.identity).await?;
-    let graph = match super::engine::graph_client(&state, &o365) {
-        Ok(g) => g,
-        Err(e) => {
-            return Ok(AppJson(TestOutcome {
-                outcome: "bad_credentials".into(),
-                detail: format!("{e:?}"),
-            }));
-        }
-    };
-    let result = match graph.check_credentials().await {
-        Ok(()) => graph.check_mailbox(&mailbox).await,
-        Err(e) => Err(e),
-    };
-    Ok(AppJson(match result {
-        Ok(()) => TestOutcome {
-            outcome: "ok".into(),
-            detail: format!("the calendar of {mailbox} can be read and written"),
-        },
-        Err(e) => TestOutcome {
-            outcome: e.code().into(),
-            detail: e.to_string(),
+    let outcome = super::service::test_app(&state, &o365, Some(&mailbox)).await;
+    Ok(AppJson(TestOutcome {
+        outcome: outcome.code().into(),
+        detail: match outcome {
+            AppTest::Passed { .. } => format!("the calendar of {mailbox} can be read and written"),
+            AppTest::Incomplete(reason) => reason,
+            AppTest::Failed(e) => e.to_string(),
         },
     }))
 }

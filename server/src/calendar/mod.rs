@@ -1,11 +1,13 @@
 //! Calendar sync CRM → Outlook: CRM activities of the enabled types appear in the Outlook
 //! calendars of the employees who own them or take part. `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
-//! records every decision; `settings` holds what the admin chose; `admin` is the JSON API.
+//! records every decision; `settings` holds what the admin chose; `service` holds the admin
+//! operations the JSON API (`admin`) and the Synchronisation page share.
 
 pub mod admin;
 pub mod engine;
 pub mod plan;
+pub mod service;
 pub mod settings;
 
 pub use engine::{CalendarJob, JOB_KIND, SyncRequest, enqueue, sync_activity};
