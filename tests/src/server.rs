@@ -181,7 +181,10 @@ impl AdminClient {
         within: std::time::Duration,
     ) -> anyhow::Result<serde_json::Value> {
         let response = self
-            .send_with_csrf(reqwest::Method::POST, &format!("{base_url}/api/admin/import"))
+            .send_with_csrf(
+                reqwest::Method::POST,
+                &format!("{base_url}/api/admin/import"),
+            )
             .send()
             .await?;
         anyhow::ensure!(

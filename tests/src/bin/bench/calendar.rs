@@ -91,7 +91,12 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     for owner in &backfilled {
         for k in 0..sizes.backfill_meetings {
-            create_meeting(&raynet, owner, &format!("Schůzka {k} {}", owner.username), k)?;
+            create_meeting(
+                &raynet,
+                owner,
+                &format!("Schůzka {k} {}", owner.username),
+                k,
+            )?;
         }
     }
     eprintln!(
@@ -148,7 +153,12 @@ fn user(raynet: &RaynetSim, entra: &EntraSim, name: &str) -> SimUser {
 
 /// Creates a meeting of `owner` on the `day`-th day from tomorrow (as a CRM user would, so its
 /// webhook fires when one is registered); returns its id.
-fn create_meeting(raynet: &RaynetSim, owner: &SimUser, title: &str, day: usize) -> anyhow::Result<i64> {
+fn create_meeting(
+    raynet: &RaynetSim,
+    owner: &SimUser,
+    title: &str,
+    day: usize,
+) -> anyhow::Result<i64> {
     let date = chrono::Utc::now().date_naive() + chrono::Days::new(1 + day as u64);
     let (status, body) = raynet.sim.user_change(
         &Method::PUT,

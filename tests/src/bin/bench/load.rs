@@ -12,7 +12,11 @@ pub(crate) const OPEN_LOOP_RATE: u32 = 1000;
 
 /// Sends `rate` requests a second for `duration` whatever the answers do; each latency counts from
 /// the request's scheduled send time. Every answer must be 2xx.
-pub(crate) async fn open_loop<F>(rate: u32, duration: Duration, make: F) -> anyhow::Result<LoadResult>
+pub(crate) async fn open_loop<F>(
+    rate: u32,
+    duration: Duration,
+    make: F,
+) -> anyhow::Result<LoadResult>
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
 {
@@ -56,7 +60,6 @@ where
     Ok(LoadResult { latencies, elapsed })
 }
 
-
 /// Latencies (ms) and the wall time of one load phase.
 pub(crate) struct LoadResult {
     latencies: Vec<f64>,
@@ -86,7 +89,11 @@ pub(crate) fn percentile(values: &[f64], q: f64) -> f64 {
 }
 
 /// Keeps `concurrency` requests in flight for `duration`; every answer must be 2xx.
-pub(crate) async fn load<F>(concurrency: usize, duration: Duration, make: F) -> anyhow::Result<LoadResult>
+pub(crate) async fn load<F>(
+    concurrency: usize,
+    duration: Duration,
+    make: F,
+) -> anyhow::Result<LoadResult>
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
 {
@@ -129,4 +136,3 @@ where
         elapsed: started.elapsed(),
     })
 }
-

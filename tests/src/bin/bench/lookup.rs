@@ -87,7 +87,8 @@ pub(crate) async fn run(args: &Args, pane: bool) -> anyhow::Result<()> {
     bench("rss_mb", server.process.rss_mb()?);
 
     // Lookups and the trivial handler, same concurrency, same run.
-    let token = entra.mint(&json!({ "preferred_username": employee.o365_email, "name": "Obchodník" }));
+    let token =
+        entra.mint(&json!({ "preferred_username": employee.o365_email, "name": "Obchodník" }));
     let queries = lookup_queries(&raynet, 2000);
     let lookup = load(args.concurrency, Duration::from_secs(load_secs), {
         let base = server.base().to_owned();
@@ -287,4 +288,3 @@ async fn webhook_to_visible(
     }
     Ok(times)
 }
-

@@ -45,9 +45,12 @@ pub(crate) async fn measure(base: &str) -> anyhow::Result<()> {
         bail!("pane_bench.mjs failed: {}", output.status);
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().last().context("pane_bench.mjs printed nothing")?;
-    let m: Measured = serde_json::from_str(line)
-        .with_context(|| format!("pane_bench.mjs printed {line:?}"))?;
+    let line = text
+        .lines()
+        .last()
+        .context("pane_bench.mjs printed nothing")?;
+    let m: Measured =
+        serde_json::from_str(line).with_context(|| format!("pane_bench.mjs printed {line:?}"))?;
     bench(
         "pane_first_load_ms",
         format!("{:.0}", percentile(&m.first_ms, 0.5)),
