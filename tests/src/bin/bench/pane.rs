@@ -36,11 +36,13 @@ pub(crate) async fn measure(base: &str) -> anyhow::Result<()> {
         .env("BASE_URL", base)
         .env("RUNS", RUNS.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .output()
         .await
         .context("cannot run node")?;
+    // Each opening's steps (page, files, scripts, wasm), for the reader.
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
     if !output.status.success() {
         bail!("pane_bench.mjs failed: {}", output.status);
     }
