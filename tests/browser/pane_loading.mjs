@@ -3,20 +3,14 @@
 // 100 KB, the second opening (as Outlook reopens the pane: a new page, same browser cache) at most
 // 2 KB, and a clear error in the reader's language, not "Loading…" forever, when the wasm cannot
 // be loaded.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { availableParallelism, loadavg } from "node:os";
+import { launchChromium, openPane } from "./pane_open.mjs";
 
 const BASE = process.env.BASE_URL;
 if (!BASE) throw new Error("missing env BASE_URL");
 
-// Outside Outlook: Office.js from Microsoft's CDN fails at once (not routed: routing would turn
-// the browser's HTTP cache off, which is what this walk measures).
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--host-resolver-rules=MAP appsforoffice.microsoft.com ~NOTFOUND"],
-});
+const browser = await launchChromium();
 
 const newContext = (locale) => browser.newContext({ locale });
 
@@ -31,36 +25,10 @@ const CEILING_MS = 2000;
 const load = Math.max(1, loadavg()[0] / availableParallelism());
 const INTERACTIVE_MS = Math.round(CEILING_MS * load);
 
-// Opens the pane in a new page; returns the bytes our server sent (headers included) and the
-// time from navigation start until the pane was interactive.
 async function open(context) {
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("Network.enable");
-  const ours = new Set();
-  let bytes = 0;
-  cdp.on("Network.requestWillBeSent", (e) => { if (e.request.url.startsWith(BASE)) ours.add(e.requestId); });
-  cdp.on("Network.loadingFinished", (e) => { if (ours.has(e.requestId)) bytes += e.encodedDataLength; });
-  await page.goto(`${BASE}/taskpane.html`);
-  await page.waitForFunction(() => window.__paneInteractiveAt !== undefined, null, { timeout: 15000 });
-  const interactive = await page.evaluate(() => window.__paneInteractiveAt);
-  // Where the time went: the page, the last of the pane's files, the wasm instantiated.
-  const steps = await page.evaluate(() => {
-    const nav = performance.getEntriesByType("navigation")[0];
-    const files = performance.getEntriesByType("resource").filter((r) => r.name.includes("/v/"));
-    const marks = window.__paneMarks || {};
-    return [
-      `page ${nav.responseEnd.toFixed(0)} ms`,
-      `files ${Math.max(...files.map((r) => r.responseEnd)).toFixed(0)} ms`,
-      `scripts run ${(marks.script || 0).toFixed(0)} ms`,
-      `wasm ready ${(marks.instantiated || 0).toFixed(0)} ms`,
-    ].join(", ");
-  });
-  console.log(`  ${steps}`);
-  // Let the last loadingFinished events arrive.
-  await page.waitForTimeout(200);
-  await page.close();
-  return { bytes, interactive };
+  const opened = await openPane(context, BASE);
+  console.log(`  ${opened.steps}`);
+  return opened;
 }
 
 const context = await newContext("en-US");

@@ -1,5 +1,6 @@
 //! The real `crm-bridge` binary as a child process, for tests that need a process boundary
-//! (command line, signals, SIGKILL and restart).
+//! (command line, signals, SIGKILL and restart) and for `bench`, which measures the release
+//! binary from outside.
 
 use std::{
     path::{Path, PathBuf},
@@ -92,7 +93,23 @@ impl ServerProcess {
         server
     }
 
+    /// Starts `launch` and waits until `/healthz` answers (at most `within`).
+    pub async fn launch(launch: &Launch, within: Duration) -> anyhow::Result<Self> {
+        let server = Self {
+            child: launch.spawn()?,
+            base_url: launch.base_url(),
+        };
+        server.healthy_within(within).await?;
+        Ok(server)
+    }
+
     async fn wait_healthy(&self, within: Duration) {
+        if let Err(e) = self.healthy_within(within).await {
+            panic!("{e}");
+        }
+    }
+
+    async fn healthy_within(&self, within: Duration) -> anyhow::Result<()> {
         let client = insecure_client();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
@@ -100,14 +117,30 @@ impl ServerProcess {
             if let Ok(r) = client.get(url).send().await
                 && r.status().is_success()
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!(
+        anyhow::bail!(
             "crm-bridge did not answer /healthz at {} within {within:?}",
             self.base_url
-        );
+        )
+    }
+
+    /// The process's resident memory in MB (Linux).
+    pub fn rss_mb(&self) -> anyhow::Result<u64> {
+        let pid = self
+            .child
+            .id()
+            .ok_or_else(|| anyhow::anyhow!("the server exited"))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))?;
+        Ok(kb / 1024)
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -126,6 +159,50 @@ impl ServerProcess {
     /// Kills the process at once (SIGKILL), as a crash would.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+/// How a `crm-bridge serve` is started (and started again on the same data and port): a given
+/// binary (the release one for `bench`), configured only through `CRM_BRIDGE_*` variables.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `crm-bridge` binary.
+    pub bin: PathBuf,
+    /// `--data-dir`.
+    pub data_dir: PathBuf,
+    /// Loopback port.
+    pub port: u16,
+    /// Extra environment (`CRM_BRIDGE_*`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Spawns the process (killed when dropped; its log, warnings only, to stderr).
+    pub fn spawn(&self) -> anyhow::Result<Child> {
+        let mut cmd = Command::new(&self.bin);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("CRM_BRIDGE_") || name == "RUST_LOG" {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.args([
+            "--data-dir",
+            &self.data_dir.display().to_string(),
+            "--bind",
+            &format!("127.0.0.1:{}", self.port),
+            "serve",
+        ])
+        .env("CRM_BRIDGE_LOG__LEVEL", "warn")
+        .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", self.bin.display()))
     }
 }
 

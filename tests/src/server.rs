@@ -142,6 +142,91 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
+    /// Signs in to the server at `base_url` (`http://…`) as `email` with `password`, as the
+    /// admin UI's sign-in form does, with a fresh cookie jar.
+    pub async fn sign_in(base_url: &str, email: &str, password: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let response = client
+            .post(format!("{base_url}/api/admin/session"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == reqwest::StatusCode::OK,
+            "the sign-in answered {}",
+            response.status()
+        );
+        let body: serde_json::Value = response.json().await?;
+        let field = |name: &str| {
+            body[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("no {name} in the session: {body}"))
+        };
+        Ok(Self {
+            csrf: field("csrf_token")?,
+            employee_id: field("employee_id")?,
+            client,
+        })
+    }
+
+    /// Starts an import at the server at `base_url` and waits (≤ `within`) until it is done;
+    /// returns the finished run.
+    pub async fn import(
+        &self,
+        base_url: &str,
+        within: std::time::Duration,
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .send_with_csrf(
+                reqwest::Method::POST,
+                &format!("{base_url}/api/admin/import"),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == reqwest::StatusCode::ACCEPTED,
+            "the import did not start: {}",
+            response.status()
+        );
+        let run: serde_json::Value = response.json().await?;
+        let id = run["run_id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no run id: {run}"))?;
+        self.wait_for_run(base_url, id, within).await
+    }
+
+    /// Polls import run `id` until it is done (an error when it failed or took longer than
+    /// `within`).
+    pub async fn wait_for_run(
+        &self,
+        base_url: &str,
+        id: &str,
+        within: std::time::Duration,
+    ) -> anyhow::Result<serde_json::Value> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let run: serde_json::Value = self
+                .client
+                .get(format!("{base_url}/api/admin/import/{id}"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            match run["status"].as_str() {
+                Some("done") => return Ok(run),
+                Some("failed") => anyhow::bail!("the import failed: {run}"),
+                _ if std::time::Instant::now() > deadline => {
+                    anyhow::bail!("the import did not finish within {within:?}: {run}")
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     /// A request with the CSRF header set.
     pub fn send_with_csrf(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         self.client
@@ -174,30 +259,9 @@ impl TestApp {
 
     /// Signs in as `email` with [`TEST_PASSWORD`] using a fresh cookie jar.
     pub async fn login(&self, email: &str) -> AdminClient {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client");
-        let response = client
-            .post(self.url("/api/admin/session"))
-            .json(&serde_json::json!({ "email": email, "password": TEST_PASSWORD }))
-            .send()
-            .await
-            .expect("the login answers");
-        assert_eq!(
-            response.status(),
-            reqwest::StatusCode::OK,
-            "login of {email}"
-        );
-        let body: serde_json::Value = response.json().await.expect("a session body");
-        AdminClient {
-            client,
-            csrf: body["csrf_token"]
-                .as_str()
-                .expect("a csrf token")
-                .to_owned(),
-            employee_id: body["employee_id"].as_str().expect("an id").to_owned(),
+        match AdminClient::sign_in(&self.base_url, email, TEST_PASSWORD).await {
+            Ok(admin) => admin,
+            Err(e) => panic!("login of {email}: {e:#}"),
         }
     }
 

@@ -1,9 +1,17 @@
 //! The whole product against its simulated services: a server trusting entra-sim and connected
 //! to raynet-sim, with the CRM connection and the webhook stored as an admin would store them.
+//! The steps (`connect_crm`, `register_webhook`, `office365_for`) are shared with the `demo` and
+//! `bench` binaries, which run the server in their own way (a fixed port, a release process).
 
 use std::time::{Duration, Instant};
 
-use server::settings::{CrmConnectionSettings, Setting, WebhookSettings};
+use server::{
+    crm::{Crm, RaynetClient},
+    identity::office365::Office365Settings,
+    secrets::MasterKey,
+    settings::{CrmConnectionSettings, Setting, WebhookSettings},
+    store::Store,
+};
 
 use crate::{
     TestApp,
@@ -12,6 +20,97 @@ use crate::{
     raynet_sim::{RaynetSim, SimOptions},
     server::{AdminClient, mint_token_for, spawn_app_with_entra_adjusted},
 };
+
+/// The webhook an admin set up: its id (last segment of `/api/raynet-event/{id}`) and secret.
+#[derive(Debug, Clone)]
+pub struct WebhookSecret {
+    /// The webhook's id.
+    pub id: String,
+    /// Sent by the CRM as `X-RAYNETCRM-Token`.
+    pub token: String,
+}
+
+/// Stores what an admin enters to connect the server to `raynet`: the CRM connection (admin
+/// user and API key) and a webhook with a fresh id and secret token (not yet registered in the
+/// CRM: see [`register_webhook`]).
+pub async fn connect_crm(
+    store: &dyn Store,
+    key: &MasterKey,
+    raynet: &RaynetSim,
+) -> anyhow::Result<WebhookSecret> {
+    let mut crm = CrmConnectionSettings {
+        base_url: raynet.url.clone(),
+        instance: raynet.instance.clone(),
+        user_email: raynet.admin.username.clone(),
+        api_key_enc: None,
+        ..Default::default()
+    };
+    crm.set_api_key(key, &raynet.admin.api_key);
+    crm.save(store).await?;
+    let secret = WebhookSecret {
+        id: format!("{:032x}", rand::random::<u128>()),
+        token: format!("{:032x}", rand::random::<u128>()),
+    };
+    let mut webhook = WebhookSettings {
+        webhook_id: secret.id.clone(),
+        ..Default::default()
+    };
+    webhook.set_secret_token(key, &secret.token);
+    webhook.save(store).await?;
+    Ok(secret)
+}
+
+/// Registers the webhook in `raynet` (pointing at the server at `base_url`) as the admin UI's
+/// button does, and records the CRM's webhook id with the stored settings.
+pub async fn register_webhook(
+    store: &dyn Store,
+    raynet: &RaynetSim,
+    base_url: &str,
+    secret: &WebhookSecret,
+) -> anyhow::Result<()> {
+    let crm_webhook = crm_admin_client(raynet)?
+        .create_webhook(
+            &server::crm::webhook::url(base_url, &secret.id),
+            &secret.token,
+            &server::crm::WEBHOOK_EVENTS,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the webhook did not register: {e}"))?;
+    let mut webhook = WebhookSettings::load(store).await?;
+    webhook.crm_webhook_id = Some(crm_webhook);
+    webhook.registered_at = Some(chrono::Utc::now().timestamp_millis());
+    webhook.save(store).await?;
+    Ok(())
+}
+
+/// A CRM client for `raynet`'s admin user, as the server would build it.
+pub fn crm_admin_client(raynet: &RaynetSim) -> anyhow::Result<RaynetClient> {
+    let config = server::config::CrmConfig::default();
+    Ok(RaynetClient::new(
+        server::http_client::for_crm(&config)?,
+        server::crm::RaynetConnection {
+            base_url: raynet.url.clone(),
+            instance: raynet.instance.clone(),
+            user_email: raynet.admin.username.clone(),
+            api_key: raynet.admin.api_key.clone().into(),
+        },
+        &config,
+    )?)
+}
+
+/// Office 365 settings trusting `entra` (its client id and tenant); with its client secret
+/// sealed under `key` when `with_secret` (what calendar sync's Graph calls need).
+pub fn office365_for(entra: &EntraSim, key: &MasterKey, with_secret: bool) -> Office365Settings {
+    let mut settings = Office365Settings {
+        client_id: entra.client_id(),
+        tenant_id: entra.tenant(),
+        ..Default::default()
+    };
+    if with_secret {
+        settings.set_client_secret(key, Some(&entra.client_secret()));
+    }
+    settings
+}
 
 /// Server + entra-sim + raynet-sim.
 pub struct Stack {
@@ -51,35 +150,15 @@ pub async fn spawn_stack_with(
     let (app, entra) = spawn_app_with_entra_adjusted(db, adjust).await;
     let admin = app.login_as_admin().await;
     let store = app.state.store.as_ref();
-    let key = &app.state.master_key;
-    let mut crm = CrmConnectionSettings {
-        base_url: raynet.url.clone(),
-        instance: raynet.instance.clone(),
-        user_email: raynet.admin.username.clone(),
-        api_key_enc: None,
-        ..Default::default()
-    };
-    crm.set_api_key(key, &raynet.admin.api_key);
-    crm.save(store).await.expect("CRM connection saved");
-    let webhook_id = format!("{:032x}", rand::random::<u128>());
-    let webhook_token = format!("{:032x}", rand::random::<u128>());
-    let mut webhook = WebhookSettings {
-        webhook_id: webhook_id.clone(),
-        ..Default::default()
-    };
-    webhook.set_secret_token(key, &webhook_token);
-    webhook.save(store).await.expect("webhook saved");
+    let webhook = connect_crm(store, &app.state.master_key, &raynet)
+        .await
+        .expect("CRM connection and webhook saved");
     if register_webhook {
-        let client = app.state.crm.admin(store, key).await.expect("a CRM client");
-        client
-            .create_webhook(
-                &app.url(&format!("/api/raynet-event/{webhook_id}")),
-                &webhook_token,
-                &server::crm::WEBHOOK_EVENTS,
-            )
+        self::register_webhook(store, &raynet, &app.base_url, &webhook)
             .await
             .expect("the webhook registers in the simulator");
     }
+    let (webhook_token, webhook_id) = (webhook.token, webhook.id);
     Stack {
         app,
         entra,
@@ -93,38 +172,9 @@ pub async fn spawn_stack_with(
 impl Stack {
     /// Starts an import through the admin API and waits (≤ `within`) until it is done.
     pub async fn import(&self, within: Duration) -> serde_json::Value {
-        let response = self
-            .admin
-            .send_with_csrf(reqwest::Method::POST, &self.app.url("/api/admin/import"))
-            .send()
-            .await
-            .expect("the import starts");
-        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-        let run: serde_json::Value = response.json().await.expect("a run id");
-        let id = run["run_id"].as_str().expect("a run id").to_owned();
-        self.wait_for_run(&id, within).await
-    }
-
-    /// Polls run `id` until it is done or failed.
-    pub async fn wait_for_run(&self, id: &str, within: Duration) -> serde_json::Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let run: serde_json::Value = self
-                .admin
-                .client
-                .get(self.app.url(&format!("/api/admin/import/{id}")))
-                .send()
-                .await
-                .expect("the run answers")
-                .json()
-                .await
-                .expect("a run");
-            match run["status"].as_str() {
-                Some("done") => return run,
-                Some("failed") => panic!("the import failed: {run}"),
-                _ if Instant::now() > deadline => panic!("the import did not finish: {run}"),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
+        match self.admin.import(&self.app.base_url, within).await {
+            Ok(run) => run,
+            Err(e) => panic!("{e:#}"),
         }
     }
 

@@ -8,16 +8,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use serde_json::{Value, json};
-use server::{
-    config::Config,
-    identity::{office365::Office365Settings, password},
-    settings::{CrmConnectionSettings, Setting, WebhookSettings},
-    store::NewEmployee,
-};
+use serde_json::json;
+use server::{config::Config, identity::password, store::NewEmployee};
 use tests::{
     entra_sim::{DEFAULT_TENANT, EntraSim},
     raynet_sim::{GenOptions, RaynetSim, SimOptions},
+    server::AdminClient,
+    stack::{connect_crm, office365_for, register_webhook},
 };
 
 #[derive(Parser)]
@@ -103,22 +100,8 @@ async fn main() -> anyhow::Result<()> {
             ..NewEmployee::default()
         })
         .await?;
-    let mut connection = CrmConnectionSettings {
-        base_url: crm.url.clone(),
-        instance: crm.instance.clone(),
-        user_email: crm.admin.username.clone(),
-        api_key_enc: None,
-        ..Default::default()
-    };
-    connection.set_api_key(key, &crm.admin.api_key);
-    connection.save(store).await?;
-    Office365Settings {
-        client_id: entra.client_id(),
-        tenant_id: entra.tenant(),
-        ..Default::default()
-    }
-    .save(&state)
-    .await?;
+    let webhook = connect_crm(store, key, &crm).await?;
+    office365_for(&entra, key, false).save(&state).await?;
 
     let listener = tokio::net::TcpListener::bind(cli.bind)
         .await
@@ -127,46 +110,15 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     }));
 
-    let webhook_id = format!("{:032x}", rand::random::<u128>());
-    let webhook_token = format!("{:032x}", rand::random::<u128>());
-    let mut webhook = WebhookSettings {
-        webhook_id: webhook_id.clone(),
-        ..Default::default()
-    };
-    webhook.set_secret_token(key, &webhook_token);
-    let client = state
-        .crm
-        .admin(store, key)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let crm_webhook = client
-        .create_webhook(
-            &server::crm::webhook::url(&base, &webhook_id),
-            &webhook_token,
-            &server::crm::WEBHOOK_EVENTS,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("the webhook did not register: {e}"))?;
-    webhook.crm_webhook_id = Some(crm_webhook);
-    webhook.registered_at = Some(chrono::Utc::now().timestamp_millis());
-    webhook.save(store).await?;
+    register_webhook(store, &crm, &base, &webhook).await?;
 
     // The employee's own CRM key, through the admin API as the admin UI sets it.
-    let http = reqwest::Client::builder().cookie_store(true).build()?;
-    let session: Value = http
-        .post(format!("{base}/api/admin/session"))
-        .json(&json!({"email": ADMIN, "password": admin_password}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let csrf = session["csrf_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    http.put(format!("{base}/api/admin/employees/{}", employee.id))
-        .header("x-csrf-token", &csrf)
+    let admin = AdminClient::sign_in(&base, ADMIN, &admin_password).await?;
+    admin
+        .send_with_csrf(
+            reqwest::Method::PUT,
+            &format!("{base}/api/admin/employees/{}", employee.id),
+        )
         .json(&json!({"crm_api_key": worker.api_key}))
         .send()
         .await?
@@ -174,28 +126,7 @@ async fn main() -> anyhow::Result<()> {
         .context("while storing the employee's CRM key")?;
 
     println!("importing the CRM's records …");
-    let run: Value = http
-        .post(format!("{base}/api/admin/import"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let run_id = run["run_id"].as_str().unwrap_or_default().to_owned();
-    loop {
-        let run: Value = http
-            .get(format!("{base}/api/admin/import/{run_id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        match run["status"].as_str() {
-            Some("done") => break,
-            Some("failed") => anyhow::bail!("the import failed: {}", run["error"]),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    admin.import(&base, Duration::from_secs(3600)).await?;
 
     let exp = chrono::Utc::now().timestamp() + 12 * 3600;
     let token = entra.mint(&json!({

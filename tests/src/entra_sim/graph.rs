@@ -15,7 +15,9 @@
 //! Control endpoints: `POST /_sim/mailboxes {"mail","display_name"}`,
 //! `GET /_sim/mailboxes/{mail}/events`, `GET /_sim/invitations`,
 //! `POST /_sim/graph-faults {"latency_ms","outage_secs","throttle_next"}`,
-//! `POST /_sim/app-roles {"roles":[…]}` (the application permissions admin consent granted).
+//! `POST /_sim/app-roles {"roles":[…]}` (the application permissions admin consent granted),
+//! `GET /_sim/graph-stats` (`{"calls","max_mailbox_concurrency"}`: Graph API calls answered so
+//! far, faults included, and the most concurrent requests one mailbox saw).
 
 // The checks return the finished answer as their error so handlers can send it as it is.
 #![allow(clippy::result_large_err)]
@@ -255,6 +257,7 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
         .route("/_sim/invitations", get(sim_invitations))
         .route("/_sim/graph-faults", post(sim_faults))
         .route("/_sim/app-roles", post(sim_app_roles))
+        .route("/_sim/graph-stats", get(sim_stats))
         .with_state(state)
 }
 
@@ -1569,4 +1572,8 @@ async fn sim_app_roles(
 ) -> StatusCode {
     *state.app_roles.lock() = r.roles;
     StatusCode::NO_CONTENT
+}
+
+async fn sim_stats(State(state): State<Arc<GraphState>>) -> Json<Value> {
+    Json(json!({ "calls": state.calls(), "max_mailbox_concurrency": state.max_concurrency() }))
 }
