@@ -259,6 +259,7 @@ impl Ctx {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     meta name="csrf-token" content=(csrf);
                     title { (title) " · " (tr.t("app-name")) }
+                    link rel="icon" type="image/png" href="/assets/icon-32.png";
                     link rel="stylesheet" href="/admin/assets/admin.css";
                     script src="/admin/assets/admin.js" defer {}
                 }
