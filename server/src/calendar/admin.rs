@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue};
+use super::{ActivityKind, CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue};
 use crate::{
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
@@ -51,7 +51,21 @@ pub async fn put_settings(
 ) -> Result<AppJson<CalendarSettings>, AppError> {
     input.validate().map_err(AppError::BadRequest)?;
     input.category = input.category.trim().to_owned();
+    let before = CalendarSettings::load(state.store.as_ref()).await?;
     input.save(state.store.as_ref()).await?;
+    // Turned on, or more to show (a type added, an earlier start): every opted-in calendar is
+    // backfilled (what is already right costs no Graph call).
+    let more = !before.enabled
+        || !input.activity_types.is_subset(&before.activity_types)
+        || input.start_instant() < before.start_instant()
+        || (before.start_date.is_some() && input.start_date.is_none());
+    if input.enabled && more {
+        for employee in state.store.calendar_employees().await? {
+            if employee.enabled {
+                queue_backfill(state.store.as_ref(), &state.jobs, &employee.employee_id).await?;
+            }
+        }
+    }
     session
         .audit(
             state.store.as_ref(),
@@ -83,6 +97,10 @@ pub struct EmployeeStatus {
     pub items_in_sync: usize,
     /// The last error.
     pub last_error: Option<String>,
+    /// When the last backfill of the calendar finished (Unix ms).
+    pub backfilled_at: Option<i64>,
+    /// A backfill is under way.
+    pub backfilling: bool,
 }
 
 /// Every employee's calendar-sync status.
@@ -110,6 +128,8 @@ pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus
             last_sync_at: cal.and_then(|c| c.last_sync_at),
             items_in_sync: links.iter().filter(|l| l.event_id.is_some()).count(),
             last_error: cal.and_then(|c| c.last_error.clone()),
+            backfilled_at: cal.and_then(|c| c.backfilled_at),
+            backfilling: cal.is_some_and(|c| c.backfill_cursor.is_some()),
         });
     }
     Ok(out)
@@ -137,7 +157,18 @@ pub async fn set_employee(
     if store.employee(&id).await?.is_none() {
         return Err(AppError::NotFound("no such employee".into()));
     }
+    let was_enabled = store
+        .calendar_employees()
+        .await?
+        .iter()
+        .any(|e| e.employee_id == id && e.enabled);
     store.set_calendar_enabled(&id, input.enabled).await?;
+    if input.enabled
+        && !was_enabled
+        && CalendarSettings::load(store).await?.enabled
+    {
+        queue_backfill(store, &state.jobs, &id).await?;
+    }
     session
         .audit(
             state.store.as_ref(),
