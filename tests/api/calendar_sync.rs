@@ -765,9 +765,9 @@ async fn events_tasks_calls_and_letters_reach_the_calendar_of_everyone_taking_pa
     assert!(status.is_success());
     rig.until("the call renamed and the task gone, for both", |r| {
         [&r.alice, &r.bob].iter().all(|u| {
-            let mut subjects = subjects(r, u);
-            subjects.retain(|s| s.starts_with("Dotaz") || s.starts_with("Poslat"));
-            subjects == ["Dotaz z call centra (vyřízeno)"]
+            let mut names = subjects(r, u);
+            names.retain(|s| s.starts_with("Dotaz") || s.starts_with("Poslat"));
+            names == ["Dotaz z call centra (vyřízeno)"]
         })
     })
     .await;

@@ -57,8 +57,7 @@ pub async fn put_settings(
     // backfilled (what is already right costs no Graph call).
     let more = !before.enabled
         || !input.activity_types.is_subset(&before.activity_types)
-        || input.start_instant() < before.start_instant()
-        || (before.start_date.is_some() && input.start_date.is_none());
+        || input.start_instant() < before.start_instant();
     if input.enabled && more {
         for employee in state.store.calendar_employees().await? {
             if employee.enabled {

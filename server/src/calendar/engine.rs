@@ -20,7 +20,7 @@ use crate::{
     jobs::{JobError, JobKind, JobQueue},
     model::ItemKind,
     settings::{Setting, SyncSettings},
-    store::{Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
+    store::{CalendarLink, Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
 };
 
 /// The job kind that syncs one activity.
@@ -188,6 +188,18 @@ async fn activity_of(state: &CalendarCtx, a: &TimedActivity) -> Result<Activity,
         deleted: false,
         cancelled: a.status == Some(ActivityStatus::Cancelled),
     })
+}
+
+/// The planner's view of a stored link.
+fn existing_link(l: &CalendarLink) -> ExistingLink {
+    ExistingLink {
+        employee_id: l.employee_id.clone(),
+        mailbox: l.mailbox.clone(),
+        event_id: l.event_id.clone(),
+        content_hash: l.content_hash.clone(),
+        transaction_id: l.transaction_id.clone(),
+        has_attendees: l.has_attendees,
+    }
 }
 
 /// An activity the CRM no longer has.
@@ -368,17 +380,7 @@ pub async fn sync_read(
         None => (gone(kind, id), Vec::new()),
     };
     let links = store.calendar_links(&key).await?;
-    let existing: Vec<ExistingLink> = links
-        .iter()
-        .map(|l| ExistingLink {
-            employee_id: l.employee_id.clone(),
-            mailbox: l.mailbox.clone(),
-            event_id: l.event_id.clone(),
-            content_hash: l.content_hash.clone(),
-            transaction_id: l.transaction_id.clone(),
-            has_attendees: l.has_attendees,
-        })
-        .collect();
+    let existing: Vec<ExistingLink> = links.iter().map(existing_link).collect();
     // Only meetings are saved from Outlook by the add-in.
     let from_outlook = kind == ActivityKind::Meeting
         && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;

@@ -1,6 +1,7 @@
 //! Calendar sync state: the link between a CRM activity and the Outlook event we wrote for an
 //! employee (`calendar_links`), who is opted in (`calendar_employees`), and the per-item trace
-//! of every sync decision (`calendar_trace`).
+//! of every sync decision (`calendar_trace`). Each table's rows map to one struct
+//! (`sqlx::FromRow`) selected with one column list, the same in both dialects.
 
 use async_trait::async_trait;
 
@@ -147,6 +148,9 @@ const LINK_COLUMNS: &str = "activity_key, employee_id, mailbox, event_id, ical_u
 const EMPLOYEE_COLUMNS: &str =
     "employee_id, enabled, person_id, last_sync_at, last_error, backfilled_at, backfill_cursor";
 
+const TRACE_COLUMNS: &str =
+    "at, activity_key, employee_id, mailbox, action, reason, request_id, error";
+
 for_both_backends! {
     #[async_trait]
     impl CalendarStore for Db {
@@ -256,11 +260,10 @@ for_both_backends! {
             activity_key: Option<&str>,
             limit: i64,
         ) -> StoreResult<Vec<TraceEntry>> {
-            Ok(sqlx::query_as(
-                "SELECT at, activity_key, employee_id, mailbox, action, reason, request_id, error \
-                 FROM calendar_trace WHERE ($1 IS NULL OR employee_id = $1) \
-                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC LIMIT $3",
-            )
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRACE_COLUMNS} FROM calendar_trace WHERE ($1 IS NULL OR employee_id = $1) \
+                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC LIMIT $3"
+            )))
             .bind(employee_id)
             .bind(activity_key)
             .bind(limit.clamp(1, 1000))
