@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::{identity::office365::Office365Settings, store::Employee};
+use server::store::Employee;
 use tests::{
     TestDb,
+    calendar_rig::store_client_secret,
     entra_sim::graph::GraphFaults,
     raynet_sim::{SimOptions, SimUser},
     stack::{Stack, eventually, spawn_stack_with},
@@ -81,10 +82,7 @@ impl CalRig {
         }
         load_persons(&stack.app, &stack.raynet).await;
         let (customer_id, customer_mail, _) = contact(&stack.raynet, 0);
-        let state = &stack.app.state;
-        let mut o365 = Office365Settings::load(state).await.expect("settings");
-        o365.set_client_secret(&state.master_key, Some(&stack.entra.client_secret()));
-        o365.save(state).await.expect("saved");
+        store_client_secret(&stack.app, &stack.entra.client_secret()).await;
         let rig = Self {
             stack,
             alice,
@@ -427,11 +425,9 @@ async fn the_office_365_test_tells_success_a_wrong_secret_no_consent_and_an_unkn
         tests::server::spawn_app_with_entra_adjusted(TestDb::for_this_run().await, |_| {}).await;
     entra.graph().add_mailbox("anna@firm.cz", "Anna");
     let admin = app.login_as_admin().await;
-    let state = &app.state;
-    let set_secret = |secret: String| async move {
-        let mut o365 = Office365Settings::load(state).await.expect("settings");
-        o365.set_client_secret(&state.master_key, Some(&secret));
-        o365.save(state).await.expect("saved");
+    let set_secret = |secret: String| {
+        let app = &app;
+        async move { store_client_secret(app, &secret).await }
     };
     let test = |mailbox: &'static str| {
         let admin = &admin;
