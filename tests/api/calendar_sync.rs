@@ -793,7 +793,7 @@ fn sent_counts(rig: &CalRig) -> std::collections::BTreeMap<(String, String), usi
 
 #[tokio::test]
 async fn each_participant_mode_gives_meetings_and_tasks_exactly_their_attendees_and_e_mails() {
-    for mode in ["none", "meetings_only", "all"] {
+    for mode in ["none", "meetings_only", "all_activities"] {
         let rig = CalRig::start(mode).await;
         rig.create_meeting("Porada");
         rig.create_activity(
