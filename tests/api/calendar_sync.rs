@@ -1020,6 +1020,7 @@ async fn a_backfill_killed_mid_way_resumes_after_a_restart_with_every_event_once
     first.kill().await;
     let at_kill = rig.events(&rig.alice).len();
     assert!(at_kill < COUNT, "the backfill finished before the kill");
+    println!("backfill killed with {at_kill} of {COUNT} events written");
     let cursor = rig
         .stack
         .app
