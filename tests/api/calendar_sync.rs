@@ -679,7 +679,6 @@ async fn two_server_instances_on_one_database_write_each_change_once() {
     second.stop().await;
 }
 
-
 fn end_of(event: &Value) -> String {
     event["end"]["dateTime"]
         .as_str()
@@ -1047,7 +1046,11 @@ async fn a_backfill_killed_mid_way_resumes_after_a_restart_with_every_event_once
     );
     rig.graph_calls_when_quiet().await;
     let expected: Vec<String> = (0..COUNT).map(|n| format!("Schůzka {n:03}")).collect();
-    assert_eq!(subjects(&rig, &rig.alice), expected, "each event exactly once");
+    assert_eq!(
+        subjects(&rig, &rig.alice),
+        expected,
+        "each event exactly once"
+    );
     let created: std::collections::BTreeSet<String> = graph
         .recorded()
         .iter()

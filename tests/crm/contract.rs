@@ -193,13 +193,19 @@ async fn timed_activities(sim: &RaynetSim) -> (i64, i64) {
         .unwrap();
     assert_eq!(task.title, "Poslat nabídku");
     assert_eq!(task.from, None);
-    assert_eq!(task.deadline, Utc.with_ymd_and_hms(2026, 9, 4, 10, 0, 0).single());
+    assert_eq!(
+        task.deadline,
+        Utc.with_ymd_and_hms(2026, 9, 4, 10, 0, 0).single()
+    );
     assert_eq!(task.owner_id, Some(sim.admin.person_id));
     let call = crm
         .get_timed_activity(TimedActivityKind::PhoneCall, call_id)
         .await
         .unwrap();
-    assert_eq!(call.from, Utc.with_ymd_and_hms(2026, 9, 5, 8, 0, 0).single());
+    assert_eq!(
+        call.from,
+        Utc.with_ymd_and_hms(2026, 9, 5, 8, 0, 0).single()
+    );
     assert_eq!(call.till, None);
     assert_eq!(call.status, Some(ActivityStatus::Cancelled));
     assert!(call.participants.iter().any(|p| p.person_id == Some(3)));
@@ -216,7 +222,10 @@ async fn timed_activities(sim: &RaynetSim) -> (i64, i64) {
         )
         .await
         .unwrap();
-    assert_eq!(listed.items.iter().map(|a| a.id).collect::<Vec<_>>(), [call_id]);
+    assert_eq!(
+        listed.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [call_id]
+    );
     let none = crm
         .list_timed_activities(
             TimedActivityKind::PhoneCall,

@@ -190,7 +190,6 @@ async fn raw_calls(sim: &EntraSim) {
     assert_eq!(bad_filter.status(), 400);
 }
 
-
 #[tokio::test]
 async fn a_created_event_carries_the_crm_id_the_category_and_utc_times_and_is_found_by_crm_id() {
     let sim = start_sim().await;

@@ -162,10 +162,7 @@ pub async fn set_employee(
         .iter()
         .any(|e| e.employee_id == id && e.enabled);
     store.set_calendar_enabled(&id, input.enabled).await?;
-    if input.enabled
-        && !was_enabled
-        && CalendarSettings::load(store).await?.enabled
-    {
+    if input.enabled && !was_enabled && CalendarSettings::load(store).await?.enabled {
         queue_backfill(store, &state.jobs, &id).await?;
     }
     session

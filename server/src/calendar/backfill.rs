@@ -116,7 +116,9 @@ async fn backfill(
         let employee = s.employee(employee_id).cloned()?;
         Some((s, employee))
     }) else {
-        store.save_calendar_backfill_cursor(employee_id, None).await?;
+        store
+            .save_calendar_backfill_cursor(employee_id, None)
+            .await?;
         return Ok(());
     };
     let cursor: Option<BackfillCursor> = store

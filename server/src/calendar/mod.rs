@@ -13,12 +13,12 @@ pub mod reconcile;
 pub mod settings;
 
 pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};
-pub use reconcile::ReconcileJob;
 pub use engine::{CalendarJob, JOB_KIND, SyncRequest, SyncScope, enqueue, sync_activity};
 pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan,
 };
+pub use reconcile::ReconcileJob;
 pub use settings::CalendarSettings;
 
 use std::sync::Arc;

@@ -675,9 +675,17 @@ mod tests {
             shown_span(ActivityKind::Task, None, None, Some(start)),
             Some((at("2026-09-01T08:30"), start))
         );
-        assert_eq!(shown_span(ActivityKind::Letter, None, None, Some(start)), None);
         assert_eq!(
-            shown_span(ActivityKind::Meeting, Some(start), Some(at("2026-09-01T08:00")), None),
+            shown_span(ActivityKind::Letter, None, None, Some(start)),
+            None
+        );
+        assert_eq!(
+            shown_span(
+                ActivityKind::Meeting,
+                Some(start),
+                Some(at("2026-09-01T08:00")),
+                None
+            ),
             Some((start, start))
         );
     }

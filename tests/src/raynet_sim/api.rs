@@ -452,7 +452,9 @@ impl Db {
             Ent::Company => self.companies.rows[i].id,
             Ent::Person => self.persons.rows[i].id,
             Ent::BusinessCase | Ent::Project => self.deals(e).rows[i].id,
-            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => self.activities(e).rows[i].id,
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).rows[i].id
+            }
         }
     }
 
@@ -461,7 +463,9 @@ impl Db {
             Ent::Company => self.companies.index(id),
             Ent::Person => self.persons.index(id),
             Ent::BusinessCase | Ent::Project => self.deals(e).index(id),
-            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => self.activities(e).index(id),
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).index(id)
+            }
         }
     }
 
@@ -471,7 +475,9 @@ impl Db {
             Ent::Company => boxed(&self.companies.rows[i].ext_ids),
             Ent::Person => boxed(&self.persons.rows[i].ext_ids),
             Ent::BusinessCase | Ent::Project => boxed(&self.deals(e).rows[i].ext_ids),
-            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => self.activities(e).rows[i].ext_ids.clone(),
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).rows[i].ext_ids.clone()
+            }
         }
     }
 
@@ -502,7 +508,9 @@ impl Db {
             Ent::Company => self.companies.rows[i].invalid,
             Ent::Person => self.persons.rows[i].invalid,
             Ent::BusinessCase | Ent::Project => self.deals(e).rows[i].invalid,
-            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => false,
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                false
+            }
         }
     }
 
@@ -552,7 +560,12 @@ impl Db {
                         _ => Fv::Null,
                     }
                 }
-                Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                Ent::Email
+                | Ent::Meeting
+                | Ent::Event
+                | Ent::Task
+                | Ent::PhoneCall
+                | Ent::Letter => {
                     let a = &self.activities(e).rows[i];
                     let at = |t: Option<i64>| t.map_or(Fv::Null, Fv::Time);
                     match name {
@@ -960,7 +973,9 @@ fn render_at(db: &Db, e: Ent, i: usize, iso_format: bool) -> Value {
         Ent::Company => render_company(db, &db.companies.rows[i], iso_format),
         Ent::Person => render_person(db, &db.persons.rows[i], iso_format),
         Ent::BusinessCase | Ent::Project => render_deal(db, e, &db.deals(e).rows[i], iso_format),
-        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => render_activity(db, e, &db.activities(e).rows[i], iso_format),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            render_activity(db, e, &db.activities(e).rows[i], iso_format)
+        }
     }
 }
 
@@ -1090,10 +1105,7 @@ fn list(db: &Db, e: Ent, query: &str, user: &SimUser) -> Answer {
                     None => (other, "EQ"),
                 };
                 if field == "personFilter" && op != "EQ" {
-                    return message(
-                        StatusCode::BAD_REQUEST,
-                        "personFilter takes no operator",
-                    );
+                    return message(StatusCode::BAD_REQUEST, "personFilter takes no operator");
                 }
                 if !e.filters().contains(&field) {
                     return message(
@@ -1987,7 +1999,9 @@ fn add_ext(db: &mut Db, e: Ent, id: i64, body: &Value) -> WriteResult<()> {
         Ent::Company => db.companies.rows[i].ext_ids.push(x.as_str().into()),
         Ent::Person => db.persons.rows[i].ext_ids.push(x.as_str().into()),
         Ent::BusinessCase | Ent::Project => db.deals_mut(e).rows[i].ext_ids.push(x.as_str().into()),
-        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => db.activities_mut(e).rows[i].ext_ids.push(x.clone()),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            db.activities_mut(e).rows[i].ext_ids.push(x.clone())
+        }
     }
     Ok(())
 }
@@ -2020,7 +2034,9 @@ fn delete(db: &mut Db, e: Ent, id: i64) -> WriteResult<Vec<String>> {
         Ent::Company => drop(db.companies.remove(id)),
         Ent::Person => drop(db.persons.remove(id)),
         Ent::BusinessCase | Ent::Project => drop(db.deals_mut(e).remove(id)),
-        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => drop(db.activities_mut(e).remove(id)),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            drop(db.activities_mut(e).remove(id))
+        }
     }
     Ok(ext)
 }

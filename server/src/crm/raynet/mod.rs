@@ -488,10 +488,8 @@ impl Crm for RaynetClient {
             .get_json::<Vec<wire::Activity>>(self.url(&[kind.entity()]), &query)
             .await?;
         let total = env.total_count;
-        let items: Vec<TimedActivity> = data(env)?
-            .into_iter()
-            .map(|a| a.into_timed(kind))
-            .collect();
+        let items: Vec<TimedActivity> =
+            data(env)?.into_iter().map(|a| a.into_timed(kind)).collect();
         Ok(Page {
             total: total.unwrap_or(items.len() as u64),
             items,
