@@ -1060,3 +1060,46 @@ async fn a_backfill_killed_mid_way_resumes_after_a_restart_with_every_event_once
     assert_eq!(created.len(), COUNT, "no event created twice");
     second.terminate().await;
 }
+
+#[tokio::test]
+async fn switching_the_participant_mode_replans_every_synced_event_at_the_next_reconcile() {
+    let rig = CalRig::start_with(RigOptions {
+        adjust: |c| c.jobs.calendar_reconcile_secs = 1,
+        ..RigOptions::mode("none")
+    })
+    .await;
+    rig.create_meeting("Porada");
+    rig.until("a copy in each calendar", |r| {
+        [&r.alice, &r.bob, &r.cyril]
+            .iter()
+            .all(|u| r.events(u).len() == 1)
+    })
+    .await;
+    // The reconcile has long passed the meeting's last change: only the new mode makes it
+    // plan the meeting again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rig.put(
+        "/api/admin/sync",
+        &json!({"participant_mode": "meetings_only"}),
+    )
+    .await;
+    let mut everyone = vec![
+        rig.bob.username.clone(),
+        rig.cyril.username.clone(),
+        rig.customer.1.clone(),
+    ];
+    everyone.sort();
+    rig.until(
+        "Alice's meeting inviting everyone, the colleagues' own copies gone",
+        |r| {
+            let alice = r.events(&r.alice);
+            alice.len() == 1
+                && attendees(&alice[0]) == everyone
+                && [&r.bob, &r.cyril].iter().all(|u| {
+                    let events = r.events(u);
+                    events.len() == 1 && events[0]["isOrganizer"] == false
+                })
+        },
+    )
+    .await;
+}

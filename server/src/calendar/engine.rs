@@ -329,6 +329,18 @@ impl SyncScope {
         self.plan.start_from
     }
 
+    /// What every event depends on besides its activity (participant mode, types, category,
+    /// start date): when it changes, every linked activity is planned again.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|{}|{:?}",
+            self.plan.participant_mode,
+            self.plan.kinds,
+            self.plan.category,
+            self.plan.start_from.map(|t| t.as_millisecond())
+        )
+    }
+
     /// Whether a synced employee owns `activity` or takes part in it.
     pub fn involves(&self, activity: &TimedActivity) -> bool {
         let synced = |person: Option<i64>| {

@@ -2,7 +2,9 @@
 //! what lost webhooks missed. It syncs every activity of the synced types changed since the last
 //! pass (`rowInfo.lastModifiedAt`) that concerns a synced employee or has an event, and lists
 //! the ids the CRM still has to sync (and so remove) the linked activities it no longer has.
-//! Activities moved out of range are changes, so the first part catches them.
+//! Activities moved out of range are changes, so the first part catches them. When what every
+//! event depends on changed since the last pass (participant mode, types, category, start
+//! date), every linked activity is planned again.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -42,6 +44,8 @@ pub struct ReconcileState {
     pub last_synced: u64,
     /// Error of the last pass, if it failed.
     pub last_error: Option<String>,
+    /// The settings the last pass planned with ([`SyncScope::fingerprint`]).
+    pub fingerprint: Option<String>,
 }
 
 impl Setting for ReconcileState {
@@ -83,10 +87,13 @@ impl JobKind for ReconcileJob {
         let mut status = ReconcileState::load(store).await?;
         status.last_run_at = Some(now_ms());
         match &result {
-            Ok((started, synced)) => {
-                status.watermark = Some(*started);
-                status.last_synced = *synced;
+            Ok(pass) => {
+                status.watermark = Some(pass.started);
+                status.last_synced = pass.synced;
                 status.last_error = None;
+                if pass.fingerprint.is_some() {
+                    status.fingerprint.clone_from(&pass.fingerprint);
+                }
             }
             Err(e) => {
                 tracing::warn!(error = ?e, "calendar reconcile failed");
@@ -98,20 +105,53 @@ impl JobKind for ReconcileJob {
     }
 }
 
-/// One pass; its start (the next watermark) and how many activities it synced.
-async fn reconcile_once(
-    state: &CalendarCtx,
-    graph_cache: &CalendarJob,
-) -> Result<(i64, u64), JobError> {
+/// What one pass did.
+struct Pass {
+    /// When it started (the next watermark).
+    started: i64,
+    /// Activities synced.
+    synced: u64,
+    /// The settings it planned with (`None` when sync is off).
+    fingerprint: Option<String>,
+}
+
+/// One pass.
+async fn reconcile_once(state: &CalendarCtx, graph_cache: &CalendarJob) -> Result<Pass, JobError> {
     let started = now_ms();
     let store = state.store.as_ref();
     let Some(scope) = SyncScope::load(state).await? else {
-        return Ok((started, 0));
+        return Ok(Pass {
+            started,
+            synced: 0,
+            fingerprint: None,
+        });
     };
     let graph = graph_cache.graph(state).await?;
-    let overlap = i64::try_from(OVERLAP.as_millis()).unwrap_or(0);
+    // A period shorter than the overlap would read the same changes again on every pass.
+    let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
+    let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);
     let look_back = i64::try_from(FIRST_LOOK_BACK.as_millis()).unwrap_or(0);
-    let since_ms = match ReconcileState::load(store).await?.watermark {
+    let last = ReconcileState::load(store).await?;
+    let fingerprint = scope.fingerprint();
+    if last
+        .fingerprint
+        .as_ref()
+        .is_some_and(|seen| *seen != fingerprint)
+    {
+        let mut synced = 0;
+        for key in store.calendar_linked_keys().await? {
+            if let Some(r) = ActivityRef::parse_key(&key) {
+                sync_activity(state, &graph, r.kind, r.id).await?;
+                synced += 1;
+            }
+        }
+        return Ok(Pass {
+            started: last.watermark.unwrap_or(started),
+            synced,
+            fingerprint: Some(fingerprint),
+        });
+    }
+    let since_ms = match last.watermark {
         Some(mark) => mark - overlap,
         None => started - look_back,
     };
@@ -157,7 +197,11 @@ async fn reconcile_once(
             synced += 1;
         }
     }
-    Ok((started, synced))
+    Ok(Pass {
+        started,
+        synced,
+        fingerprint: Some(fingerprint),
+    })
 }
 
 /// Syncs the linked activities of `kind` the CRM no longer lists (ids only, from the smallest
