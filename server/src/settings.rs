@@ -197,16 +197,18 @@ impl WebhookSettings {
     }
 }
 
-/// Which activities get their participants written to the CRM.
+/// Which Raynet activities synced to Outlook carry their participants as attendees, i.e. whom
+/// Outlook e-mails invitations and updates. (What the add-in saves is not governed by it: the
+/// persons a user picks are always written.)
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantSyncMode {
-    /// Never: activities are linked to contacts, nobody is added as a participant.
+    /// No synced event carries attendees: Outlook e-mails nobody; each employee gets a copy.
     None,
-    /// Only meetings list their attendees as participants (default).
+    /// Raynet meetings carry their participants as attendees; other types none (default).
     #[default]
     MeetingsOnly,
-    /// Every activity type lists its participants.
+    /// Every synced activity type carries its participants as attendees.
     AllActivities,
 }
 

@@ -485,31 +485,71 @@ async fn meetings_land_with_times_right_across_dst_and_attendees_as_participants
 }
 
 #[tokio::test]
-async fn participant_mode_none_writes_no_participants() {
+async fn picked_persons_and_meeting_attendees_are_participants_whatever_the_participant_mode() {
     let rig = Rig::start(quick_crm).await;
+    // The mode governs only which attendees calendar sync puts on Outlook events; what the user
+    // picked in Outlook is their explicit choice and is written even in the strictest mode.
     SyncSettings {
         participant_mode: ParticipantSyncMode::None,
     }
     .save(rig.app.state.store.as_ref())
     .await
     .unwrap();
-    let (_, address, _) = contact(&rig.crm, 1);
-    let body = meeting_body(
+    let (attendee, address, _) = contact(&rig.crm, 1);
+    let (picked, _, _) = contact(&rig.crm, 2);
+    let mut meeting = meeting_body(
         "uid-none",
         "2026-05-05T10:00:00Z",
         "2026-05-05T11:00:00Z",
         "UTC",
         &address,
     );
-    rig.post("/api/addin/meetings", &body).await;
+    meeting["links"]["person_ids"] = json!([picked]);
+    rig.post("/api/addin/meetings", &meeting).await;
+    let (person, to, company) = contact(&rig.crm, 0);
+    rig.post(
+        "/api/addin/emails",
+        &email_body("<none@x>", &to, company, person),
+    )
+    .await;
+    // Ids are per activity type in the CRM: the meeting and the e-mail may share one.
+    let people = |saved: &Value, kind: &str| -> Vec<i64> {
+        let activity = rig
+            .crm
+            .sim
+            .activities()
+            .into_iter()
+            .find(|a| Some(a.id) == saved["crm_activity_id"].as_i64() && a.kind == kind)
+            .expect("the activity exists in the CRM");
+        let mut people: Vec<i64> = activity
+            .participants
+            .iter()
+            .filter(|p| !p.owner)
+            .filter_map(|p| p.person)
+            .collect();
+        people.sort_unstable();
+        people
+    };
     let saved = rig
         .settled("ical_uid=uid-none", Duration::from_secs(20))
         .await;
-    let activity = rig.activity(&saved["crm_activity_id"]);
-    assert!(
-        activity.participants.iter().all(|p| p.owner),
-        "{:?}",
-        activity.participants
+    let mut expected = vec![attendee, picked];
+    expected.sort_unstable();
+    assert_eq!(
+        people(&saved, "meeting"),
+        expected,
+        "picked person and attendee"
+    );
+    let saved = rig
+        .settled(
+            "internet_message_id=%3Cnone%40x%3E",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(
+        people(&saved, "email"),
+        vec![person],
+        "the e-mail's picked person"
     );
 }
 

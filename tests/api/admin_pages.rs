@@ -3,7 +3,7 @@
 //! employee flows against raynet-sim and entra-sim, languages, and secrets never in pages.
 
 use reqwest::{Client, StatusCode, header};
-use server::settings::{CompanySettings, Setting, SyncSettings, WebhookSettings};
+use server::settings::{CompanySettings, Setting, WebhookSettings};
 use tests::{
     AdminClient, TestApp, TestDb,
     raynet_sim::{RaynetSim, SimOptions},
@@ -164,6 +164,7 @@ async fn every_admin_page_renders_for_an_admin_in_english_and_czech() {
         ("/admin/employees", "admin@example.com"),
         ("/admin/employees/new", "CRM"),
         ("/admin/sync", "Meetings only"),
+        ("/admin/sync/trace", "Calendar sync trace"),
         ("/admin/health", "Webhook"),
         ("/admin/audit", "employee"),
         ("/admin/account", "password"),
@@ -614,45 +615,20 @@ async fn an_employee_is_created_tested_with_their_key_and_deactivated() {
 }
 
 #[tokio::test]
-async fn the_participant_mode_is_saved_and_unknown_modes_are_refused() {
-    let app = spawn_app().await;
-    let admin = app.login_as_admin().await;
-    let r = post_form(
-        &admin,
-        &app.url("/admin/sync"),
-        &[("participant_mode", "all_activities")],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let saved = SyncSettings::load(app.state.store.as_ref()).await.unwrap();
-    assert_eq!(
-        saved.participant_mode,
-        server::settings::ParticipantSyncMode::AllActivities
-    );
-    let r = post_form(
-        &admin,
-        &app.url("/admin/sync"),
-        &[("participant_mode", "everyone")],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (_, html) = page(&admin.client, &app.url("/admin/sync")).await;
-    assert!(html.contains(r#"value="all_activities" checked"#), "{html}");
-}
-
-#[tokio::test]
 async fn changes_made_in_the_pages_are_in_the_audit_log_page() {
     let app = spawn_app().await;
     let admin = app.login_as_admin().await;
-    post_form(
+    let r = post_form(
         &admin,
         &app.url("/admin/sync"),
-        &[("participant_mode", "none")],
+        &[("participant_mode", "none"), ("category", "Raynet")],
     )
     .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&admin.client, &app.url("/admin/audit")).await;
     // In words, not codes.
     assert!(html.contains("Sync parameters changed") && html.contains("admin@example.com"));
+    assert!(html.contains("Calendar sync settings changed"), "{html}");
     assert!(!html.contains("sync.update"), "{html}");
 }
 

@@ -7,6 +7,7 @@ mod addin_tokens;
 mod admin_auth;
 mod admin_pages;
 mod admin_settings_api;
+mod admin_sync_pages;
 mod calendar_sync;
 mod cli;
 mod hardening;

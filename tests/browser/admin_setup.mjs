@@ -180,13 +180,60 @@ const fits = await page.evaluate(() => {
 assert.ok(fits, "the employees table is cut off at 1280 px");
 await shot("employees", "en");
 
-// Sync parameters.
-step("participant mode");
+// Synchronisation: a bad value is refused next to its field, then calendar sync is switched on.
+step("synchronisation");
 await go("/admin/sync");
+await page.getByLabel("Show Raynet activities in the employees' Outlook calendars").check();
+await page.getByLabel("Outlook category").fill("");
+await page.getByRole("button", { name: "Save" }).click();
+await page.locator("#f-category-error").waitFor();
+assert.equal(await page.getByLabel("Show Raynet activities in the employees' Outlook calendars").isChecked(), true);
+await page.getByLabel("Outlook category").fill("Raynet");
+await page.getByLabel("Sync activities from").fill("2026-01-01");
+for (const type of ["Meetings", "Events", "Tasks", "Phone calls", "Letters"]) {
+  await page.getByLabel(type, { exact: true }).check();
+}
 await page.getByLabel("All activity types").check();
 await page.getByRole("button", { name: "Save" }).click();
 await expectText("Saved.");
+// Jana is opted in; a meeting she owns, planned in Raynet, reaches her Outlook calendar.
+const jana = page.locator("#sync-employees tbody tr").filter({ hasText: "E-042" });
+await jana.getByRole("button", { name: "Turn on" }).click();
+await expectText("Saved.");
+await jana.getByRole("button", { name: "Turn off" }).waitFor();
+const meeting = await fetch(`${env("CRM_ROOT")}/_sim/records/meeting`, {
+  method: "PUT",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({
+    title: "Prohlídka stavby", priority: "DEFAULT", owner: Number(env("EMP_PERSON_ID")),
+    scheduledFrom: "2026-09-01T09:00:00+02:00", scheduledTill: "2026-09-01T10:00:00+02:00",
+  }),
+});
+assert.ok(meeting.ok, `the simulator refused the meeting: ${meeting.status}`);
+const meetingId = (await meeting.json()).data.id;
+step("trace of the synced meeting");
+const deadline = Date.now() + 30000;
+for (;;) {
+  await go("/admin/sync/trace");
+  if ((await page.getByText("Event created").count()) > 0) break;
+  assert.ok(Date.now() < deadline, "the meeting was not synced within 30 s");
+  await page.waitForTimeout(500);
+}
+await page.getByRole("link", { name: `raynet:meeting:${meetingId}` }).first().click();
+await page.waitForURL(/activity=raynet%3Ameeting%3A/);
+await expectText(env("EMP_CRM_USER"));
+await shot("sync-trace", "en");
+await go("/admin/sync");
+await jana.getByRole("button", { name: "Sync now" }).click();
+await expectText("One activity is queued for sync.");
 await shot("sync", "en");
+// The Office 365 Test reads the chosen employee's calendar through Microsoft Graph.
+step("Office 365 test against a mailbox");
+await go("/admin/office365");
+await page.getByLabel("Mailbox to test").fill(env("EMP_CRM_USER"));
+await page.getByRole("button", { name: "Test", exact: true }).click();
+await expectText(`the calendar of ${env("EMP_CRM_USER")} can be read`);
+await shot("office365", "en");
 
 // A change made in the CRM arrives through the webhook and shows on the health page.
 step("health");
@@ -239,6 +286,7 @@ await expectText("Změna hesla");
 const pages = {
   company: "/admin/company", crm: "/admin/crm", webhook: "/admin/webhook", import: "/admin/import",
   office365: "/admin/office365", employees: "/admin/employees", employee: employeePath, sync: "/admin/sync",
+  "sync-trace": "/admin/sync/trace",
   health: "/admin/health", audit: "/admin/audit", account: "/admin/account",
 };
 for (const [name, path] of Object.entries(pages)) {

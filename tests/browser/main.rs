@@ -9,6 +9,7 @@ mod taskpane;
 use std::{path::PathBuf, process::Stdio};
 
 use server::{
+    calendar::CalendarSettings,
     identity::office365::Office365Settings,
     settings::{CompanySettings, ParticipantSyncMode, Setting, SyncSettings, WebhookSettings},
 };
@@ -97,9 +98,10 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
     let entra = EntraSim::start(([127, 0, 0, 1], 0).into(), DEFAULT_TENANT)
         .await
         .unwrap();
-    let authority = entra.authority();
+    let (authority, graph_url) = (entra.authority(), entra.graph_url());
     let app = spawn_app_public(TestDb::for_this_run().await, |c| {
         c.entra.authority = authority;
+        c.entra.graph_url = graph_url;
     })
     .await;
     // A real first run: no admin yet, only the one-time setup link the server prints.
@@ -110,6 +112,9 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
     let worker = crm
         .sim
         .add_user("jana.novakova@firma.cz", "FULL_THROTTLE", "Jana Nováková");
+    entra
+        .graph()
+        .add_mailbox("jana.novakova@firma.cz", "Jana Nováková");
     let import = offers(&app, "/api/admin/import").await;
     let events = offers(&app, "/api/admin/webhook/events").await;
     if !import || !events {
@@ -142,6 +147,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
             ("O365_SECRET", entra.client_secret()),
             ("EMP_CRM_USER", worker.username.clone()),
             ("EMP_CRM_KEY", worker.api_key.clone()),
+            ("EMP_PERSON_ID", worker.person_id.to_string()),
             ("SECRETS", secrets),
             ("SHOTS_DIR", shots.display().to_string()),
             ("WITH_IMPORT", if import { "1" } else { "0" }.into()),
@@ -163,6 +169,12 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
     );
     let sync = SyncSettings::load(store).await.unwrap();
     assert_eq!(sync.participant_mode, ParticipantSyncMode::AllActivities);
+    let calendar = CalendarSettings::load(store).await.unwrap();
+    assert!(calendar.enabled && calendar.activity_types.len() == 5);
+    let events = entra.graph().events("jana.novakova@firma.cz");
+    let events = events.unwrap_or_default();
+    assert_eq!(events.len(), 1, "one event in Jana's calendar: {events:?}");
+    assert_eq!(events[0]["subject"], "Prohlídka stavby");
     let o365 = Office365Settings::load(&app.state).await.unwrap();
     assert_eq!(o365.client_id, entra.client_id());
     assert!(o365.client_secret_enc.is_some());
@@ -183,6 +195,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
         "employees",
         "employee",
         "sync",
+        "sync-trace",
         "health",
         "audit",
         "account",

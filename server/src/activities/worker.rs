@@ -17,7 +17,6 @@ use crate::{
         ParticipantSpec,
     },
     jobs::{JobError, JobKind},
-    settings::{ParticipantSyncMode, Setting, SyncSettings},
     state::AppState,
     store::{Employee, Job, LoggedItem},
 };
@@ -62,35 +61,32 @@ impl SyncActivity {
     }
 }
 
+/// The participants to write besides the owner: the persons the user picked, always (their
+/// explicit choice; the participant sync mode governs only what calendar sync puts on Outlook
+/// events), and for a meeting also its attendees that are CRM persons.
 fn participants(
-    mode: &ParticipantSyncMode,
     kind: ActivityKind,
     links: &Links,
     content: &Content,
     owner: i64,
-) -> Option<Vec<ParticipantSpec>> {
-    let wanted = match mode {
-        ParticipantSyncMode::None => false,
-        ParticipantSyncMode::MeetingsOnly => kind == ActivityKind::Meeting,
-        ParticipantSyncMode::AllActivities => true,
+) -> Vec<ParticipantSpec> {
+    let matched: &[i64] = if kind == ActivityKind::Meeting {
+        &content.matched_person_ids
+    } else {
+        &[]
     };
-    if !wanted {
-        return None;
-    }
     let mut ids: Vec<i64> = Vec::new();
-    for id in links.person_ids.iter().chain(&content.matched_person_ids) {
+    for id in links.person_ids.iter().chain(matched) {
         if *id != owner && !ids.contains(id) {
             ids.push(*id);
         }
     }
-    Some(
-        ids.into_iter()
-            .map(|id| ParticipantSpec {
-                person_id: Some(id),
-                company_id: None,
-            })
-            .collect(),
-    )
+    ids.into_iter()
+        .map(|id| ParticipantSpec {
+            person_id: Some(id),
+            company_id: None,
+        })
+        .collect()
 }
 
 /// The entry this one joins: the oldest live entry of another employee for the same e-mail or
@@ -248,32 +244,18 @@ impl JobKind for SyncActivity {
                 Err(e) => return Err(e.into()),
             }
         }
-        let mode = SyncSettings::load(store).await?.participant_mode;
         let crm_links = ActivityLinks {
             company_id: links.company_id,
             person_id: links.person_ids.first().copied(),
             business_case_id: links.business_case_id,
             project_id: links.project_id,
         };
-        let participants = participants(&mode, kind, &links, &content, owner);
+        let participants = participants(kind, &links, &content, owner);
         let status = Some(ActivityStatus::Completed);
         let mut id = None;
         if let Some(current) = existing {
             // An update cannot change the activity's contact person; the CRM takes the picked
             // persons as participants instead, so a re-link always writes them.
-            let mut people = participants.clone().unwrap_or_default();
-            for id in links.person_ids.iter().rev() {
-                if *id != owner && !people.iter().any(|p| p.person_id == Some(*id)) {
-                    people.insert(
-                        0,
-                        ParticipantSpec {
-                            person_id: Some(*id),
-                            company_id: None,
-                        },
-                    );
-                }
-            }
-            let participants = (participants.is_some() || !people.is_empty()).then_some(people);
             let update = ActivityUpdate {
                 title: Some(content.title.clone()),
                 from: content.from,
@@ -281,7 +263,7 @@ impl JobKind for SyncActivity {
                 description: Some(content.description.clone()),
                 place: content.place.clone(),
                 links: Some(crm_links.clone()),
-                participants,
+                participants: Some(participants.clone()),
                 status,
             };
             match crm.update_activity(kind, current, &update).await {
@@ -304,7 +286,7 @@ impl JobKind for SyncActivity {
                     description: content.description.clone(),
                     place: content.place.clone(),
                     links: crm_links,
-                    participants: participants.unwrap_or_default(),
+                    participants,
                     status,
                 })
                 .await?

@@ -1,5 +1,6 @@
-//! Sync parameters (the participant sync mode): validation and saving shared by
-//! `GET/PUT /api/admin/sync` and the Sync page.
+//! Sync parameters (the participant sync mode: which Raynet activities synced to Outlook carry
+//! their participants as attendees): validation and saving shared by `GET/PUT /api/admin/sync`
+//! and the Synchronisation page.
 
 use axum::extract::State;
 use serde::Deserialize;

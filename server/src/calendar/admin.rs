@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ActivityKind, CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue};
+use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue, service::AppTest};
 use crate::{
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
@@ -50,34 +50,7 @@ pub async fn put_settings(
     AppJson(mut input): AppJson<CalendarSettings>,
 ) -> Result<AppJson<CalendarSettings>, AppError> {
     input.validate().map_err(AppError::BadRequest)?;
-    input.category = input.category.trim().to_owned();
-    let before = CalendarSettings::load(state.store.as_ref()).await?;
-    input.save(state.store.as_ref()).await?;
-    // Turned on, or more to show (a type added, an earlier start): every opted-in calendar is
-    // backfilled (what is already right costs no Graph call).
-    let more = !before.enabled
-        || !input.activity_types.is_subset(&before.activity_types)
-        || input.start_instant() < before.start_instant();
-    if input.enabled && more {
-        for employee in state.store.calendar_employees().await? {
-            if employee.enabled {
-                queue_backfill(state.store.as_ref(), &state.jobs, &employee.employee_id).await?;
-            }
-        }
-    }
-    session
-        .audit(
-            state.store.as_ref(),
-            "calendar.update",
-            "settings:calendar",
-            format!(
-                "enabled: {}, category: {}, start_date: {}",
-                input.enabled,
-                input.category,
-                input.start_date.as_deref().unwrap_or("-")
-            ),
-        )
-        .await?;
+    super::service::save_settings(&state, &session, &mut input).await?;
     Ok(AppJson(input))
 }
 
@@ -152,27 +125,9 @@ pub async fn set_employee(
     Path(id): Path<String>,
     AppJson(input): AppJson<EmployeeInput>,
 ) -> Result<axum::http::StatusCode, AppError> {
-    let store = state.store.as_ref();
-    if store.employee(&id).await?.is_none() {
+    if !super::service::set_employee_enabled(&state, &session, &id, input.enabled).await? {
         return Err(AppError::NotFound("no such employee".into()));
     }
-    let was_enabled = store
-        .calendar_employees()
-        .await?
-        .iter()
-        .any(|e| e.employee_id == id && e.enabled);
-    store.set_calendar_enabled(&id, input.enabled).await?;
-    if input.enabled && !was_enabled && CalendarSettings::load(store).await?.enabled {
-        queue_backfill(store, &state.jobs, &id).await?;
-    }
-    session
-        .audit(
-            state.store.as_ref(),
-            "calendar.employee",
-            &format!("employee:{id}"),
-            format!("enabled: {}", input.enabled),
-        )
-        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -267,27 +222,13 @@ pub async fn test_mailbox(
         ));
     }
     let o365 = crate::identity::office365::Office365Settings::load(&state.identity).await?;
-    let graph = match super::engine::graph_client(&state, &o365) {
-        Ok(g) => g,
-        Err(e) => {
-            return Ok(AppJson(TestOutcome {
-                outcome: "bad_credentials".into(),
-                detail: format!("{e:?}"),
-            }));
-        }
-    };
-    let result = match graph.check_credentials().await {
-        Ok(()) => graph.check_mailbox(&mailbox).await,
-        Err(e) => Err(e),
-    };
-    Ok(AppJson(match result {
-        Ok(()) => TestOutcome {
-            outcome: "ok".into(),
-            detail: format!("the calendar of {mailbox} can be read and written"),
-        },
-        Err(e) => TestOutcome {
-            outcome: e.code().into(),
-            detail: e.to_string(),
+    let outcome = super::service::test_app(&state, &o365, Some(&mailbox)).await;
+    Ok(AppJson(TestOutcome {
+        outcome: outcome.code().into(),
+        detail: match outcome {
+            AppTest::Passed { .. } => format!("the calendar of {mailbox} can be read and written"),
+            AppTest::Incomplete(reason) => reason,
+            AppTest::Failed(e) => e.to_string(),
         },
     }))
 }

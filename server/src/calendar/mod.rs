@@ -2,14 +2,16 @@
 //! calendars of the employees who own them or take part. `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
-//! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose; `admin`
-//! is the JSON API.
+//! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
+//! `service` holds the admin operations the JSON API (`admin`) and the Synchronisation page
+//! share.
 
 pub mod admin;
 pub mod backfill;
 pub mod engine;
 pub mod plan;
 pub mod reconcile;
+pub mod service;
 pub mod settings;
 
 pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};

@@ -7,6 +7,8 @@ pub mod account;
 pub mod employees;
 pub mod operations;
 pub mod settings;
+pub mod sync;
+pub mod sync_trace;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -60,10 +62,13 @@ pub fn router() -> Router<AppState> {
             get(settings::crm_page).post(settings::crm_save),
         )
         .route("/admin/crm/test", post(settings::crm_test))
+        .route("/admin/sync", get(sync::sync_page).post(sync::sync_save))
+        .route("/admin/sync/trace", get(sync_trace::trace_page))
         .route(
-            "/admin/sync",
-            get(settings::sync_page).post(settings::sync_save),
+            "/admin/sync/employees/{id}/enabled",
+            post(sync::set_enabled),
         )
+        .route("/admin/sync/employees/{id}/run", post(sync::run_now))
         .route(
             "/admin/office365",
             get(settings::office365_page).post(settings::office365_save),
@@ -381,6 +386,8 @@ pub struct Flash {
     pub q: Option<String>,
     /// Where to go after signing in.
     pub next: Option<String>,
+    /// How many things the action concerned (`ok=queued`).
+    pub count: Option<i64>,
 }
 
 /// Renders the success flash named by `?ok=`.
@@ -393,6 +400,11 @@ pub fn flash(tr: &Tr, flash: &Query<Flash>) -> Markup {
         Some("registered") => tkey!("flash-registered"),
         Some("reregistered") => tkey!("flash-reregistered"),
         Some("password") => tkey!("flash-password"),
+        Some("queued") => {
+            let count = flash.count.unwrap_or(0).max(0);
+            let text = tr.ta("flash-sync-queued", &[("count", count.into())]);
+            return html! { p.notice.ok role="status" { (text) } };
+        }
         _ => return html! {},
     };
     html! { p.notice.ok role="status" { (tr.t(key)) } }
@@ -412,6 +424,8 @@ pub enum Input {
     Secret,
     /// URL.
     Url,
+    /// A calendar date (`YYYY-MM-DD`).
+    Date,
 }
 
 /// A labelled input with its hint and its error, keeping what the admin typed.
@@ -440,6 +454,7 @@ pub fn field(
         Input::Email => ("email", "off"),
         Input::Secret => ("password", "new-password"),
         Input::Url => ("url", "off"),
+        Input::Date => ("date", "off"),
     };
     html! {
         div.field.invalid[error.is_some()] {

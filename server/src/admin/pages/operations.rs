@@ -268,6 +268,8 @@ fn audit_action(tr: &Tr, action: &str) -> String {
         "company.update" => tkey!("audit-action-company-update"),
         "crm.update" => tkey!("audit-action-crm-update"),
         "sync.update" => tkey!("audit-action-sync-update"),
+        "calendar.update" => tkey!("audit-action-calendar-update"),
+        "calendar.employee" => tkey!("audit-action-calendar-employee"),
         "office365.update" => tkey!("audit-action-office365-update"),
         "employee.create" => tkey!("audit-action-employee-create"),
         "employee.update" => tkey!("audit-action-employee-update"),

@@ -1,7 +1,6 @@
-//! Settings pages: Company (IČO/DIČ validation), CRM connection (+ Test), Sync parameters and
-//! Office 365 (+ Test via client credentials, manifest link, deployment steps).
-
-use std::time::Duration;
+//! Settings pages: Company (IČO/DIČ validation), CRM connection (+ Test) and Office 365 (+ Test
+//! of the Graph app-only token and a mailbox's calendar, manifest link, deployment steps). The
+//! Synchronisation page is `sync`.
 
 use axum::{
     Form,
@@ -9,7 +8,6 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{AdminPage, Ctx, FieldErrors, Flash, Input, field, flash};
@@ -19,16 +17,16 @@ use crate::{
         company::{self, CompanyInput},
         crm_connection::{self, CrmConnectionInput, TypedConnection},
         office365::Office365Input,
-        sync::{self, SyncInput},
     },
+    calendar::service::{self, AppTest},
     crm::ConnectionReport,
+    email::EmailAddress,
     error::AppError,
-    i18n::Tr,
+    graph::GraphError,
+    i18n::{Arg, Tr},
     identity::office365::{Office365Settings, app_id_uri},
     secrets::mask,
-    settings::{
-        CompanySettings, CrmConnectionSettings, ParticipantSyncMode, Setting, SyncSettings,
-    },
+    settings::{CompanySettings, CrmConnectionSettings, Setting},
     state::AppState,
 };
 
@@ -300,99 +298,9 @@ pub async fn crm_test(
     )
 }
 
-// ----- Sync parameters -----
-
-fn sync_body(ctx: &Ctx, mode: ParticipantSyncMode, top: Markup) -> Markup {
-    let tr = &ctx.tr;
-    let options = [
-        (
-            ParticipantSyncMode::None,
-            "none",
-            tkey!("sync-mode-none"),
-            tkey!("sync-mode-none-help"),
-        ),
-        (
-            ParticipantSyncMode::MeetingsOnly,
-            "meetings_only",
-            tkey!("sync-mode-meetings"),
-            tkey!("sync-mode-meetings-help"),
-        ),
-        (
-            ParticipantSyncMode::AllActivities,
-            "all_activities",
-            tkey!("sync-mode-all"),
-            tkey!("sync-mode-all-help"),
-        ),
-    ];
-    html! {
-        (top)
-        form.card method="post" action="/admin/sync" {
-            (ctx.csrf())
-            fieldset {
-                legend { (tr.t("sync-mode-legend")) }
-                @for (value, name, label, help) in options {
-                    div.radio {
-                        input type="radio" id=(format!("mode-{name}")) name="participant_mode" value=(name)
-                            checked[value == mode] aria-describedby=(format!("mode-{name}-help"));
-                        label for=(format!("mode-{name}")) { (tr.t(label)) }
-                        p.hint id=(format!("mode-{name}-help")) { (tr.t(help)) }
-                    }
-                }
-            }
-            button.primary type="submit" { (tr.t("save-settings")) }
-        }
-    }
-}
-
-/// `GET /admin/sync`.
-pub async fn sync_page(
-    State(state): State<AppState>,
-    AdminPage { ctx, .. }: AdminPage,
-    query: Query<Flash>,
-) -> Response {
-    match SyncSettings::load(state.store.as_ref()).await {
-        Ok(s) => ctx.ok(
-            tkey!("sync-title"),
-            "/admin/sync",
-            sync_body(&ctx, s.participant_mode, flash(&ctx.tr, &query)),
-        ),
-        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", e),
-    }
-}
-
-/// The sync form (the JSON body's field plus the CSRF token).
-#[derive(Debug, Deserialize)]
-pub struct SyncForm {
-    participant_mode: String,
-}
-
-/// `POST /admin/sync`.
-pub async fn sync_save(
-    State(state): State<AppState>,
-    AdminPage { ctx, session }: AdminPage,
-    Form(form): Form<SyncForm>,
-) -> Response {
-    let form = SyncInput {
-        participant_mode: form.participant_mode,
-    };
-    if let Err(problems) = sync::parse(&form) {
-        let texts = problems.texts(&ctx.tr);
-        let top = html! { @for text in texts.values() { p.notice.error role="alert" { (text) } } };
-        return ctx.rejected_form(
-            tkey!("sync-title"),
-            "/admin/sync",
-            sync_body(&ctx, ParticipantSyncMode::default(), top),
-        );
-    }
-    match sync::save(&state, &session, &form).await {
-        Ok(_) => Redirect::to("/admin/sync?ok=saved").into_response(),
-        Err(e) => internal(&ctx, tkey!("sync-title"), "/admin/sync", e),
-    }
-}
-
 // ----- Office 365 -----
 
-/// The Office 365 form.
+/// The Office 365 form (Save and Test); `mailbox` is only for the Test.
 #[derive(Debug, Default, Deserialize)]
 pub struct Office365Form {
     #[serde(default)]
@@ -401,19 +309,29 @@ pub struct Office365Form {
     tenant_id: String,
     #[serde(default)]
     client_secret: String,
+    #[serde(default)]
+    mailbox: String,
+}
+
+/// What the Office 365 page shows besides the form: the saved settings, the stored secret
+/// masked, and the employees' mailboxes to test against.
+struct StoredO365 {
+    saved: Office365Settings,
+    masked: Option<String>,
+    mailboxes: Vec<String>,
 }
 
 fn office365_body(
     ctx: &Ctx,
     state: &AppState,
     form: &Office365Form,
-    masked: Option<String>,
+    stored: &StoredO365,
     errors: &FieldErrors,
     top: Markup,
 ) -> Markup {
     let tr = &ctx.tr;
     let base = state.config.server.public_base(state.config.tls.enabled());
-    let secret_hint = match &masked {
+    let secret_hint = match &stored.masked {
         Some(m) => tr.ta("o365-secret-stored", &[("masked", m.as_str().into())]),
         None => tr.t("o365-secret-hint"),
     };
@@ -424,16 +342,43 @@ fn office365_body(
             (field(tr, "client_id", tkey!("o365-client-id"), &form.client_id, Input::Text, Some(tr.t("o365-guid-hint")), errors))
             (field(tr, "tenant_id", tkey!("o365-tenant-id"), &form.tenant_id, Input::Text, Some(tr.t("o365-guid-hint")), errors))
             (field(tr, "client_secret", tkey!("o365-client-secret"), "", Input::Secret, Some(secret_hint), errors))
+            (mailbox_field(tr, form, &stored.mailboxes, errors))
             div.actions {
                 button.primary type="submit" { (tr.t("save-settings")) }
-                button type="submit" formaction="/admin/office365/test" { (tr.t("o365-test")) }
+                button #o365-test type="submit" formaction="/admin/office365/test" { (tr.t("o365-test")) }
             }
         }
         (entra_values(tr, &base, &form.client_id))
+        (deploy_steps(tr, &base))
+    }
+}
+
+/// The mailbox the Test reads: typed, or picked from the employees' mailboxes.
+fn mailbox_field(
+    tr: &Tr,
+    form: &Office365Form,
+    mailboxes: &[String],
+    errors: &FieldErrors,
+) -> Markup {
+    html! {
+        div.field.invalid[errors.contains_key("mailbox")] {
+            label for="f-mailbox" { (tr.t("o365-test-mailbox")) }
+            input id="f-mailbox" name="mailbox" type="email" list="o365-mailboxes" value=(form.mailbox)
+                autocomplete="off" aria-describedby="f-mailbox-hint"
+                aria-invalid=[errors.get("mailbox").map(|_| "true")];
+            datalist id="o365-mailboxes" { @for m in mailboxes { option value=(m) {} } }
+            p.hint id="f-mailbox-hint" { (tr.t("o365-test-mailbox-hint")) }
+            @if let Some(e) = errors.get("mailbox") { p.field-error id="f-mailbox-error" role="alert" { (e) } }
+        }
+    }
+}
+
+fn deploy_steps(tr: &Tr, base: &str) -> Markup {
+    html! {
         section.card {
             h2 { (tr.t("o365-deploy-heading")) }
-            @if manifest::refusal(&base).is_some() {
-                p.notice.error role="alert" { (tr.ta("o365-manifest-needs-https", &[("url", base.as_str().into())])) }
+            @if manifest::refusal(base).is_some() {
+                p.notice.error role="alert" { (tr.ta("o365-manifest-needs-https", &[("url", base.into())])) }
             } @else {
                 p { a href="/manifest.xml" download="manifest.xml" { (tr.t("o365-manifest-download")) } }
                 p.hint { (tr.ta("o365-manifest-url", &[("url", format!("{base}/manifest.xml").into())])) }
@@ -481,10 +426,24 @@ fn entra_values(tr: &Tr, base: &str, client_id: &str) -> Markup {
     }
 }
 
-async fn stored_o365(state: &AppState) -> Result<(Office365Settings, Option<String>), AppError> {
+async fn stored_o365(state: &AppState) -> Result<StoredO365, AppError> {
     let saved = Office365Settings::load(state).await?;
     let masked = saved.client_secret(&state.master_key)?.as_ref().map(mask);
-    Ok((saved, masked))
+    let mut mailboxes: Vec<String> = state
+        .store
+        .list_employees()
+        .await?
+        .into_iter()
+        .filter(|e| e.active && !e.o365_email.is_empty())
+        .map(|e| e.o365_email)
+        .collect();
+    mailboxes.sort();
+    mailboxes.dedup();
+    Ok(StoredO365 {
+        saved,
+        masked,
+        mailboxes,
+    })
 }
 
 /// `GET /admin/office365`.
@@ -493,23 +452,17 @@ pub async fn office365_page(
     AdminPage { ctx, .. }: AdminPage,
     query: Query<Flash>,
 ) -> Response {
-    let (saved, masked) = match stored_o365(&state).await {
+    let stored = match stored_o365(&state).await {
         Ok(v) => v,
         Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
     };
     let form = Office365Form {
-        client_id: saved.client_id,
-        tenant_id: saved.tenant_id,
-        client_secret: String::new(),
+        client_id: stored.saved.client_id.clone(),
+        tenant_id: stored.saved.tenant_id.clone(),
+        ..Office365Form::default()
     };
-    let body = office365_body(
-        &ctx,
-        &state,
-        &form,
-        masked,
-        &FieldErrors::new(),
-        flash(&ctx.tr, &query),
-    );
+    let top = flash(&ctx.tr, &query);
+    let body = office365_body(&ctx, &state, &form, &stored, &FieldErrors::new(), top);
     ctx.ok(tkey!("o365-title"), "/admin/office365", body)
 }
 
@@ -517,6 +470,7 @@ fn validate_o365(tr: &Tr, form: &mut Office365Form) -> FieldErrors {
     form.client_id = form.client_id.trim().to_lowercase();
     form.tenant_id = form.tenant_id.trim().to_lowercase();
     form.client_secret = form.client_secret.trim().to_owned();
+    form.mailbox = form.mailbox.trim().to_lowercase();
     let mut errors = FieldErrors::new();
     for (name, value) in [
         ("client_id", &form.client_id),
@@ -542,13 +496,14 @@ pub async fn office365_save(
 ) -> Response {
     let errors = validate_o365(&ctx.tr, &mut form);
     if !errors.is_empty() {
-        let masked = stored_o365(&state).await.ok().and_then(|(_, m)| m);
-        let top = ctx.form_has_errors();
-        return ctx.rejected_form(
-            tkey!("o365-title"),
-            "/admin/office365",
-            office365_body(&ctx, &state, &form, masked, &errors, top),
-        );
+        return match stored_o365(&state).await {
+            Ok(stored) => ctx.rejected_form(
+                tkey!("o365-title"),
+                "/admin/office365",
+                office365_body(&ctx, &state, &form, &stored, &errors, ctx.form_has_errors()),
+            ),
+            Err(e) => internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
+        };
     }
     let input = Office365Input {
         client_id: Some(form.client_id.clone()),
@@ -562,160 +517,138 @@ pub async fn office365_save(
     }
 }
 
-/// The credentials a test uses: what was typed, else what is stored.
-struct TestCredentials {
-    client_id: String,
-    tenant_id: String,
-    secret: Option<SecretString>,
-}
-
-/// Asks the configured authority for a client-credentials token; the outcome in words.
-async fn client_credentials_test(
+/// The app to test: the typed values over the saved ones (an empty field uses the saved value;
+/// a malformed typed value does not), and the problems that keep the test from running.
+fn app_under_test(
     state: &AppState,
     tr: &Tr,
-    credentials: &TestCredentials,
-) -> Result<String, String> {
-    let Some(secret) = &credentials.secret else {
-        return Err(tr.t("error-internal"));
-    };
-    let authority = state.config.entra.authority.trim_end_matches('/');
-    let url = format!("{authority}/{}/oauth2/v2.0/token", credentials.tenant_id);
-    let base = state.config.server.public_base(state.config.tls.enabled());
-    let scope = format!("{}/.default", app_id_uri(&base, &credentials.client_id));
-    let client =
-        crate::http_client::build(Duration::from_secs(15)).map_err(|_| tr.t("error-internal"))?;
-    use secrecy::ExposeSecret;
-    let form_body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "client_credentials")
-        .append_pair("client_id", &credentials.client_id)
-        .append_pair("client_secret", secret.expose_secret())
-        .append_pair("scope", &scope)
-        .finish();
-    let response = client
-        .post(&url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form_body)
-        .send()
-        .await
-        .map_err(|e| {
-            tr.ta(
-                "o365-test-unreachable",
-                &[
-                    ("authority", authority.into()),
-                    ("detail", e.without_url().to_string().into()),
-                ],
-            )
-        })?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    if status.is_success() && body["access_token"].is_string() {
-        let minutes = body["expires_in"].as_i64().unwrap_or(0) / 60;
-        Ok(tr.ta("o365-test-ok", &[("minutes", minutes.into())]))
-    } else {
-        let code = body["error"].as_str().unwrap_or("").to_owned();
-        let description = body["error_description"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .take(300)
-            .collect::<String>();
-        let key = match code.as_str() {
-            "invalid_client" => tkey!("o365-test-bad-secret"),
-            "invalid_request" | "invalid_tenant" => tkey!("o365-test-bad-tenant"),
-            _ => tkey!("o365-test-refused"),
-        };
-        Err(tr.ta(
-            key,
-            &[
-                ("detail", description.into()),
-                ("status", i64::from(status.as_u16()).into()),
-            ],
-        ))
+    form: &mut Office365Form,
+    saved: &Office365Settings,
+) -> (Office365Settings, FieldErrors) {
+    let mut errors = validate_o365(tr, form);
+    let mut app = saved.clone();
+    for (name, typed, stored) in [
+        ("client_id", &form.client_id, &mut app.client_id),
+        ("tenant_id", &form.tenant_id, &mut app.tenant_id),
+    ] {
+        if typed.is_empty() && !stored.is_empty() {
+            errors.remove(name);
+        } else {
+            typed.clone_into(stored);
+        }
     }
+    if !form.client_secret.is_empty() {
+        app.set_client_secret(&state.master_key, Some(&form.client_secret));
+    } else if app.client_secret_enc.is_none() {
+        errors.insert("client_secret".into(), tr.t("o365-test-no-secret"));
+    }
+    if !form.mailbox.is_empty() && EmailAddress::parse(&form.mailbox).is_err() {
+        errors.insert("mailbox".into(), tr.t("error-email"));
+    }
+    (app, errors)
 }
 
-/// `POST /admin/office365/test`: tests the typed values (an empty field falls back to the stored
-/// value), saying what is missing before asking Microsoft.
+/// `POST /admin/office365/test`: obtains a Graph app-only token with the typed values (an empty
+/// field falls back to the stored value) and reads the chosen mailbox's calendar, saying what is
+/// missing before asking Microsoft.
 pub async fn office365_test(
     State(state): State<AppState>,
     AdminPage { ctx, .. }: AdminPage,
     Form(mut form): Form<Office365Form>,
 ) -> Response {
-    let (saved, masked) = match stored_o365(&state).await {
+    let stored = match stored_o365(&state).await {
         Ok(v) => v,
         Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
     };
     let tr = &ctx.tr;
-    let mut errors = validate_o365(tr, &mut form);
-    for (name, stored) in [
-        ("client_id", &saved.client_id),
-        ("tenant_id", &saved.tenant_id),
-    ] {
-        // A stored value stands in for an empty field; a malformed typed value does not.
-        if !stored.is_empty() && errors.get(name) == Some(&tr.t("error-required")) {
-            errors.remove(name);
-        }
-    }
-    let secret = if form.client_secret.is_empty() {
-        match saved.client_secret(&state.master_key) {
-            Ok(stored) => stored,
-            Err(e) => return internal(&ctx, tkey!("o365-title"), "/admin/office365", e),
-        }
+    let (app, errors) = app_under_test(&state, tr, &mut form, &stored.saved);
+    let top = if errors.is_empty() {
+        let mailbox = (!form.mailbox.is_empty()).then_some(form.mailbox.as_str());
+        let outcome = service::test_app(&state.calendar_ctx(), &app, mailbox).await;
+        o365_test_outcome(tr, &outcome)
     } else {
-        Some(SecretString::from(form.client_secret.clone()))
+        o365_test_not_run(tr, &errors)
     };
-    if secret.is_none() {
-        errors.insert("client_secret".into(), tr.t("o365-test-no-secret"));
-    }
-    let top = o365_test_outcome(&state, tr, &form, &saved, secret, &errors).await;
     ctx.ok(
         tkey!("o365-title"),
         "/admin/office365",
-        office365_body(&ctx, &state, &form, masked, &errors, top),
+        office365_body(&ctx, &state, &form, &stored, &errors, top),
     )
 }
 
-/// The test's outcome as a notice: the token request's result, or which fields are missing.
-async fn o365_test_outcome(
-    state: &AppState,
-    tr: &Tr,
-    form: &Office365Form,
-    saved: &Office365Settings,
-    secret: Option<SecretString>,
-    errors: &FieldErrors,
-) -> Markup {
-    let typed_or = |typed: &str, stored: &str| match typed {
-        "" => stored.to_owned(),
-        typed => typed.to_owned(),
+/// The test's outcome as a notice that tells a wrong secret or tenant, missing consent, an
+/// unknown mailbox, an unreachable Microsoft and success apart.
+fn o365_test_outcome(tr: &Tr, outcome: &AppTest) -> Markup {
+    let (ok, heading, text) = match outcome {
+        AppTest::Passed { mailbox: Some(m) } => (
+            true,
+            tkey!("o365-test-success"),
+            tr.ta("o365-test-calendar-ok", &[("mailbox", m.as_str().into())]),
+        ),
+        AppTest::Passed { mailbox: None } => {
+            (true, tkey!("o365-test-success"), tr.t("o365-test-token-ok"))
+        }
+        AppTest::Incomplete(reason) => (false, tkey!("o365-test-not-run"), reason.clone()),
+        AppTest::Failed(e) => {
+            let (heading, text) = graph_failure(tr, e);
+            (false, heading, text)
+        }
     };
-    if errors.is_empty() {
-        let credentials = TestCredentials {
-            client_id: typed_or(&form.client_id, &saved.client_id),
-            tenant_id: typed_or(&form.tenant_id, &saved.tenant_id),
-            secret,
-        };
-        return match client_credentials_test(state, tr, &credentials).await {
-            Ok(text) => {
-                html! { div.notice.ok role="status" { strong { (tr.t("o365-test-success")) } p { (text) } } }
-            }
-            Err(text) => {
-                html! { div.notice.error role="alert" { strong { (tr.t("o365-test-failed")) } p { (text) } } }
-            }
-        };
+    let (class, role) = if ok {
+        ("notice ok", "status")
+    } else {
+        ("notice error", "alert")
+    };
+    html! {
+        div class=(class) role=(role) #o365-test-outcome data-outcome=(outcome.code()) {
+            strong { (tr.t(heading)) } p { (text) }
+        }
     }
+}
+
+/// A Graph failure in words: the heading's key and the explanation.
+fn graph_failure(tr: &Tr, e: &GraphError) -> (&'static str, String) {
+    let detail = |d: &str| -> [(&str, Arg); 1] {
+        [("detail", d.chars().take(300).collect::<String>().into())]
+    };
+    let failed = tkey!("o365-test-failed");
+    match e {
+        GraphError::BadCredentials(d) => (failed, tr.ta("o365-test-bad-secret", &detail(d))),
+        GraphError::BadTenant(d) => (failed, tr.ta("o365-test-bad-tenant", &detail(d))),
+        GraphError::NoConsent(d) => (
+            tkey!("o365-test-no-consent-heading"),
+            tr.ta("o365-test-no-consent", &detail(d)),
+        ),
+        GraphError::MailboxNotFound(m) => (
+            tkey!("o365-test-mailbox-heading"),
+            tr.ta(
+                "o365-test-mailbox-not-found",
+                &[("mailbox", m.as_str().into())],
+            ),
+        ),
+        GraphError::Throttled(_) | GraphError::Unavailable(_) => (
+            failed,
+            tr.ta("o365-test-unavailable", &detail(&e.to_string())),
+        ),
+        GraphError::Gone | GraphError::Rejected { .. } => {
+            (failed, tr.ta("o365-test-refused", &detail(&e.to_string())))
+        }
+    }
+}
+
+/// Why the test did not run: the fields to fill in first.
+fn o365_test_not_run(tr: &Tr, errors: &FieldErrors) -> Markup {
     let missing: Vec<String> = errors
         .keys()
         .map(|name| match name.as_str() {
             "client_id" => tr.t("o365-client-id"),
             "tenant_id" => tr.t("o365-tenant-id"),
+            "mailbox" => tr.t("o365-test-mailbox"),
             _ => tr.t("o365-client-secret"),
         })
         .collect();
     html! {
-        div.notice.error role="alert" {
+        div.notice.error role="alert" #o365-test-outcome data-outcome="not_run" {
             strong { (tr.t("o365-test-not-run")) }
             p { (tr.ta("o365-test-missing", &[("fields", missing.join(", ").into())])) }
         }
