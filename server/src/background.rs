@@ -44,6 +44,8 @@ pub fn job_kinds(state: &AppState) -> Registry {
         .with(items::reconcile::Reconcile::new(state.items_ctx()))
         .with(items::reconcile::Sweep::new(state.items_ctx()))
         .with(crate::calendar::CalendarJob::new(state.calendar_ctx()))
+        .with(crate::calendar::BackfillJob::new(state.calendar_ctx()))
+        .with(crate::calendar::ReconcileJob::new(state.calendar_ctx()))
 }
 
 /// Starts every background task; all of them stop when `stop` turns true (then await them

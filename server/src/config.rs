@@ -317,6 +317,9 @@ pub struct JobsConfig {
     pub max_attempts: u32,
     /// Minutes between reconcile runs against the CRM (0 = never). Default 15.
     pub reconcile_minutes: u64,
+    /// Seconds between calendar reconcile passes, which sync activities changed since the last
+    /// pass and remove events of activities the CRM no longer has (0 = never). Default 900.
+    pub calendar_reconcile_secs: u64,
     /// Hours between id sweeps that remove cached records the CRM no longer has (a delete
     /// whose webhook was lost; ids only, 1 request per 1,000 records) (0 = never). Default 24.
     pub sweep_hours: u64,
@@ -336,6 +339,7 @@ impl Default for JobsConfig {
             poll_interval_ms: 500,
             max_attempts: 12,
             reconcile_minutes: 15,
+            calendar_reconcile_secs: 900,
             sweep_hours: 24,
             lease_secs: 120,
             max_backoff_secs: 300,

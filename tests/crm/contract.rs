@@ -8,7 +8,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use server::crm::{
     ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
-    NewPerson, PageRequest, ParticipantSpec, RecordKind, WEBHOOK_EVENTS, describe_connection,
+    NewPerson, PageRequest, ParticipantSpec, RecordKind, TimedActivityKind, TimedFilter,
+    WEBHOOK_EVENTS, describe_connection,
 };
 use tests::raynet_sim::{Fault, Faults, RaynetSim, SimUser};
 
@@ -118,6 +119,7 @@ pub(crate) async fn exercise_every_operation(sim: &RaynetSim) {
     crm.delete_activity(ActivityKind::Meeting, meeting_id)
         .await
         .unwrap();
+    timed_activities(sim).await;
     let hook = crm
         .create_webhook("http://127.0.0.1:9/hook", "tajne", &WEBHOOK_EVENTS)
         .await
@@ -147,6 +149,133 @@ pub(crate) async fn exercise_every_operation(sim: &RaynetSim) {
         })
         .await;
     assert!(matches!(denied, Err(CrmError::AccessDenied(_))));
+}
+
+/// A task planned by its deadline and a phone call with a start only, made in Raynet's web app
+/// (`task`, `phoneCall`), with person 3 taking part in the call; their ids.
+fn plan_timed_activities(sim: &RaynetSim) -> (i64, i64) {
+    let owner = sim.admin.person_id;
+    let (status, task) = sim.sim.user_change(
+        &Method::PUT,
+        "task",
+        None,
+        &json!({"title": "Poslat nabídku", "priority": "DEFAULT", "owner": owner,
+                "deadline": "2026-09-04T12:00:00+02:00"}),
+    );
+    assert!(status.is_success(), "{task}");
+    let (status, call) = sim.sim.user_change(
+        &Method::PUT,
+        "phoneCall",
+        None,
+        &json!({"title": "Dotaz", "priority": "DEFAULT", "owner": owner,
+                "scheduledFrom": "2026-09-05T10:00:00+02:00"}),
+    );
+    assert!(status.is_success(), "{call}");
+    let call = call["data"]["id"].as_i64().unwrap();
+    let (status, answer) = sim.sim.user_change(
+        &Method::POST,
+        "phoneCall",
+        Some(call),
+        &json!({"participants": [{"person": 3}], "status": "CANCELLED"}),
+    );
+    assert!(status.is_success(), "{answer}");
+    (task["data"]["id"].as_i64().unwrap(), call)
+}
+
+/// The calendar reads: every timed type by id, and listings by participant and start; the ids
+/// of the task and the call.
+async fn timed_activities(sim: &RaynetSim) -> (i64, i64) {
+    let crm = connector(sim);
+    let (task_id, call_id) = plan_timed_activities(sim);
+    let task = crm
+        .get_timed_activity(TimedActivityKind::Task, task_id)
+        .await
+        .unwrap();
+    assert_eq!(task.title, "Poslat nabídku");
+    assert_eq!(task.from, None);
+    assert_eq!(
+        task.deadline,
+        Utc.with_ymd_and_hms(2026, 9, 4, 10, 0, 0).single()
+    );
+    assert_eq!(task.owner_id, Some(sim.admin.person_id));
+    let call = crm
+        .get_timed_activity(TimedActivityKind::PhoneCall, call_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        call.from,
+        Utc.with_ymd_and_hms(2026, 9, 5, 8, 0, 0).single()
+    );
+    assert_eq!(call.till, None);
+    assert_eq!(call.status, Some(ActivityStatus::Cancelled));
+    assert!(call.participants.iter().any(|p| p.person_id == Some(3)));
+    assert!(call.changed_at.is_some());
+    let by_person = |person: i64| TimedFilter {
+        person_id: Some(person),
+        ..TimedFilter::default()
+    };
+    let listed = crm
+        .list_timed_activities(
+            TimedActivityKind::PhoneCall,
+            &by_person(3),
+            PageRequest::first(None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [call_id]
+    );
+    let none = crm
+        .list_timed_activities(
+            TimedActivityKind::PhoneCall,
+            &by_person(4),
+            PageRequest::first(None),
+        )
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    // Tasks are placed by their deadline.
+    let later = TimedFilter {
+        from: Utc.with_ymd_and_hms(2026, 9, 5, 0, 0, 0).single(),
+        ..TimedFilter::default()
+    };
+    let tasks = crm
+        .list_timed_activities(TimedActivityKind::Task, &later, PageRequest::first(None))
+        .await
+        .unwrap();
+    assert!(tasks.items.iter().all(|t| t.id != task_id), "due before");
+    assert_eq!(
+        crm.get_timed_activity(TimedActivityKind::Letter, 999_999)
+            .await
+            .err(),
+        Some(CrmError::NotFound)
+    );
+    assert!(
+        crm.timed_activity_link(TimedActivityKind::PhoneCall, call_id)
+            .ends_with(&format!("en=PhoneCall&ei={call_id}"))
+    );
+    (task_id, call_id)
+}
+
+#[tokio::test]
+async fn timed_activities_of_every_type_are_read_and_listed_by_participant_start_and_id() {
+    let sim = start_sim(false).await;
+    let (task_id, _) = timed_activities(&sim).await;
+    // The cheap listing (`view=rowInfo`) for finding deleted ones, from an id on.
+    let crm = connector(&sim);
+    let ids = crm
+        .list_timed_activity_ids(
+            TimedActivityKind::Task,
+            &TimedFilter {
+                min_id: Some(task_id),
+                ..TimedFilter::default()
+            },
+            PageRequest::first(None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.items, [task_id]);
 }
 
 #[tokio::test]

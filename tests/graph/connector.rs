@@ -4,7 +4,10 @@ use std::{sync::Arc, time::Instant};
 
 use serde_json::{Value, json};
 use server::graph::{GraphError, GraphLimits, crm_property_id};
-use tests::entra_sim::{EntraSim, graph::GraphFaults};
+use tests::{
+    calendar_rig::app_token,
+    entra_sim::{EntraSim, graph::GraphFaults},
+};
 
 use crate::{connector, connector_with, draft, prague, quick_limits, start_sim};
 
@@ -185,32 +188,6 @@ async fn raw_calls(sim: &EntraSim) {
         .await
         .unwrap();
     assert_eq!(bad_filter.status(), 400);
-}
-
-/// An app-only Graph token straight from the simulator.
-async fn app_token(sim: &EntraSim) -> String {
-    let answer: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            sim.authority(),
-            sim.tenant()
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("grant_type", "client_credentials")
-                .append_pair("client_id", &sim.client_id())
-                .append_pair("client_secret", &sim.client_secret())
-                .append_pair("scope", &format!("{}/.default", sim.authority()))
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -7,23 +7,20 @@ mod connector;
 
 use std::time::Duration;
 
-use secrecy::SecretString;
-use server::graph::{Attendee, EventDraft, GraphClient, GraphConnection, GraphLimits};
-use tests::entra_sim::{DEFAULT_TENANT, EntraSim};
+use server::graph::{Attendee, EventDraft, GraphClient, GraphLimits};
+use tests::{
+    calendar_rig::{graph_connector, start_graph_sim},
+    entra_sim::EntraSim,
+};
 
 /// A simulator with mailboxes `anna@firm.cz`, `boris@firm.cz` and `cyril@firm.cz`.
 pub(crate) async fn start_sim() -> EntraSim {
-    let sim = EntraSim::start("127.0.0.1:0".parse().unwrap(), DEFAULT_TENANT)
-        .await
-        .expect("the simulator starts");
-    for (mail, name) in [
+    start_graph_sim(&[
         ("anna@firm.cz", "Anna Nováková"),
         ("boris@firm.cz", "Boris Dvořák"),
         ("cyril@firm.cz", "Cyril Král"),
-    ] {
-        sim.graph().add_mailbox(mail, name);
-    }
-    sim
+    ])
+    .await
 }
 
 /// Limits that keep fault tests short.
@@ -37,17 +34,7 @@ pub(crate) fn quick_limits() -> GraphLimits {
 
 /// A connector for the simulator with `secret`.
 pub(crate) fn connector_with(sim: &EntraSim, secret: &str, limits: GraphLimits) -> GraphClient {
-    let http = server::http_client::build(Duration::from_secs(10)).expect("an HTTP client");
-    GraphClient::new(
-        http,
-        GraphConnection {
-            graph_url: sim.graph_url(),
-            token_url: format!("{}/{}/oauth2/v2.0/token", sim.authority(), sim.tenant()),
-            client_id: sim.client_id(),
-            client_secret: SecretString::from(secret.to_owned()),
-        },
-        limits,
-    )
+    graph_connector(sim, secret, limits)
 }
 
 /// A connector with the right secret.

@@ -3,6 +3,7 @@
 //! set) and an in-process server on a real loopback socket, plus the simulators of the services
 //! we cannot reach (Raynet, Microsoft Entra ID).
 
+pub mod calendar_rig;
 pub mod db;
 pub mod entra_sim;
 pub mod process;

@@ -69,6 +69,10 @@ pub struct EmployeeStatus {
     pub items_in_sync: usize,
     /// The last error.
     pub last_error: Option<String>,
+    /// When the last backfill of the calendar finished (Unix ms).
+    pub backfilled_at: Option<i64>,
+    /// A backfill is under way.
+    pub backfilling: bool,
 }
 
 /// Every employee's calendar-sync status.
@@ -96,6 +100,8 @@ pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus
             last_sync_at: cal.and_then(|c| c.last_sync_at),
             items_in_sync: links.iter().filter(|l| l.event_id.is_some()).count(),
             last_error: cal.and_then(|c| c.last_error.clone()),
+            backfilled_at: cal.and_then(|c| c.backfilled_at),
+            backfilling: cal.is_some_and(|c| c.backfill_cursor.is_some()),
         });
     }
     Ok(out)

@@ -3,7 +3,11 @@
 //! as the job kind [`JOB_KIND`] of the durable queue, so retries, backoff and leases across
 //! instances come from the queue.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -11,16 +15,16 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
-    Step, SyncEmployee, Write, crm_key, plan,
+    Step, SyncEmployee, Write, crm_key, plan, plan::shown_span,
 };
 use crate::{
-    crm::{self, ActivityRef, Crm, CrmActivity, CrmError},
+    crm::{self, ActivityRef, ActivityStatus, Crm, CrmError, TimedActivity},
     graph::{EventDraft, GraphClient, GraphConnection, GraphError, GraphEvent, GraphLimits},
     identity::office365::Office365Settings,
     jobs::{JobError, JobKind, JobQueue},
     model::ItemKind,
     settings::{Setting, SyncSettings},
-    store::{Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
+    store::{CalendarLink, Job, NewJob, Store, StoreError, TraceEntry, WrittenEvent, now_ms},
 };
 
 /// The job kind that syncs one activity.
@@ -59,6 +63,10 @@ pub async fn enqueue(
 pub struct CalendarJob {
     state: CalendarCtx,
     graph: Mutex<Option<(String, Arc<GraphClient>)>>,
+    /// One lock per activity being synced: two jobs for one activity (two webhooks in a row)
+    /// run one after the other, so the later one reads the activity after the earlier one wrote,
+    /// and a stale read cannot undo a newer change.
+    running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[async_trait]
@@ -71,7 +79,18 @@ impl JobKind for CalendarJob {
         let request: SyncRequest = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Fatal(format!("bad calendar job payload: {e}")))?;
         let graph = self.graph(&self.state).await?;
-        sync_activity(&self.state, &graph, request.kind, request.id).await
+        let key = crm_key(request.kind, request.id);
+        let lock = self.running.lock().entry(key.clone()).or_default().clone();
+        let result = {
+            let _turn = lock.lock().await;
+            sync_activity(&self.state, &graph, request.kind, request.id).await
+        };
+        drop(lock);
+        let mut running = self.running.lock();
+        if running.get(&key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            running.remove(&key);
+        }
+        result
     }
 }
 
@@ -81,6 +100,7 @@ impl CalendarJob {
         Self {
             state,
             graph: Mutex::new(None),
+            running: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,11 +160,7 @@ fn timestamp(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<jiff::Timestamp
 }
 
 /// The planner's view of a CRM activity; participants' addresses from the item cache.
-async fn activity_of(
-    state: &CalendarCtx,
-    kind: ActivityKind,
-    a: &CrmActivity,
-) -> Result<Activity, StoreError> {
+async fn activity_of(state: &CalendarCtx, a: &TimedActivity) -> Result<Activity, StoreError> {
     let keys: Vec<(ItemKind, i64)> = a
         .participants
         .iter()
@@ -173,18 +189,54 @@ async fn activity_of(
             }
         })
         .collect();
+    let span = shown_span(
+        a.kind,
+        timestamp(a.from),
+        timestamp(a.till),
+        timestamp(a.deadline),
+    );
     Ok(Activity {
-        kind,
+        kind: a.kind,
         id: a.id,
         title: a.title.clone(),
         description: a.description.clone().unwrap_or_default(),
-        start: timestamp(a.from),
-        end: timestamp(a.till),
+        start: span.map(|(start, _)| start),
+        end: span.map(|(_, end)| end),
         location: a.place.clone(),
         owner_person_id: a.owner_id,
         participants,
         deleted: false,
+        cancelled: a.status == Some(ActivityStatus::Cancelled),
     })
+}
+
+/// The planner's view of a stored link.
+fn existing_link(l: &CalendarLink) -> ExistingLink {
+    ExistingLink {
+        employee_id: l.employee_id.clone(),
+        mailbox: l.mailbox.clone(),
+        event_id: l.event_id.clone(),
+        content_hash: l.content_hash.clone(),
+        transaction_id: l.transaction_id.clone(),
+        has_attendees: l.has_attendees,
+    }
+}
+
+/// An activity the CRM no longer has.
+fn gone(kind: ActivityKind, id: i64) -> Activity {
+    Activity {
+        kind,
+        id,
+        title: String::new(),
+        description: String::new(),
+        start: None,
+        end: None,
+        location: None,
+        owner_person_id: None,
+        participants: Vec::new(),
+        deleted: true,
+        cancelled: false,
+    }
 }
 
 /// The employees whose calendars may be synced, with their CRM person ids (asked of the CRM
@@ -247,80 +299,128 @@ async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobErr
     Ok(out)
 }
 
-/// The CRM's type for a calendar activity type, where the connector reads it.
-fn crm_kind(kind: ActivityKind) -> Option<crm::ActivityKind> {
-    match kind {
-        ActivityKind::Meeting => Some(crm::ActivityKind::Meeting),
-        _ => None,
+/// What syncing any activity needs, read once per job run: the settings, the employees whose
+/// calendars are synced and the CRM client.
+pub struct SyncScope {
+    settings: CalendarSettings,
+    plan: PlanSettings,
+    employees: Vec<SyncEmployee>,
+    crm: Arc<dyn Crm>,
+}
+
+impl SyncScope {
+    /// Reads the scope; `None` when calendar sync is off.
+    pub async fn load(state: &CalendarCtx) -> Result<Option<Self>, JobError> {
+        let store = state.store.as_ref();
+        let settings = CalendarSettings::load(store).await?;
+        if !settings.enabled {
+            return Ok(None);
+        }
+        let mode = SyncSettings::load(store).await?.participant_mode;
+        let crm: Arc<dyn Crm> = state.crm.admin(store, &state.master_key).await?;
+        let employees = sync_employees(state).await?;
+        let plan = PlanSettings {
+            enabled: settings.enabled,
+            participant_mode: mode,
+            kinds: settings.activity_types.clone(),
+            category: settings.category.clone(),
+            start_from: settings.start_instant(),
+        };
+        Ok(Some(Self {
+            settings,
+            plan,
+            employees,
+            crm,
+        }))
+    }
+
+    /// The CRM client.
+    pub fn crm(&self) -> &Arc<dyn Crm> {
+        &self.crm
+    }
+
+    /// The synced activity types.
+    pub fn kinds(&self) -> impl Iterator<Item = ActivityKind> + '_ {
+        self.settings.activity_types.iter().copied()
+    }
+
+    /// The sync start instant, if set.
+    pub fn start_from(&self) -> Option<jiff::Timestamp> {
+        self.plan.start_from
+    }
+
+    /// What every event depends on besides its activity (participant mode, types, category,
+    /// start date): when it changes, every linked activity is planned again.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|{}|{:?}",
+            self.plan.participant_mode,
+            self.plan.kinds,
+            self.plan.category,
+            self.plan.start_from.map(|t| t.as_millisecond())
+        )
+    }
+
+    /// Whether a synced employee owns `activity` or takes part in it.
+    pub fn involves(&self, activity: &TimedActivity) -> bool {
+        let synced = |person: Option<i64>| {
+            person.is_some_and(|p| self.employees.iter().any(|e| e.person_id == p))
+        };
+        synced(activity.owner_id) || activity.participants.iter().any(|p| synced(p.person_id))
+    }
+
+    /// The synced employee with this id, if they are synced.
+    pub fn employee(&self, employee_id: &str) -> Option<&SyncEmployee> {
+        self.employees.iter().find(|e| e.employee_id == employee_id)
     }
 }
 
-/// Brings every mailbox in line with activity `kind`/`id`.
+/// Brings every mailbox in line with activity `kind`/`id`, read from the CRM.
 pub async fn sync_activity(
     state: &CalendarCtx,
     graph: &GraphClient,
     kind: ActivityKind,
     id: i64,
 ) -> Result<(), JobError> {
-    let store = state.store.as_ref();
     let key = crm_key(kind, id);
-    let settings = CalendarSettings::load(store).await?;
-    if !settings.enabled {
+    let Some(scope) = SyncScope::load(state).await? else {
         trace(state, &key, "", "", "skip", "sync_disabled", None, None).await?;
         return Ok(());
-    }
-    let Some(crm_kind) = crm_kind(kind) else {
-        trace(state, &key, "", "", "skip", "type_not_read", None, None).await?;
-        return Ok(());
     };
-    let crm: Arc<dyn Crm> = state.crm.admin(store, &state.master_key).await?;
-    let mut ext_ids = Vec::new();
-    let activity = match crm.get_activity(crm_kind, id).await {
-        Ok(a) => {
-            ext_ids.clone_from(&a.ext_ids);
-            activity_of(state, kind, &a).await?
-        }
-        Err(CrmError::NotFound) => Activity {
-            kind,
-            id,
-            title: String::new(),
-            description: String::new(),
-            start: None,
-            end: None,
-            location: None,
-            owner_person_id: None,
-            participants: Vec::new(),
-            deleted: true,
-        },
+    let read = match scope.crm.get_timed_activity(kind, id).await {
+        Ok(a) => Some(a),
+        Err(CrmError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    let mode = SyncSettings::load(store).await?.participant_mode;
-    let employees = sync_employees(state).await?;
-    let links = store.calendar_links(&key).await?;
-    let existing: Vec<ExistingLink> = links
-        .iter()
-        .map(|l| ExistingLink {
-            employee_id: l.employee_id.clone(),
-            mailbox: l.mailbox.clone(),
-            event_id: l.event_id.clone(),
-            content_hash: l.content_hash.clone(),
-            transaction_id: l.transaction_id.clone(),
-            has_attendees: l.has_attendees,
-        })
-        .collect();
-    let from_outlook = saved_from_outlook(state, crm_kind, id, &ext_ids).await?;
-    let plan_settings = PlanSettings {
-        enabled: settings.enabled,
-        participant_mode: mode,
-        kinds: settings.activity_types.clone(),
-        category: settings.category.clone(),
-        start_from: settings.start_instant(),
+    sync_read(state, graph, &scope, kind, id, read.as_ref()).await
+}
+
+/// Brings every mailbox in line with activity `kind`/`id` as already read from the CRM (`None`:
+/// the CRM no longer has it).
+pub async fn sync_read(
+    state: &CalendarCtx,
+    graph: &GraphClient,
+    scope: &SyncScope,
+    kind: ActivityKind,
+    id: i64,
+    read: Option<&TimedActivity>,
+) -> Result<(), JobError> {
+    let store = state.store.as_ref();
+    let key = crm_key(kind, id);
+    let (activity, ext_ids) = match read {
+        Some(a) => (activity_of(state, a).await?, a.ext_ids.clone()),
+        None => (gone(kind, id), Vec::new()),
     };
-    let link = crm.activity_link(crm_kind, id);
+    let links = store.calendar_links(&key).await?;
+    let existing: Vec<ExistingLink> = links.iter().map(existing_link).collect();
+    // Only meetings are saved from Outlook by the add-in.
+    let from_outlook = kind == ActivityKind::Meeting
+        && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;
+    let link = scope.crm.timed_activity_link(kind, id);
     let mut writes = plan(
         &activity,
-        &employees,
-        &plan_settings,
+        &scope.employees,
+        &scope.plan,
         &existing,
         from_outlook,
         &link,

@@ -1,20 +1,26 @@
 //! Calendar sync CRM → Outlook: CRM activities of the enabled types appear in the Outlook
 //! calendars of the employees who own them or take part. `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
-//! records every decision; `settings` holds what the admin chose; `service` holds the admin
-//! operations the JSON API (`admin`) and the Synchronisation page share.
+//! records every decision; `backfill` fills an employee's calendar when they are opted in;
+//! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
+//! `service` holds the admin operations the JSON API (`admin`) and the Synchronisation page
+//! share.
 
 pub mod admin;
+pub mod backfill;
 pub mod engine;
 pub mod plan;
+pub mod reconcile;
 pub mod service;
 pub mod settings;
 
-pub use engine::{CalendarJob, JOB_KIND, SyncRequest, enqueue, sync_activity};
+pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};
+pub use engine::{CalendarJob, JOB_KIND, SyncRequest, SyncScope, enqueue, sync_activity};
 pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan,
 };
+pub use reconcile::ReconcileJob;
 pub use settings::CalendarSettings;
 
 use std::sync::Arc;

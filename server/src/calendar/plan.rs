@@ -58,6 +58,8 @@ pub struct Activity {
     pub participants: Vec<Participant>,
     /// Deleted in the CRM.
     pub deleted: bool,
+    /// Called off in the CRM.
+    pub cancelled: bool,
 }
 
 impl Activity {
@@ -181,6 +183,9 @@ fn excluded(
     if from_outlook {
         return Some("saved_from_outlook");
     }
+    if activity.cancelled {
+        return Some("cancelled_in_crm");
+    }
     if !settings.kinds.contains(&activity.kind) {
         return Some("type_not_synced");
     }
@@ -191,6 +196,40 @@ fn excluded(
         return Some("before_start_date");
     }
     None
+}
+
+/// How long an activity with a start and no end is shown. Raynet lets calls, letters and tasks
+/// be planned with a start only, and Outlook needs an end: a call is short (15 minutes), a letter
+/// or a task is a block of work (30 minutes), a meeting or an event without an end gets Outlook's
+/// own default length (an hour).
+pub fn default_length(kind: ActivityKind) -> jiff::SignedDuration {
+    let minutes = match kind {
+        ActivityKind::PhoneCall => 15,
+        ActivityKind::Task | ActivityKind::Letter => 30,
+        ActivityKind::Meeting | ActivityKind::Event => 60,
+    };
+    jiff::SignedDuration::from_mins(minutes)
+}
+
+/// When an activity is shown: its scheduled span (an end before the start is taken as the
+/// start); a start without an end lasts [`default_length`]; a task planned only by its deadline
+/// is the block of [`default_length`] that ends when it is due. Raynet has no all-day flag, so
+/// no synced event is all-day. `None` when the activity carries no time.
+pub fn shown_span(
+    kind: ActivityKind,
+    from: Option<jiff::Timestamp>,
+    till: Option<jiff::Timestamp>,
+    deadline: Option<jiff::Timestamp>,
+) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+    let length = default_length(kind);
+    match (from, till, deadline) {
+        (Some(from), Some(till), _) => Some((from, till.max(from))),
+        (Some(from), None, _) => from.checked_add(length).ok().map(|end| (from, end)),
+        (None, _, Some(due)) if kind == ActivityKind::Task => {
+            due.checked_sub(length).ok().map(|start| (start, due))
+        }
+        _ => None,
+    }
 }
 
 /// Whether events of `kind` carry the participants as attendees under `mode`.
@@ -439,6 +478,7 @@ mod tests {
                 person(100, Some("Jan@Acme.cz")),
             ],
             deleted: false,
+            cancelled: false,
         }
     }
 
@@ -622,6 +662,42 @@ mod tests {
             &writes[0].step,
             Step::Create { transaction_id: Some(t), .. } if t == "tx-kept"
         ));
+    }
+
+    #[test]
+    fn a_call_with_a_start_only_lasts_a_quarter_of_an_hour_and_a_task_ends_at_its_deadline() {
+        let start = at("2026-09-01T09:00");
+        assert_eq!(
+            shown_span(ActivityKind::PhoneCall, Some(start), None, None),
+            Some((start, at("2026-09-01T09:15")))
+        );
+        assert_eq!(
+            shown_span(ActivityKind::Task, None, None, Some(start)),
+            Some((at("2026-09-01T08:30"), start))
+        );
+        assert_eq!(
+            shown_span(ActivityKind::Letter, None, None, Some(start)),
+            None
+        );
+        assert_eq!(
+            shown_span(
+                ActivityKind::Meeting,
+                Some(start),
+                Some(at("2026-09-01T08:00")),
+                None
+            ),
+            Some((start, start))
+        );
+    }
+
+    #[test]
+    fn a_cancelled_activity_leaves_every_calendar() {
+        let links = links_after(&run(&meeting(), ParticipantSyncMode::None, &[]));
+        let mut cancelled = meeting();
+        cancelled.cancelled = true;
+        let writes = run(&cancelled, ParticipantSyncMode::None, &links);
+        assert_eq!(writes.len(), 3);
+        assert!(writes.iter().all(|w| matches!(w.step, Step::Delete { .. })));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The calendar-sync admin services that the JSON admin API and the Synchronisation page share:
-//! saving the settings, opting an employee in or out, "sync now" for an employee, the trace a
-//! page at a time, and the Office 365 app test (a Graph app-only token and a calendar read).
+//! saving the settings and opting an employee in or out (both queue the backfills they call
+//! for), "sync now" for an employee, the trace a page at a time, and the Office 365 app test (a
+//! Graph app-only token and a calendar read).
 
-use super::{CalendarCtx, CalendarSettings, enqueue};
+use super::{CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue};
 use crate::{
     crm::ActivityRef,
     graph::GraphError,
@@ -11,8 +12,9 @@ use crate::{
     store::{StoreError, TraceEntry},
 };
 
-/// Saves settings that passed [`CalendarSettings::validate`] (the category trimmed) and audits
-/// the change.
+/// Saves settings that passed [`CalendarSettings::validate`] (the category trimmed), queues a
+/// backfill of every opted-in calendar when sync was turned on or shows more, and audits the
+/// change.
 pub async fn save_settings(
     state: &CalendarCtx,
     by: &AdminSession,
@@ -25,7 +27,21 @@ pub async fn save_settings(
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
+    let before = CalendarSettings::load(state.store.as_ref()).await?;
     settings.save(state.store.as_ref()).await?;
+    // Turned on, or more to show (a type added, an earlier start): every opted-in calendar is
+    // backfilled (what is already right costs no Graph call). Less to show, or another
+    // category, is planned again by the next reconcile.
+    let more = !before.enabled
+        || !settings.activity_types.is_subset(&before.activity_types)
+        || settings.start_instant() < before.start_instant();
+    if settings.enabled && more {
+        for employee in state.store.calendar_employees().await? {
+            if employee.enabled {
+                queue_backfill(state.store.as_ref(), &state.jobs, &employee.employee_id).await?;
+            }
+        }
+    }
     let types: Vec<&str> = settings.activity_types.iter().map(|k| k.entity()).collect();
     by.audit(
         state.store.as_ref(),
@@ -43,7 +59,8 @@ pub async fn save_settings(
     Ok(())
 }
 
-/// Opts employee `id` in or out and audits it; `false` when there is no such employee.
+/// Opts employee `id` in or out (a new opt-in while sync is on queues their backfill) and audits
+/// it; `false` when there is no such employee.
 pub async fn set_employee_enabled(
     state: &CalendarCtx,
     by: &AdminSession,
@@ -54,7 +71,15 @@ pub async fn set_employee_enabled(
     if store.employee(id).await?.is_none() {
         return Ok(false);
     }
+    let was_enabled = store
+        .calendar_employees()
+        .await?
+        .iter()
+        .any(|e| e.employee_id == id && e.enabled);
     store.set_calendar_enabled(id, enabled).await?;
+    if enabled && !was_enabled && calendar_on(store).await? {
+        queue_backfill(store, &state.jobs, id).await?;
+    }
     by.audit(
         store,
         "calendar.employee",
@@ -63,6 +88,15 @@ pub async fn set_employee_enabled(
     )
     .await?;
     Ok(true)
+}
+
+/// Whether calendar sync is on (unreadable settings count as off).
+async fn calendar_on(store: &dyn crate::store::Store) -> Result<bool, StoreError> {
+    match CalendarSettings::load(store).await {
+        Ok(settings) => Ok(settings.enabled),
+        Err(SettingsError::Store(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
 }
 
 /// Queues a sync of every activity that has an event in employee `id`'s calendar; how many were

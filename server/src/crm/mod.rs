@@ -360,6 +360,49 @@ pub struct CrmActivity {
     pub ext_ids: Vec<String>,
 }
 
+/// An activity that can carry a time (meeting, event, task, phone call, letter), as calendar
+/// sync reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedActivity {
+    /// Type.
+    pub kind: TimedActivityKind,
+    /// The CRM's id (unique per type).
+    pub id: i64,
+    /// Subject.
+    pub title: String,
+    /// Owner's person id.
+    pub owner_id: Option<i64>,
+    /// Scheduled start.
+    pub from: Option<DateTime<Utc>>,
+    /// Scheduled end.
+    pub till: Option<DateTime<Utc>>,
+    /// Due time (tasks).
+    pub deadline: Option<DateTime<Utc>>,
+    /// State; `None` when the CRM did not say.
+    pub status: Option<ActivityStatus>,
+    /// Body.
+    pub description: Option<String>,
+    /// Place (meetings and events).
+    pub place: Option<String>,
+    /// All participants, the owner included.
+    pub participants: Vec<ActivityParticipant>,
+    /// External ids.
+    pub ext_ids: Vec<String>,
+    /// When it last changed (creation time if never updated).
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// Which timed activities of one type to list (every condition given must hold).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimedFilter {
+    /// The person owns the activity or takes part in it.
+    pub person_id: Option<i64>,
+    /// Scheduled to start (tasks: due) at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Id at least this.
+    pub min_id: Option<i64>,
+}
+
 /// A contact person to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPerson {
@@ -527,6 +570,34 @@ pub trait Crm: Send + Sync {
 
     /// The address of the activity in the CRM's web app.
     fn activity_link(&self, kind: ActivityKind, id: i64) -> String;
+
+    /// Reads an activity that can carry a time; [`CrmError::NotFound`] when it does not exist.
+    async fn get_timed_activity(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+    ) -> Result<TimedActivity, CrmError>;
+
+    /// One page of the activities of `kind` that match `filter` (and changed since
+    /// `page.changed_since`), in id order.
+    async fn list_timed_activities(
+        &self,
+        kind: TimedActivityKind,
+        filter: &TimedFilter,
+        page: PageRequest,
+    ) -> Result<Page<TimedActivity>, CrmError>;
+
+    /// One page of the ids of the activities of `kind` that match `filter`, in id order: the
+    /// cheap listing for finding deletions.
+    async fn list_timed_activity_ids(
+        &self,
+        kind: TimedActivityKind,
+        filter: &TimedFilter,
+        page: PageRequest,
+    ) -> Result<Page<i64>, CrmError>;
+
+    /// The address of a timed activity in the CRM's web app.
+    fn timed_activity_link(&self, kind: TimedActivityKind, id: i64) -> String;
 
     /// Registers a webhook for `events`; returns its id.
     async fn create_webhook(

@@ -1,6 +1,7 @@
 //! Calendar sync state: the link between a CRM activity and the Outlook event we wrote for an
 //! employee (`calendar_links`), who is opted in (`calendar_employees`), and the per-item trace
-//! of every sync decision (`calendar_trace`).
+//! of every sync decision (`calendar_trace`). Each table's rows map to one struct
+//! (`sqlx::FromRow`) selected with one column list, the same in both dialects.
 
 use async_trait::async_trait;
 
@@ -67,6 +68,8 @@ pub struct CalendarEmployee {
     pub last_error: Option<String>,
     /// When the backfill finished (Unix ms).
     pub backfilled_at: Option<i64>,
+    /// Where a backfill under way has got to (the calendar engine's JSON); `None` when none is.
+    pub backfill_cursor: Option<String>,
 }
 
 /// One sync decision.
@@ -127,12 +130,26 @@ pub trait CalendarStore {
     async fn note_calendar_sync(&self, employee_id: &str, error: Option<&str>) -> StoreResult<()>;
     /// Remembers the employee's person id in the CRM.
     async fn set_calendar_person(&self, employee_id: &str, person_id: i64) -> StoreResult<()>;
-    /// Notes that the employee's backfill finished.
+    /// Notes that the employee's backfill finished (and forgets its cursor).
     async fn note_calendar_backfill(&self, employee_id: &str) -> StoreResult<()>;
+    /// The key of every activity that has a link.
+    async fn calendar_linked_keys(&self) -> StoreResult<Vec<String>>;
+    /// Stores where the employee's backfill has got to (`None`: start from the beginning).
+    async fn save_calendar_backfill_cursor(
+        &self,
+        employee_id: &str,
+        cursor: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 const LINK_COLUMNS: &str = "activity_key, employee_id, mailbox, event_id, ical_uid, \
      transaction_id, content_hash, has_attendees, created_at, updated_at";
+
+const EMPLOYEE_COLUMNS: &str =
+    "employee_id, enabled, person_id, last_sync_at, last_error, backfilled_at, backfill_cursor";
+
+const TRACE_COLUMNS: &str =
+    "at, activity_key, employee_id, mailbox, action, reason, request_id, error";
 
 for_both_backends! {
     #[async_trait]
@@ -243,11 +260,10 @@ for_both_backends! {
             activity_key: Option<&str>,
             limit: i64,
         ) -> StoreResult<Vec<TraceEntry>> {
-            Ok(sqlx::query_as(
-                "SELECT at, activity_key, employee_id, mailbox, action, reason, request_id, error \
-                 FROM calendar_trace WHERE ($1 IS NULL OR employee_id = $1) \
-                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC LIMIT $3",
-            )
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRACE_COLUMNS} FROM calendar_trace WHERE ($1 IS NULL OR employee_id = $1) \
+                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC LIMIT $3"
+            )))
             .bind(employee_id)
             .bind(activity_key)
             .bind(limit.clamp(1, 1000))
@@ -270,10 +286,9 @@ for_both_backends! {
         }
 
         async fn calendar_employees(&self) -> StoreResult<Vec<CalendarEmployee>> {
-            Ok(sqlx::query_as(
-                "SELECT employee_id, enabled, person_id, last_sync_at, last_error, backfilled_at \
-                 FROM calendar_employees ORDER BY employee_id",
-            )
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {EMPLOYEE_COLUMNS} FROM calendar_employees ORDER BY employee_id"
+            )))
             .fetch_all(self.reader())
             .await?)
         }
@@ -316,14 +331,39 @@ for_both_backends! {
         async fn note_calendar_backfill(&self, employee_id: &str) -> StoreResult<()> {
             let now = now_ms();
             sqlx::query(
-                "UPDATE calendar_employees SET backfilled_at = $1, updated_at = $1 \
-                 WHERE employee_id = $2",
+                "UPDATE calendar_employees SET backfilled_at = $1, backfill_cursor = NULL, \
+                 updated_at = $1 WHERE employee_id = $2",
             )
             .bind(now)
             .bind(employee_id)
             .execute(self.writer())
             .await?;
             Ok(())
+        }
+
+        async fn save_calendar_backfill_cursor(
+            &self,
+            employee_id: &str,
+            cursor: Option<&str>,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE calendar_employees SET backfill_cursor = $1, updated_at = $2 \
+                 WHERE employee_id = $3",
+            )
+            .bind(cursor)
+            .bind(now_ms())
+            .bind(employee_id)
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn calendar_linked_keys(&self) -> StoreResult<Vec<String>> {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT activity_key FROM calendar_links ORDER BY activity_key",
+            )
+            .fetch_all(self.reader())
+            .await?)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The simulated API: routing below `/api/v2/`, list filters and paging, create/update/delete
-//! for companies, persons, business cases, projects, e-mails and meetings, external ids, user
-//! accounts and webhooks, and the JSON of each record with every field the spec's examples show.
+//! for companies, persons, business cases, projects and the six activity types (e-mail, meeting,
+//! event, task, phone call, letter), external ids, user accounts and webhooks, and the JSON of
+//! each record with every field the spec's examples show.
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -92,6 +93,10 @@ pub(crate) struct Db {
     pub(crate) projects: Table<Deal>,
     pub(crate) emails: Table<Activity>,
     pub(crate) meetings: Table<Activity>,
+    pub(crate) events: Table<Activity>,
+    pub(crate) tasks: Table<Activity>,
+    pub(crate) phone_calls: Table<Activity>,
+    pub(crate) letters: Table<Activity>,
     pub(crate) users: Vec<SimUser>,
     pub(crate) webhooks: Vec<Webhook>,
     next_participant: i64,
@@ -123,6 +128,10 @@ enum Ent {
     Project,
     Email,
     Meeting,
+    Event,
+    Task,
+    PhoneCall,
+    Letter,
 }
 
 impl Ent {
@@ -134,6 +143,10 @@ impl Ent {
             "project" => Self::Project,
             "email" => Self::Email,
             "meeting" => Self::Meeting,
+            "event" => Self::Event,
+            "task" => Self::Task,
+            "phoneCall" => Self::PhoneCall,
+            "letter" => Self::Letter,
             _ => return None,
         })
     }
@@ -147,7 +160,34 @@ impl Ent {
             Self::Project => "Project",
             Self::Email => "Email",
             Self::Meeting => "Meeting",
+            Self::Event => "Event",
+            Self::Task => "Task",
+            Self::PhoneCall => "PhoneCall",
+            Self::Letter => "Letter",
         }
+    }
+
+    /// The API path segment (and the `kind` of stored activities).
+    fn path(self) -> &'static str {
+        match self {
+            Self::Company => "company",
+            Self::Person => "person",
+            Self::BusinessCase => "businessCase",
+            Self::Project => "project",
+            Self::Email => "email",
+            Self::Meeting => "meeting",
+            Self::Event => "event",
+            Self::Task => "task",
+            Self::PhoneCall => "phoneCall",
+            Self::Letter => "letter",
+        }
+    }
+
+    fn is_activity(self) -> bool {
+        matches!(
+            self,
+            Self::Email | Self::Meeting | Self::Event | Self::Task | Self::PhoneCall | Self::Letter
+        )
     }
 
     fn filters(self) -> &'static [&'static str] {
@@ -192,7 +232,21 @@ impl Ent {
                 "company",
                 "status",
             ],
-            Self::Email | Self::Meeting => {
+            Self::Task => &[
+                "id",
+                "rowInfo.createdAt",
+                "rowInfo.updatedAt",
+                "rowInfo.lastModifiedAt",
+                "title",
+                "owner-id",
+                "status",
+                "scheduledFrom",
+                "scheduledTill",
+                "completed",
+                "deadline",
+                "personFilter",
+            ],
+            Self::Email | Self::Meeting | Self::Event | Self::PhoneCall | Self::Letter => {
                 let _ = ROW;
                 &[
                     "id",
@@ -202,6 +256,10 @@ impl Ent {
                     "title",
                     "owner-id",
                     "status",
+                    "scheduledFrom",
+                    "scheduledTill",
+                    "completed",
+                    "personFilter",
                 ]
             }
         }
@@ -217,6 +275,10 @@ impl Db {
             projects: Table::new(g.projects),
             emails: Table::new(Vec::new()),
             meetings: Table::new(Vec::new()),
+            events: Table::new(Vec::new()),
+            tasks: Table::new(Vec::new()),
+            phone_calls: Table::new(Vec::new()),
+            letters: Table::new(Vec::new()),
             users: Vec::new(),
             webhooks: Vec::new(),
             next_participant: 1,
@@ -322,8 +384,7 @@ impl Db {
             Some(Ent::Person) => self.persons.len(),
             Some(Ent::BusinessCase) => self.business_cases.len(),
             Some(Ent::Project) => self.projects.len(),
-            Some(Ent::Email) => self.emails.len(),
-            Some(Ent::Meeting) => self.meetings.len(),
+            Some(e) => self.len(e),
             None => 0,
         }
     }
@@ -334,25 +395,40 @@ impl Db {
             Ent::Person => self.persons.len(),
             Ent::BusinessCase => self.business_cases.len(),
             Ent::Project => self.projects.len(),
-            Ent::Email => self.emails.len(),
-            Ent::Meeting => self.meetings.len(),
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).len()
+            }
         }
     }
 
     fn activities(&self, e: Ent) -> &Table<Activity> {
-        if e == Ent::Email {
-            &self.emails
-        } else {
-            &self.meetings
+        match e {
+            Ent::Email => &self.emails,
+            Ent::Event => &self.events,
+            Ent::Task => &self.tasks,
+            Ent::PhoneCall => &self.phone_calls,
+            Ent::Letter => &self.letters,
+            _ => &self.meetings,
         }
     }
 
     fn activities_mut(&mut self, e: Ent) -> &mut Table<Activity> {
-        if e == Ent::Email {
-            &mut self.emails
-        } else {
-            &mut self.meetings
+        match e {
+            Ent::Email => &mut self.emails,
+            Ent::Event => &mut self.events,
+            Ent::Task => &mut self.tasks,
+            Ent::PhoneCall => &mut self.phone_calls,
+            Ent::Letter => &mut self.letters,
+            _ => &mut self.meetings,
         }
+    }
+
+    /// Whether person `person` takes part in activity `i` of `e` (the owner is a participant).
+    fn takes_part(&self, e: Ent, i: usize, person: i64) -> bool {
+        self.activities(e).rows[i]
+            .participants
+            .iter()
+            .any(|p| p.person == Some(person))
     }
 
     fn deals(&self, e: Ent) -> &Table<Deal> {
@@ -376,7 +452,9 @@ impl Db {
             Ent::Company => self.companies.rows[i].id,
             Ent::Person => self.persons.rows[i].id,
             Ent::BusinessCase | Ent::Project => self.deals(e).rows[i].id,
-            Ent::Email | Ent::Meeting => self.activities(e).rows[i].id,
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).rows[i].id
+            }
         }
     }
 
@@ -385,7 +463,9 @@ impl Db {
             Ent::Company => self.companies.index(id),
             Ent::Person => self.persons.index(id),
             Ent::BusinessCase | Ent::Project => self.deals(e).index(id),
-            Ent::Email | Ent::Meeting => self.activities(e).index(id),
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).index(id)
+            }
         }
     }
 
@@ -395,7 +475,9 @@ impl Db {
             Ent::Company => boxed(&self.companies.rows[i].ext_ids),
             Ent::Person => boxed(&self.persons.rows[i].ext_ids),
             Ent::BusinessCase | Ent::Project => boxed(&self.deals(e).rows[i].ext_ids),
-            Ent::Email | Ent::Meeting => self.activities(e).rows[i].ext_ids.clone(),
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                self.activities(e).rows[i].ext_ids.clone()
+            }
         }
     }
 
@@ -414,7 +496,7 @@ impl Db {
                 let d = &self.deals(e).rows[i];
                 (d.created, d.updated)
             }
-            Ent::Email | Ent::Meeting => {
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
                 let a = &self.activities(e).rows[i];
                 (a.created, a.updated)
             }
@@ -426,7 +508,9 @@ impl Db {
             Ent::Company => self.companies.rows[i].invalid,
             Ent::Person => self.persons.rows[i].invalid,
             Ent::BusinessCase | Ent::Project => self.deals(e).rows[i].invalid,
-            Ent::Email | Ent::Meeting => false,
+            Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+                false
+            }
         }
     }
 
@@ -476,12 +560,22 @@ impl Db {
                         _ => Fv::Null,
                     }
                 }
-                Ent::Email | Ent::Meeting => {
+                Ent::Email
+                | Ent::Meeting
+                | Ent::Event
+                | Ent::Task
+                | Ent::PhoneCall
+                | Ent::Letter => {
                     let a = &self.activities(e).rows[i];
+                    let at = |t: Option<i64>| t.map_or(Fv::Null, Fv::Time);
                     match name {
                         "title" => text(&a.title),
                         "owner-id" => Fv::Int(a.owner_id),
                         "status" => text(&a.status),
+                        "scheduledFrom" => at(a.from),
+                        "scheduledTill" => at(a.till),
+                        "completed" => at(a.completed),
+                        "deadline" => at(a.deadline),
                         _ => Fv::Null,
                     }
                 }
@@ -848,10 +942,19 @@ fn render_activity(db: &Db, e: Ent, a: &Activity, iso_format: bool) -> Value {
         "securityLevel": db.level_ref(e, a.id), "_version": a.version, "customFields": null,
         "participants": participants, "recurrence": null, "extIds": ext_json(a.ext_ids.clone()),
     }));
-    if e == Ent::Meeting {
+    // Per the spec's detail examples: the place on meetings and events, the outcome on
+    // meetings, tasks and calls, the deadline on tasks.
+    if matches!(e, Ent::Meeting | Ent::Task | Ent::PhoneCall) {
         v.insert("solution".into(), json!(a.solution));
+    }
+    if matches!(e, Ent::Meeting | Ent::Event) {
         v.insert("meetingPlace".into(), json!(a.place));
+    }
+    if e == Ent::Meeting {
         v.insert("companyAddress".into(), Value::Null);
+    }
+    if e == Ent::Task {
+        v.insert("deadline".into(), opt_time(a.deadline, iso_format));
     }
     v.insert(
         "rowInfo.createdAt".into(),
@@ -870,7 +973,9 @@ fn render_at(db: &Db, e: Ent, i: usize, iso_format: bool) -> Value {
         Ent::Company => render_company(db, &db.companies.rows[i], iso_format),
         Ent::Person => render_person(db, &db.persons.rows[i], iso_format),
         Ent::BusinessCase | Ent::Project => render_deal(db, e, &db.deals(e).rows[i], iso_format),
-        Ent::Email | Ent::Meeting => render_activity(db, e, &db.activities(e).rows[i], iso_format),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            render_activity(db, e, &db.activities(e).rows[i], iso_format)
+        }
     }
 }
 
@@ -999,6 +1104,9 @@ fn list(db: &Db, e: Ent, query: &str, user: &SimUser) -> Answer {
                     Some((f, rest)) => (f, rest.trim_end_matches(']')),
                     None => (other, "EQ"),
                 };
+                if field == "personFilter" && op != "EQ" {
+                    return message(StatusCode::BAD_REQUEST, "personFilter takes no operator");
+                }
                 if !e.filters().contains(&field) {
                     return message(
                         StatusCode::BAD_REQUEST,
@@ -1026,6 +1134,16 @@ fn list(db: &Db, e: Ent, query: &str, user: &SimUser) -> Answer {
             for i in 0..len {
                 let mut keep = true;
                 for f in &filters {
+                    if f.field == "personFilter" {
+                        let Ok(person) = f.value.trim().parse::<i64>() else {
+                            return message(StatusCode::BAD_REQUEST, "personFilter must be an id");
+                        };
+                        if !db.takes_part(e, i, person) {
+                            keep = false;
+                            break;
+                        }
+                        continue;
+                    }
                     match matches(&db.field(e, i, &f.field), &f.op, &f.value) {
                         Ok(true) => {}
                         Ok(false) => {
@@ -1063,7 +1181,7 @@ fn list(db: &Db, e: Ent, query: &str, user: &SimUser) -> Answer {
         })
         .collect();
     // The spec's examples: `"true"` on these lists, a boolean on activity lists.
-    let success = if matches!(e, Ent::Email | Ent::Meeting) {
+    let success = if e.is_activity() {
         json!(true)
     } else {
         json!("true")
@@ -1540,7 +1658,7 @@ fn create(db: &mut Db, e: Ent, body: &Value, now: i64, actor: &Actor) -> WriteRe
             });
             Ok(id)
         }
-        Ent::Email | Ent::Meeting => {
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
             let Some(title) = str_field(body, "title").filter(|s| !s.trim().is_empty()) else {
                 return Err(bad("title is required"));
             };
@@ -1564,6 +1682,14 @@ fn create(db: &mut Db, e: Ent, body: &Value, now: i64, actor: &Actor) -> WriteRe
             let from = time_field(body, "scheduledFrom").map_err(|m| bad(&m))?;
             let till = time_field(body, "scheduledTill").map_err(|m| bad(&m))?;
             let completed = time_field(body, "completed").map_err(|m| bad(&m))?;
+            let deadline = if e == Ent::Task {
+                let Some(deadline) = time_field(body, "deadline").map_err(|m| bad(&m))? else {
+                    return Err(bad("deadline is required"));
+                };
+                Some(deadline)
+            } else {
+                None
+            };
             let mut participants = vec![Participant {
                 id: db.next_participant,
                 owner: true,
@@ -1583,7 +1709,7 @@ fn create(db: &mut Db, e: Ent, body: &Value, now: i64, actor: &Actor) -> WriteRe
             // The create schema has no participants, custom fields or meeting place: ignored.
             table.push(Activity {
                 id,
-                kind: if e == Ent::Email { "email" } else { "meeting" },
+                kind: e.path(),
                 title: title.to_owned(),
                 owner_id: owner,
                 priority: priority.to_owned(),
@@ -1596,11 +1722,12 @@ fn create(db: &mut Db, e: Ent, body: &Value, now: i64, actor: &Actor) -> WriteRe
                 till,
                 completed,
                 description: str_field(body, "description").map(str::to_owned),
-                solution: if e == Ent::Meeting {
+                solution: if matches!(e, Ent::Meeting | Ent::Task | Ent::PhoneCall) {
                     str_field(body, "solution").map(str::to_owned)
                 } else {
                     None
                 },
+                deadline,
                 place: None,
                 tags: body["tags"]
                     .as_array()
@@ -1736,10 +1863,15 @@ fn update(db: &mut Db, e: Ent, id: i64, body: &Value, now: i64, actor: &Actor) -
             d.updated = Some(now);
             d.version += 1;
         }
-        Ent::Email | Ent::Meeting => {
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
             let from = time_field(body, "scheduledFrom").map_err(|m| bad(&m))?;
             let till = time_field(body, "scheduledTill").map_err(|m| bad(&m))?;
             let completed = time_field(body, "completed").map_err(|m| bad(&m))?;
+            let deadline = if e == Ent::Task {
+                time_field(body, "deadline").map_err(|m| bad(&m))?
+            } else {
+                None
+            };
             let links = links_from(db, body)?;
             if let Some(s) = str_field(body, "status")
                 && !["NEW", "SCHEDULED", "COMPLETED", "CANCELLED"].contains(&s)
@@ -1794,14 +1926,17 @@ fn update(db: &mut Db, e: Ent, id: i64, body: &Value, now: i64, actor: &Actor) -
             if let Some(v) = str_field(body, "description") {
                 a.description = Some(v.into());
             }
-            if e == Ent::Meeting {
-                if let Some(v) = str_field(body, "solution") {
-                    a.solution = Some(v.into());
-                }
-                if let Some(v) = str_field(body, "meetingPlace") {
-                    a.place = Some(v.into());
-                }
+            if matches!(e, Ent::Meeting | Ent::Task | Ent::PhoneCall)
+                && let Some(v) = str_field(body, "solution")
+            {
+                a.solution = Some(v.into());
             }
+            if matches!(e, Ent::Meeting | Ent::Event)
+                && let Some(v) = str_field(body, "meetingPlace")
+            {
+                a.place = Some(v.into());
+            }
+            a.deadline = deadline.or(a.deadline);
             if let Some(t) = str_field(body, "tags") {
                 a.tags = t
                     .split(',')
@@ -1864,7 +1999,9 @@ fn add_ext(db: &mut Db, e: Ent, id: i64, body: &Value) -> WriteResult<()> {
         Ent::Company => db.companies.rows[i].ext_ids.push(x.as_str().into()),
         Ent::Person => db.persons.rows[i].ext_ids.push(x.as_str().into()),
         Ent::BusinessCase | Ent::Project => db.deals_mut(e).rows[i].ext_ids.push(x.as_str().into()),
-        Ent::Email | Ent::Meeting => db.activities_mut(e).rows[i].ext_ids.push(x.clone()),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            db.activities_mut(e).rows[i].ext_ids.push(x.clone())
+        }
     }
     Ok(())
 }
@@ -1897,7 +2034,9 @@ fn delete(db: &mut Db, e: Ent, id: i64) -> WriteResult<Vec<String>> {
         Ent::Company => drop(db.companies.remove(id)),
         Ent::Person => drop(db.persons.remove(id)),
         Ent::BusinessCase | Ent::Project => drop(db.deals_mut(e).remove(id)),
-        Ent::Email | Ent::Meeting => drop(db.activities_mut(e).remove(id)),
+        Ent::Email | Ent::Meeting | Ent::Event | Ent::Task | Ent::PhoneCall | Ent::Letter => {
+            drop(db.activities_mut(e).remove(id))
+        }
     }
     Ok(ext)
 }

@@ -151,12 +151,12 @@ pub struct Participant {
     pub email: Option<String>,
 }
 
-/// An e-mail or meeting activity.
+/// An activity: e-mail, meeting, event, task, phone call or letter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Activity {
     /// Id.
     pub id: i64,
-    /// `email` or `meeting`.
+    /// `email`, `meeting`, `event`, `task`, `phoneCall` or `letter`.
     pub kind: &'static str,
     /// Subject.
     pub title: String,
@@ -180,6 +180,8 @@ pub struct Activity {
     pub till: Option<i64>,
     /// Completed (Unix ms).
     pub completed: Option<i64>,
+    /// Deadline (tasks; Unix ms).
+    pub deadline: Option<i64>,
     /// Body.
     pub description: Option<String>,
     /// Outcome (meetings).

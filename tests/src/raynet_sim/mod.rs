@@ -331,12 +331,17 @@ impl Sim {
         self.db.lock().set_user_levels(account_id, levels);
     }
 
-    /// Every e-mail and meeting activity, with owner and participants.
+    /// Every activity (e-mails, meetings, events, tasks, phone calls, letters), with owner and
+    /// participants.
     pub fn activities(&self) -> Vec<Activity> {
         let db = self.db.lock();
         db.emails
             .iter()
             .chain(db.meetings.iter())
+            .chain(db.events.iter())
+            .chain(db.tasks.iter())
+            .chain(db.phone_calls.iter())
+            .chain(db.letters.iter())
             .cloned()
             .collect()
     }
@@ -353,7 +358,7 @@ impl Sim {
     }
 
     /// How many records of an entity (`company`, `person`, `businessCase`, `project`, `email`,
-    /// `meeting`) exist.
+    /// `meeting`, `event`, `task`, `phoneCall`, `letter`) exist.
     pub fn count(&self, entity: &str) -> usize {
         self.db.lock().count(entity)
     }
@@ -526,6 +531,10 @@ async fn detail_view_http(
             "Project" => db.projects.get(id).map(|d| d.name.to_string()),
             "Email" => db.emails.get(id).map(|a| a.title.clone()),
             "Meeting" => db.meetings.get(id).map(|a| a.title.clone()),
+            "Event" => db.events.get(id).map(|a| a.title.clone()),
+            "Task" => db.tasks.get(id).map(|a| a.title.clone()),
+            "PhoneCall" => db.phone_calls.get(id).map(|a| a.title.clone()),
+            "Letter" => db.letters.get(id).map(|a| a.title.clone()),
             _ => None,
         }
     };

@@ -25,7 +25,7 @@ use crate::{
     crm::{
         ActivityKind, ActivityUpdate, Connection, ConnectionReport, Crm, CrmActivity, CrmError,
         CrmIdentity, CrmRecord, CrmWebhook, Limits, MAX_PAGE, NewActivity, NewPerson, Page,
-        PageRequest, Quota, RecordKind,
+        PageRequest, Quota, RecordKind, TimedActivity, TimedActivityKind, TimedFilter,
     },
 };
 
@@ -185,6 +185,23 @@ impl RaynetClient {
         Ok(Page { items, total })
     }
 
+    /// The web app's detail view of record `entity_name`/`id`.
+    fn web_link(&self, entity_name: &str, id: i64) -> String {
+        let mut web = self.base.clone();
+        web.set_path("/");
+        web.set_query(None);
+        if let Ok(mut path) = web.path_segments_mut() {
+            path.clear();
+            path.push(&self.instance);
+            path.push("");
+        }
+        web.query_pairs_mut()
+            .append_pair("view", "DetailView")
+            .append_pair("en", entity_name)
+            .append_pair("ei", &id.to_string());
+        web.to_string()
+    }
+
     async fn whoami(&self) -> Result<CrmIdentity, CrmError> {
         let query = [
             ("username", self.user.clone()),
@@ -266,6 +283,43 @@ fn activity_entity_name(kind: ActivityKind) -> &'static str {
         ActivityKind::Email => "Email",
         ActivityKind::Meeting => "Meeting",
     }
+}
+
+/// The entity name Raynet's web app uses in links and webhooks for a timed activity type.
+fn timed_entity_name(kind: TimedActivityKind) -> &'static str {
+    match kind {
+        TimedActivityKind::Meeting => "Meeting",
+        TimedActivityKind::Event => "Event",
+        TimedActivityKind::Task => "Task",
+        TimedActivityKind::PhoneCall => "PhoneCall",
+        TimedActivityKind::Letter => "Letter",
+    }
+}
+
+/// The listing query of timed activities: paging, then the filter. `personFilter` takes no
+/// operator; it matches participants, and the owner is always one (the `owner: true` row).
+/// Tasks are placed by their deadline (required on create), the others by `scheduledFrom`.
+fn timed_query(
+    kind: TimedActivityKind,
+    filter: &TimedFilter,
+    page: PageRequest,
+) -> Vec<(&'static str, String)> {
+    let mut query = page_query(page);
+    if let Some(person) = filter.person_id {
+        query.push(("personFilter", person.to_string()));
+    }
+    if let Some(from) = filter.from {
+        let field = if kind == TimedActivityKind::Task {
+            "deadline[GE]"
+        } else {
+            "scheduledFrom[GE]"
+        };
+        query.push((field, iso(from)));
+    }
+    if let Some(min) = filter.min_id {
+        query.push(("id[GE]", min.to_string()));
+    }
+    query
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -411,19 +465,58 @@ impl Crm for RaynetClient {
     }
 
     fn activity_link(&self, kind: ActivityKind, id: i64) -> String {
-        let mut web = self.base.clone();
-        web.set_path("/");
-        web.set_query(None);
-        if let Ok(mut path) = web.path_segments_mut() {
-            path.clear();
-            path.push(&self.instance);
-            path.push("");
-        }
-        web.query_pairs_mut()
-            .append_pair("view", "DetailView")
-            .append_pair("en", activity_entity_name(kind))
-            .append_pair("ei", &id.to_string());
-        web.to_string()
+        self.web_link(activity_entity_name(kind), id)
+    }
+
+    async fn get_timed_activity(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+    ) -> Result<TimedActivity, CrmError> {
+        let url = self.url(&[kind.entity(), &id.to_string()]);
+        Ok(data(self.get_json::<wire::Activity>(url, &[]).await?)?.into_timed(kind))
+    }
+
+    async fn list_timed_activities(
+        &self,
+        kind: TimedActivityKind,
+        filter: &TimedFilter,
+        page: PageRequest,
+    ) -> Result<Page<TimedActivity>, CrmError> {
+        let query = timed_query(kind, filter, page);
+        let env = self
+            .get_json::<Vec<wire::Activity>>(self.url(&[kind.entity()]), &query)
+            .await?;
+        let total = env.total_count;
+        let items: Vec<TimedActivity> =
+            data(env)?.into_iter().map(|a| a.into_timed(kind)).collect();
+        Ok(Page {
+            total: total.unwrap_or(items.len() as u64),
+            items,
+        })
+    }
+
+    async fn list_timed_activity_ids(
+        &self,
+        kind: TimedActivityKind,
+        filter: &TimedFilter,
+        page: PageRequest,
+    ) -> Result<Page<i64>, CrmError> {
+        let mut query = timed_query(kind, filter, page);
+        query.push(("view", "rowInfo".to_owned()));
+        let env = self
+            .get_json::<Vec<wire::RowState>>(self.url(&[kind.entity()]), &query)
+            .await?;
+        let total = env.total_count;
+        let items: Vec<i64> = data(env)?.into_iter().map(|r| r.id).collect();
+        Ok(Page {
+            total: total.unwrap_or(items.len() as u64),
+            items,
+        })
+    }
+
+    fn timed_activity_link(&self, kind: TimedActivityKind, id: i64) -> String {
+        self.web_link(timed_entity_name(kind), id)
     }
 
     async fn create_webhook(

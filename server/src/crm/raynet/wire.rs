@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 use crate::crm::{
-    ActivityKind, ActivityLinks, ActivityParticipant, CrmActivity, CrmRecord, RecordKind,
+    ActivityKind, ActivityLinks, ActivityParticipant, ActivityStatus, CrmActivity, CrmRecord,
+    RecordKind, TimedActivity, TimedActivityKind,
 };
 
 /// `true`, `"true"` (detail answers), `false` or `"false"`.
@@ -186,6 +187,10 @@ pub(crate) struct Activity {
     pub(crate) meeting_place: Option<String>,
     pub(crate) participants: Option<Vec<Participant>>,
     pub(crate) ext_ids: Option<Vec<String>>,
+    pub(crate) deadline: Option<String>,
+    pub(crate) status: Option<String>,
+    #[serde(flatten)]
+    pub(crate) row: RowInfo,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,7 +353,50 @@ fn ref_id(r: &Option<Ref>) -> Option<i64> {
     r.as_ref().and_then(|r| r.id)
 }
 
+fn participants_of(list: Option<Vec<Participant>>) -> Vec<ActivityParticipant> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|p| ActivityParticipant {
+            id: p.id,
+            owner: p.owner.unwrap_or(false),
+            person_id: p.person,
+            company_id: p.company,
+            name: p.name,
+            email: p.email,
+        })
+        .collect()
+}
+
+fn status_of(status: Option<&str>) -> Option<ActivityStatus> {
+    match status? {
+        "NEW" => Some(ActivityStatus::New),
+        "SCHEDULED" => Some(ActivityStatus::Scheduled),
+        "COMPLETED" => Some(ActivityStatus::Completed),
+        "CANCELLED" => Some(ActivityStatus::Cancelled),
+        _ => None,
+    }
+}
+
 impl Activity {
+    pub(crate) fn into_timed(self, kind: TimedActivityKind) -> TimedActivity {
+        let changed_at = self.row.changed();
+        TimedActivity {
+            kind,
+            id: self.id,
+            title: self.title.unwrap_or_default(),
+            owner_id: ref_id(&self.owner),
+            from: self.scheduled_from.as_deref().and_then(parse_time),
+            till: self.scheduled_till.as_deref().and_then(parse_time),
+            deadline: self.deadline.as_deref().and_then(parse_time),
+            status: status_of(self.status.as_deref()),
+            description: self.description,
+            place: non_empty(self.meeting_place),
+            participants: participants_of(self.participants),
+            ext_ids: self.ext_ids.unwrap_or_default(),
+            changed_at,
+        }
+    }
+
     pub(crate) fn into_activity(self, kind: ActivityKind) -> CrmActivity {
         CrmActivity {
             kind,
@@ -365,19 +413,7 @@ impl Activity {
                 business_case_id: ref_id(&self.business_case),
                 project_id: ref_id(&self.project),
             },
-            participants: self
-                .participants
-                .unwrap_or_default()
-                .into_iter()
-                .map(|p| ActivityParticipant {
-                    id: p.id,
-                    owner: p.owner.unwrap_or(false),
-                    person_id: p.person,
-                    company_id: p.company,
-                    name: p.name,
-                    email: p.email,
-                })
-                .collect(),
+            participants: participants_of(self.participants),
             ext_ids: self.ext_ids.unwrap_or_default(),
         }
     }
