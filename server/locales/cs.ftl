@@ -295,7 +295,6 @@ cli-import-done = Import { $run } je hotov: { $count ->
    *[other] { $count } záznamů
 }.
 cli-import-failed = Import { $run } selhal: { $error }
-cli-import-busy = Import { $run } právě provádí server; sledujte ho v administraci.
 cli-no-api-key = Na standardním vstupu není žádný API klíč.
 cli-sync-status = { $mailbox }: synchronizace { $state }, v kalendáři { $items }, poslední synchronizace { $last }, poslední chyba { $error }
 cli-sync-on = zapnuta

@@ -291,7 +291,6 @@ cli-import-done = Import { $run } done: { $count ->
    *[other] { $count } records
 }.
 cli-import-failed = Import { $run } failed: { $error }
-cli-import-busy = Import { $run } is being run by a server right now; watch it in the admin UI.
 cli-no-api-key = No API key on standard input.
 cli-sync-status = { $mailbox }: sync { $state }, { $items } in sync, last sync { $last }, last error { $error }
 cli-sync-on = on

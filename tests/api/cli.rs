@@ -243,3 +243,88 @@ async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_wha
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("0 activities synced."), "{stdout}");
 }
+
+#[tokio::test]
+async fn the_import_command_takes_over_a_run_whose_holder_died_and_finishes_it_as_its_job() {
+    use server::{
+        items::ItemKind,
+        secrets::MasterKey,
+        settings::{CrmConnectionSettings, Setting},
+    };
+    use tests::raynet_sim::{GenOptions, RaynetSim, SimOptions};
+    let raynet = RaynetSim::start(SimOptions {
+        data: GenOptions {
+            companies: 1500,
+            persons_per_company: 1,
+            business_cases_per_company: 1,
+            projects_per_company: 1,
+            seed: 7,
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let db_url = server::config::DatabaseUrl::new(format!(
+        "sqlite://{}?mode=rwc",
+        cwd.path().join("data/crm-bridge.db").display()
+    ));
+    std::fs::create_dir_all(cwd.path().join("data")).unwrap();
+    let store = server::store::connect_and_migrate(&db_url, 1)
+        .await
+        .unwrap();
+    let master = MasterKey::generate();
+    let mut crm = CrmConnectionSettings {
+        base_url: raynet.url.clone(),
+        instance: raynet.instance.clone(),
+        user_email: raynet.admin.username.clone(),
+        api_key_enc: None,
+        ..Default::default()
+    };
+    crm.set_api_key(&master, &raynet.admin.api_key);
+    crm.save(store.as_ref()).await.unwrap();
+    // A run whose holder died: its job is leased to a process that renews nothing.
+    let run_id = server::items::import::queue_run_in(store.as_ref())
+        .await
+        .unwrap();
+    assert!(store.start_import_run(&run_id).await.unwrap().is_some());
+    let held = store.lease_job_now(&run_id, "dead", 300).await.unwrap();
+    assert!(held.is_some(), "the run is a job of the same id");
+    assert!(
+        server::items::import::queue_run_in(store.as_ref())
+            .await
+            .is_err(),
+        "a second run is refused while the first one's job is unfinished"
+    );
+    let key = {
+        use secrecy::ExposeSecret;
+        master.to_base64().expose_secret().to_owned()
+    };
+    let output = command(cwd.path())
+        .arg("import")
+        .env("CRM_BRIDGE_MASTER_KEY", key)
+        .env("CRM_BRIDGE_CRM__ALLOW_OTHER_HOSTS", "true")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("Import {run_id} done")),
+        "{stdout}"
+    );
+    let run = store.import_run(&run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, "done");
+    let job = store.job(&run_id).await.unwrap().unwrap();
+    assert_eq!(job.status, "done", "the command finished the run's job");
+    assert_eq!(
+        store.count_items(ItemKind::Company).await.unwrap() as usize,
+        raynet.sim.count("company")
+    );
+    assert_eq!(
+        store.import_runs(10).await.unwrap().len(),
+        1,
+        "no second run"
+    );
+}

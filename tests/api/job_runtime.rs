@@ -54,7 +54,6 @@ async fn two_servers_on_postgres_share_the_job_queue_and_run_each_import_once() 
     for kind in [
         "items.apply_events",
         "activities.follow",
-        "items.import",
         "items.reconcile",
         "items.sweep",
     ] {

@@ -197,30 +197,58 @@ pub async fn rotate_key(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `import`: imports everything from the CRM now, with a progress bar.
+/// `import`: imports everything from the CRM now, with a progress bar per kind. The run is an
+/// `items.import` job which this process runs through the job runtime (holding its lease); when a
+/// server holds it, or takes it over, this process follows the run's stored progress to its end.
 pub async fn import(config: Config) -> anyhow::Result<()> {
     use crate::items::import;
     use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
     let state = crate::build_state(config).await?;
-    let stale = state
-        .store
-        .import_runs(5)
-        .await?
-        .into_iter()
-        .find(|r| JobStatus::parse(&r.status) == Some(JobStatus::Running));
-    let run_id = match stale {
+    let run_id = match import::unfinished_run(state.store.as_ref()).await? {
         Some(run) => run.run_id,
         None => import::queue_run(&state.items_ctx(), None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let Some(row) = state
-        .store
-        .claim_import_run_by_id(&run_id, import::STALE_MS)
-        .await?
-    else {
-        anyhow::bail!(tr().ta("cli-import-busy", &[("run", run_id.as_str().into())]));
+    let runner = {
+        let (store, queue) = (state.store.clone(), state.jobs.clone());
+        let settings = crate::jobs::Settings::from(&state.config.jobs);
+        let registry =
+            crate::jobs::Registry::new().with(import::RunImports::new(state.items_ctx()));
+        let run_id = run_id.clone();
+        tokio::spawn(async move {
+            loop {
+                let ran = crate::jobs::run_job(
+                    store.clone(),
+                    queue.clone(),
+                    settings.clone(),
+                    registry.clone(),
+                    &run_id,
+                )
+                .await;
+                if let Err(e) = ran {
+                    tracing::warn!(error = %e, "cannot lease the import's job");
+                }
+                let ended = store
+                    .import_run(&run_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none_or(|r| {
+                        matches!(
+                            JobStatus::parse(&r.status),
+                            Some(JobStatus::Done | JobStatus::Failed)
+                        )
+                    });
+                if ended {
+                    return;
+                }
+                // A server holds the job (take it over if that server dies), or an attempt
+                // failed and is tried again.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        })
     };
     let style = ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} {per_sec} {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -239,16 +267,30 @@ pub async fn import(config: Config) -> anyhow::Result<()> {
             bar
         })
         .collect();
-    import::execute(&state.items_ctx(), row, |progress| {
-        for (bar, p) in kinds.iter().zip(progress) {
+    loop {
+        let Some(run) = state.store.import_run(&run_id).await? else {
+            break;
+        };
+        let progress = import::ImportRun::from_row(&run).kinds;
+        for (bar, p) in kinds.iter().zip(&progress) {
             bar.set_length(p.total.unwrap_or(p.done));
             bar.set_position(p.done);
-            if p.finished {
+            if p.finished && !bar.is_finished() {
                 bar.finish();
             }
         }
-    })
-    .await;
+        let ended = matches!(
+            JobStatus::parse(&run.status),
+            Some(JobStatus::Done | JobStatus::Failed)
+        );
+        if ended || runner.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    if let Err(e) = runner.await {
+        tracing::warn!(error = %e, "the import's runner stopped");
+    }
     let tr = tr();
     let run = state.store.import_run(&run_id).await?;
     let run_arg = || ("run", run_id.as_str().into());

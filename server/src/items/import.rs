@@ -3,8 +3,9 @@
 //!
 //! A run pages through each kind with `limit=1000`, keeping a few pages in flight (within the
 //! CRM's connection limit) while the previous one is written in one batched statement. Its
-//! progress (next offset per kind) is saved after every page, so a run whose process died is
-//! claimed again (stale heartbeat) and continues where it was. Rows the CRM no longer has are
+//! progress (next offset per kind) is saved after every page. A run is the one-off job of the
+//! same id, so the job's lease is its only sign of life: a run whose process died is taken over
+//! by a worker once that lease runs out, and continues where it was. Rows the CRM no longer has are
 //! swept per kind at the end; the in-memory index is rebuilt once when the run is done.
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
@@ -18,21 +19,13 @@ use super::{Item, ItemKind, ItemsCtx};
 use crate::{
     backoff,
     crm::{Crm, CrmError, MAX_PAGE, Page, PageRequest, RecordKind},
-    jobs::{JobError, JobKind, Schedule, Signal, WorkError},
-    store::{ImportRunRow, Job, now_ms},
+    jobs::{JobError, JobKind, WorkError},
+    store::{ImportRunRow, Job, Store, StoreError, now_ms},
 };
 
-/// A running import whose heartbeat is older than this is taken over by another worker.
-pub const STALE_MS: i64 = 10_000;
-/// How often a running import proves it is alive, even while waiting for the CRM.
-// The run keeps this heartbeat beside the job lease on purpose. `crm-bridge import` runs an
-// import in its own process, outside the job runtime, so no job lease covers it: only the run's
-// heartbeat tells a server's `items.import` job (and `queue_run`'s "already running" check) that
-// the run is alive, and lets a server resume it when that process dies. The job lease also
-// covers the kind's one schedule row, not a run, and a scheduled row's due time cannot tell
-// "leased" from "waiting for its next period". Making the lease the one mechanism would need the
-// CLI to lease the job row and a per-run lease column: a change of behaviour, not a tidy-up.
-const HEARTBEAT: Duration = Duration::from_secs(3);
+/// The lease of a run's job: a dead process's run is taken over this long after it last
+/// renewed it.
+const LEASE: Duration = Duration::from_secs(10);
 /// Pages fetched ahead while one is being written.
 const PIPELINE: usize = 3;
 /// Attempts for one page before the run fails.
@@ -104,7 +97,8 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
 }
 
 impl ImportRun {
-    pub(super) fn from_row(row: &ImportRunRow) -> Self {
+    /// The run stored as `row`.
+    pub fn from_row(row: &ImportRunRow) -> Self {
         let kinds: Vec<KindProgress> =
             serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
         let left: u64 = kinds
@@ -134,51 +128,56 @@ impl ImportRun {
     }
 }
 
-/// Queues a run; `Conflict` when one is queued or running.
+/// Queues a run (and its job); `Busy` when one is queued or running.
 pub async fn queue_run(state: &ItemsCtx, by: Option<&str>) -> Result<String, WorkError> {
     let run_id = queue_run_with(state.store.as_ref(), by).await?;
-    state.jobs.signal(IMPORT_QUEUED);
+    state.jobs.wake();
     Ok(run_id)
 }
 
 /// Queues a run directly in `store` (for tools that run without a server state).
-pub async fn queue_run_in(store: &dyn crate::store::Store) -> Result<String, WorkError> {
+pub async fn queue_run_in(store: &dyn Store) -> Result<String, WorkError> {
     queue_run_with(store, None).await
 }
 
-async fn queue_run_with(
-    store: &dyn crate::store::Store,
-    by: Option<&str>,
-) -> Result<String, WorkError> {
-    let active =
-        store
-            .import_runs(5)
-            .await?
-            .into_iter()
-            .any(|r| match JobStatus::parse(&r.status) {
-                Some(JobStatus::Queued) => true,
-                Some(JobStatus::Running) => r.heartbeat_at.is_some_and(|h| h > now_ms() - STALE_MS),
-                _ => false,
-            });
-    if active {
+async fn queue_run_with(store: &dyn Store, by: Option<&str>) -> Result<String, WorkError> {
+    if unfinished_run(store).await?.is_some() {
         return Err(WorkError::Busy("an import is already running".into()));
     }
     let run_id = uuid::Uuid::now_v7().to_string();
     let progress =
         serde_json::to_string(&initial_progress()).map_err(|e| WorkError::Broken(e.to_string()))?;
-    store.create_import_run(&run_id, by, &progress).await?;
+    store
+        .create_import_run(&run_id, by, &progress, IMPORT_JOB)
+        .await?;
     Ok(run_id)
 }
 
-/// The job kind that runs queued (or abandoned) imports.
+/// The queued or running run whose job still waits or runs (a worker holds its lease, or will
+/// take it), if any.
+pub async fn unfinished_run(store: &dyn Store) -> Result<Option<ImportRunRow>, StoreError> {
+    for run in store.import_runs(5).await? {
+        let open = matches!(
+            JobStatus::parse(&run.status),
+            Some(JobStatus::Queued | JobStatus::Running)
+        );
+        if open
+            && store
+                .job(&run.run_id)
+                .await?
+                .is_some_and(|job| JobStatus::parse(&job.status) == Some(JobStatus::Queued))
+        {
+            return Ok(Some(run));
+        }
+    }
+    Ok(None)
+}
+
+/// The job kind that runs an import; each run is one job of this kind, with the run's id.
 pub const IMPORT_JOB: &str = "items.import";
 
-/// Given when a run was queued.
-pub const IMPORT_QUEUED: Signal = Signal("import-queued");
-
-/// The `items.import` job: a scheduled look for queued runs, or runs whose process died (stale
-/// heartbeat), which it runs to their end; woken when a run is queued. Its lease is short, so
-/// another instance takes over a dead one's import soon.
+/// The `items.import` job: runs (or continues) the run of its id to its end. Its lease is short,
+/// so another instance takes over a dead one's import soon.
 pub struct RunImports {
     state: ItemsCtx,
 }
@@ -196,55 +195,58 @@ impl JobKind for RunImports {
         IMPORT_JOB
     }
 
-    fn schedule(&self) -> Schedule {
-        Schedule::Every(Duration::from_millis(
-            self.state.config.jobs.poll_interval_ms.max(10) * 4,
-        ))
-    }
-
-    fn woken_by(&self) -> &'static [Signal] {
-        &[IMPORT_QUEUED]
-    }
-
     fn lease(&self) -> Option<Duration> {
-        Some(Duration::from_millis(STALE_MS.unsigned_abs()))
+        Some(LEASE)
     }
 
-    async fn run(&self, _job: &Job) -> Result<(), JobError> {
-        while let Some(row) = self.state.store.claim_import_run(STALE_MS).await? {
-            execute(&self.state, row, |_| {}).await;
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        // `None`: the run has ended (its outcome is recorded on it).
+        if let Some(row) = self.state.store.start_import_run(&job.id).await? {
+            execute(&self.state, row).await;
         }
         Ok(())
     }
+
+    async fn failed(&self, job: &Job, reason: &str) {
+        let run = match self.state.store.import_run(&job.id).await {
+            Ok(Some(run))
+                if matches!(
+                    JobStatus::parse(&run.status),
+                    Some(JobStatus::Queued | JobStatus::Running)
+                ) =>
+            {
+                run
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, run = %job.id, "cannot read a failed import");
+                return;
+            }
+        };
+        let failed = JobStatus::Failed.as_str();
+        if let Err(e) = (self.state.store)
+            .finish_import_run(&run.run_id, failed, &run.progress, Some(reason))
+            .await
+        {
+            tracing::error!(error = %e, run = %job.id, "cannot record the end of an import");
+        }
+    }
 }
 
-/// Runs a claimed import to its end, calling `on_progress` after every page; never panics, a
+/// Runs a started import to its end, saving its progress after every page; never panics, a
 /// failure is recorded on the run.
-pub async fn execute(state: &ItemsCtx, row: ImportRunRow, on_progress: impl Fn(&[KindProgress])) {
+async fn execute(state: &ItemsCtx, row: ImportRunRow) {
     let mut progress: Vec<KindProgress> =
         serde_json::from_str(&row.progress).unwrap_or_else(|_| initial_progress());
-    let heartbeat = {
-        let store = state.store.clone();
-        let run = row.run_id.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                if let Err(e) = store.beat_import_run(&run).await {
-                    tracing::warn!(error = %e, "cannot record the import's heartbeat");
-                }
-            }
-        })
-    };
-    let mut result = run_kinds(state, &row, &mut progress, &on_progress).await;
+    let mut result = run_kinds(state, &row, &mut progress).await;
     if result.is_ok() {
         // Later changes are the reconcile's; it starts from the moment this run started.
         result = super::reconcile::set_watermarks(state, row.started_at).await;
     }
-    // "Done" means visible in lookups: the index is rebuilt (heart still beating) first.
+    // "Done" means visible in lookups: the index is rebuilt (the job's lease still renewed) first.
     if let Err(e) = state.items.rebuild(state.store.as_ref()).await {
         tracing::error!(error = %e, "rebuilding the item index after an import failed");
     }
-    heartbeat.abort();
     let text = serde_json::to_string(&progress).unwrap_or_default();
     let (status, error) = match &result {
         Ok(()) => (JobStatus::Done.as_str(), None),
@@ -268,7 +270,6 @@ async fn run_kinds(
     state: &ItemsCtx,
     row: &ImportRunRow,
     progress: &mut [KindProgress],
-    on_progress: &impl Fn(&[KindProgress]),
 ) -> Result<(), WorkError> {
     let crm = state
         .crm
@@ -292,7 +293,6 @@ async fn run_kinds(
             let elapsed = (now_ms() - p.started_ms.unwrap_or_else(now_ms)).max(1) as f64 / 1000.0;
             p.rate_per_s = (p.done as f64 / elapsed * 10.0).round() / 10.0;
             save(state, &row.run_id, progress).await?;
-            on_progress(progress);
         }
         let swept = state
             .store
@@ -308,7 +308,6 @@ async fn run_kinds(
         progress[i].finished = true;
         progress[i].total = Some(progress[i].done);
         save(state, &row.run_id, progress).await?;
-        on_progress(progress);
     }
     Ok(())
 }

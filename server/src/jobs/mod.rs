@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use queue::{JobQueue, Signal};
-pub use runtime::{Settings, Workers, start};
+pub use runtime::{Settings, Workers, run_job, start};
 
 use crate::{
     crm::{ConnectError, CrmError},

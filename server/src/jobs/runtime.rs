@@ -94,6 +94,38 @@ pub fn start(
     Workers { tasks }
 }
 
+/// Runs the job `id` here and now with its kind from `registry`, holding and renewing its
+/// lease like a worker does (for a command that does one piece of background work in its own
+/// process); `false` when the job has finished, does not exist or another worker holds it.
+pub async fn run_job(
+    store: Arc<dyn Store>,
+    queue: Arc<JobQueue>,
+    settings: Settings,
+    registry: Registry,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let lease = ms(settings.lease);
+    let worker = Worker {
+        shared: Arc::new(Shared {
+            store,
+            queue,
+            settings,
+            registry,
+        }),
+        owner: format!("{}/command", uuid::Uuid::new_v4()),
+    };
+    let Some(job) = worker
+        .shared
+        .store
+        .lease_job_now(id, &worker.owner, lease)
+        .await?
+    else {
+        return Ok(false);
+    };
+    worker.attempt(job).await;
+    Ok(true)
+}
+
 struct Shared {
     store: Arc<dyn Store>,
     queue: Arc<JobQueue>,

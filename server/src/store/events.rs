@@ -74,8 +74,6 @@ pub struct ImportRunRow {
     pub started_at: i64,
     /// Unix ms.
     pub finished_at: Option<i64>,
-    /// Last sign of life of the instance running it (Unix ms).
-    pub heartbeat_at: Option<i64>,
     /// JSON progress per kind.
     pub progress: String,
     /// Why it failed.
@@ -115,25 +113,19 @@ pub trait EventStore {
     /// Deletes applied and ignored events received before `before`.
     async fn prune_events(&self, before: i64) -> StoreResult<u64>;
 
-    /// Creates a queued import run.
+    /// Creates a queued import run and, in the same transaction, the one-off job of `job_kind`
+    /// that runs it (the job has the run's id; its lease is the run's only sign of life).
     async fn create_import_run(
         &self,
         run_id: &str,
         by: Option<&str>,
         progress: &str,
+        job_kind: &str,
     ) -> StoreResult<()>;
-    /// Claims the oldest queued run, or a running one whose heartbeat is older than `stale_ms`.
-    async fn claim_import_run(&self, stale_ms: i64) -> StoreResult<Option<ImportRunRow>>;
-    /// Claims this run if it is queued or stale.
-    async fn claim_import_run_by_id(
-        &self,
-        run_id: &str,
-        stale_ms: i64,
-    ) -> StoreResult<Option<ImportRunRow>>;
-    /// Saves progress and beats the heart.
+    /// Marks the run `running` unless it has ended; `None` when it has ended or does not exist.
+    async fn start_import_run(&self, run_id: &str) -> StoreResult<Option<ImportRunRow>>;
+    /// Saves a run's progress.
     async fn save_import_progress(&self, run_id: &str, progress: &str) -> StoreResult<()>;
-    /// Beats the heart of a running run.
-    async fn beat_import_run(&self, run_id: &str) -> StoreResult<()>;
     /// Ends a run as `done` or `failed`.
     async fn finish_import_run(
         &self,
@@ -148,8 +140,7 @@ pub trait EventStore {
     async fn import_runs(&self, limit: i64) -> StoreResult<Vec<ImportRunRow>>;
 }
 
-const RUN_COLUMNS: &str =
-    "run_id, status, requested_by, started_at, finished_at, heartbeat_at, progress, error";
+const RUN_COLUMNS: &str = "run_id, status, requested_by, started_at, finished_at, progress, error";
 
 for_both_backends! {
     #[async_trait]
@@ -295,72 +286,50 @@ for_both_backends! {
             run_id: &str,
             by: Option<&str>,
             progress: &str,
+            job_kind: &str,
         ) -> StoreResult<()> {
+            let now = now_ms();
+            let mut tx = self.writer().begin().await?;
             sqlx::query(
                 "INSERT INTO import_runs (run_id, status, requested_by, started_at, progress) \
                  VALUES ($1, 'queued', $2, $3, $4)",
             )
             .bind(run_id)
             .bind(by)
-            .bind(now_ms())
+            .bind(now)
             .bind(progress)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+            sqlx::query(
+                "INSERT INTO jobs (job_id, kind, payload, status, attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES ($1, $2, '{}', 'queued', 0, $3, $3, $3)",
+            )
+            .bind(run_id)
+            .bind(job_kind)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             Ok(())
         }
 
-        async fn claim_import_run(&self, stale_ms: i64) -> StoreResult<Option<ImportRunRow>> {
-            let now = now_ms();
+        async fn start_import_run(&self, run_id: &str) -> StoreResult<Option<ImportRunRow>> {
             let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE import_runs SET status = 'running', heartbeat_at = $1 WHERE run_id = \
-                 (SELECT run_id FROM import_runs WHERE status = 'queued' OR (status = 'running' \
-                 AND (heartbeat_at IS NULL OR heartbeat_at < $2)) ORDER BY started_at LIMIT 1\
-                 {SKIP_LOCKED}) RETURNING {RUN_COLUMNS}"
+                "UPDATE import_runs SET status = 'running' WHERE run_id = $1 \
+                 AND status IN ('queued', 'running') RETURNING {RUN_COLUMNS}"
             ));
             Ok(sqlx::query_as::<_, ImportRunRow>(sql)
-                .bind(now)
-                .bind(now - stale_ms)
-                .fetch_optional(self.writer())
-                .await?)
-        }
-
-        async fn claim_import_run_by_id(
-            &self,
-            run_id: &str,
-            stale_ms: i64,
-        ) -> StoreResult<Option<ImportRunRow>> {
-            let now = now_ms();
-            let sql = sqlx::AssertSqlSafe(format!(
-                "UPDATE import_runs SET status = 'running', heartbeat_at = $1 WHERE run_id = $3 \
-                 AND (status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR \
-                 heartbeat_at < $2))) RETURNING {RUN_COLUMNS}"
-            ));
-            Ok(sqlx::query_as::<_, ImportRunRow>(sql)
-                .bind(now)
-                .bind(now - stale_ms)
                 .bind(run_id)
                 .fetch_optional(self.writer())
                 .await?)
         }
 
         async fn save_import_progress(&self, run_id: &str, progress: &str) -> StoreResult<()> {
-            sqlx::query("UPDATE import_runs SET progress = $1, heartbeat_at = $2 WHERE run_id = $3")
+            sqlx::query("UPDATE import_runs SET progress = $1 WHERE run_id = $2")
                 .bind(progress)
-                .bind(now_ms())
                 .bind(run_id)
                 .execute(self.writer())
                 .await?;
-            Ok(())
-        }
-
-        async fn beat_import_run(&self, run_id: &str) -> StoreResult<()> {
-            sqlx::query(
-                "UPDATE import_runs SET heartbeat_at = $1 WHERE run_id = $2 AND status = 'running'",
-            )
-            .bind(now_ms())
-            .bind(run_id)
-            .execute(self.writer())
-            .await?;
             Ok(())
         }
 
@@ -373,8 +342,8 @@ for_both_backends! {
         ) -> StoreResult<()> {
             let now = now_ms();
             sqlx::query(
-                "UPDATE import_runs SET status = $1, progress = $2, error = $3, finished_at = $4, \
-                 heartbeat_at = $4 WHERE run_id = $5",
+                "UPDATE import_runs SET status = $1, progress = $2, error = $3, finished_at = $4 \
+                 WHERE run_id = $5",
             )
             .bind(status)
             .bind(progress)
