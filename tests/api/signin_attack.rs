@@ -178,9 +178,10 @@ async fn parallel_attempts_on_two_instances_sharing_a_database_share_one_limit()
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+// The fastest of several tries: load on a shared machine only ever adds time, so the minimum
+// is the cost of the work itself, where a median still moves with the neighbours' builds.
+fn fastest(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 #[tokio::test]
@@ -209,11 +210,11 @@ async fn sign_in_takes_as_long_for_an_unknown_e_mail_as_for_a_known_one() {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{email}");
         }
     }
-    let (known, unknown) = (median(known), median(unknown));
-    println!("MEASURE median_known_ms={known:.1} median_unknown_ms={unknown:.1}");
+    let (known, unknown) = (fastest(&known), fastest(&unknown));
+    println!("MEASURE fastest_known_ms={known:.1} fastest_unknown_ms={unknown:.1}");
     let ratio = unknown / known;
     assert!(
         (0.7..1.4).contains(&ratio),
-        "median {unknown:.1} ms for an unknown e-mail vs {known:.1} ms for a known one"
+        "fastest {unknown:.1} ms for an unknown e-mail vs {known:.1} ms for a known one"
     );
 }
