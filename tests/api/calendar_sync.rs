@@ -615,20 +615,8 @@ async fn a_graph_outage_of_30_s_and_a_burst_of_429s_during_500_changes_end_with_
 #[tokio::test]
 async fn two_server_instances_on_one_database_write_each_change_once() {
     let rig = CalRig::start("none").await;
-    let key = {
-        use secrecy::ExposeSecret;
-        rig.stack
-            .app
-            .state
-            .master_key
-            .to_base64()
-            .expose_secret()
-            .to_owned()
-    };
-    let (authority, graph_url) = (rig.stack.entra.authority(), rig.stack.entra.graph_url());
-    let second = tests::spawn_app_with(rig.stack.app.db.shared(), |c| {
-        c.secrets.master_key = server::config::Secret::new(key);
-        c.entra.authority = authority;
+    let graph_url = rig.stack.entra.graph_url();
+    let second = tests::spawn_second_instance(&rig.stack.app, rig.stack.entra.authority(), |c| {
         c.entra.graph_url = graph_url;
     })
     .await;

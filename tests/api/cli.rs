@@ -246,11 +246,7 @@ async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_wha
 
 #[tokio::test]
 async fn the_import_command_takes_over_a_run_whose_holder_died_and_finishes_it_as_its_job() {
-    use server::{
-        items::ItemKind,
-        secrets::MasterKey,
-        settings::{CrmConnectionSettings, Setting},
-    };
+    use server::{items::ItemKind, secrets::MasterKey};
     use tests::raynet_sim::{GenOptions, RaynetSim, SimOptions};
     let raynet = RaynetSim::start(SimOptions {
         data: GenOptions {
@@ -274,15 +270,9 @@ async fn the_import_command_takes_over_a_run_whose_holder_died_and_finishes_it_a
         .await
         .unwrap();
     let master = MasterKey::generate();
-    let mut crm = CrmConnectionSettings {
-        base_url: raynet.url.clone(),
-        instance: raynet.instance.clone(),
-        user_email: raynet.admin.username.clone(),
-        api_key_enc: None,
-        ..Default::default()
-    };
-    crm.set_api_key(&master, &raynet.admin.api_key);
-    crm.save(store.as_ref()).await.unwrap();
+    tests::stack::connect_crm(store.as_ref(), &master, &raynet)
+        .await
+        .unwrap();
     // A run whose holder died: its job is leased to a process that renews nothing.
     let run_id = server::items::import::queue_run_in(store.as_ref())
         .await

@@ -23,19 +23,7 @@ async fn status(app: &TestApp, path: &str, token: &str) -> StatusCode {
 
 /// A second server on `first`'s database, trusting the same simulator.
 async fn second_instance(first: &TestApp, sim: &EntraSim) -> TestApp {
-    use secrecy::ExposeSecret;
-    let key = first
-        .state
-        .master_key
-        .to_base64()
-        .expose_secret()
-        .to_owned();
-    let authority = sim.authority();
-    tests::spawn_app_with(first.db.shared(), |c| {
-        c.secrets.master_key = server::config::Secret::new(key);
-        c.entra.authority = authority;
-    })
-    .await
+    tests::spawn_second_instance(first, sim.authority(), |_| {}).await
 }
 
 /// The instances of this run's backend: two on PostgreSQL, the one on SQLite.

@@ -557,22 +557,7 @@ async fn two_instances_on_postgres_share_the_cache() {
     };
     let stack = tests::stack::spawn_stack_on(db, options(3, 1), true).await;
     stack.import(Duration::from_secs(60)).await;
-    let key = {
-        use secrecy::ExposeSecret;
-        stack
-            .app
-            .state
-            .master_key
-            .to_base64()
-            .expose_secret()
-            .to_owned()
-    };
-    let authority = stack.entra.authority();
-    let second = tests::spawn_app_with(stack.app.db.shared(), |c| {
-        c.secrets.master_key = server::config::Secret::new(key);
-        c.entra.authority = authority;
-    })
-    .await;
+    let second = tests::spawn_second_instance(&stack.app, stack.entra.authority(), |_| {}).await;
     assert!(
         second
             .state
@@ -614,10 +599,7 @@ async fn two_instances_on_postgres_share_the_cache() {
 
 #[tokio::test]
 async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
-    use server::{
-        secrets::MasterKey,
-        settings::{CrmConnectionSettings, Setting},
-    };
+    use server::secrets::MasterKey;
     use tests::{
         process::{ServerProcess, free_port},
         raynet_sim::{Faults, RaynetSim},
@@ -637,15 +619,9 @@ async fn an_import_killed_midway_resumes_where_it_was_after_a_restart() {
         .await
         .unwrap();
     let master = MasterKey::generate();
-    let mut crm = CrmConnectionSettings {
-        base_url: raynet.url.clone(),
-        instance: raynet.instance.clone(),
-        user_email: raynet.admin.username.clone(),
-        api_key_enc: None,
-        ..Default::default()
-    };
-    crm.set_api_key(&master, &raynet.admin.api_key);
-    crm.save(store.as_ref()).await.unwrap();
+    tests::stack::connect_crm(store.as_ref(), &master, &raynet)
+        .await
+        .unwrap();
     let run_id = server::items::import::queue_run_in(store.as_ref())
         .await
         .unwrap();

@@ -32,22 +32,7 @@ async fn two_servers_on_postgres_share_the_job_queue_and_run_each_import_once() 
         return;
     };
     let stack = tests::stack::spawn_stack_on(db, options(), true).await;
-    let key = {
-        use secrecy::ExposeSecret;
-        stack
-            .app
-            .state
-            .master_key
-            .to_base64()
-            .expose_secret()
-            .to_owned()
-    };
-    let authority = stack.entra.authority();
-    let second = tests::spawn_app_with(stack.app.db.shared(), |c| {
-        c.secrets.master_key = server::config::Secret::new(key);
-        c.entra.authority = authority;
-    })
-    .await;
+    let second = tests::spawn_second_instance(&stack.app, stack.entra.authority(), |_| {}).await;
     let store = stack.app.state.store.as_ref();
 
     // Both servers registered the scheduled kinds: one job each, not one per server.

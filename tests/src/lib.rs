@@ -16,7 +16,7 @@ pub mod stack;
 pub use db::{TestDb, all_backends};
 pub use server::{
     AdminClient, TestApp, mint_token_for, spawn_app, spawn_app_with, spawn_app_with_entra,
-    spawn_app_with_entra_on,
+    spawn_app_with_entra_on, spawn_second_instance,
 };
 
 /// Installs a log subscriber when `TEST_LOG=1`; silent otherwise.

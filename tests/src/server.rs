@@ -85,6 +85,29 @@ pub async fn spawn_app_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Tes
     spawn_app_on(listener, db, adjust).await
 }
 
+/// A second server on `first`'s database with `first`'s master key (so it opens the stored
+/// secrets), trusting the Entra authority `authority`, then `adjust`ed: another instance of the
+/// same deployment.
+pub async fn spawn_second_instance(
+    first: &TestApp,
+    authority: String,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    use secrecy::ExposeSecret;
+    let key = first
+        .state
+        .master_key
+        .to_base64()
+        .expose_secret()
+        .to_owned();
+    spawn_app_with(first.db.shared(), |c| {
+        c.secrets.master_key = server::config::Secret::new(key);
+        c.entra.authority = authority;
+        adjust(c);
+    })
+    .await
+}
+
 /// Like [`spawn_app_with`], with `server.public_url` set to the real address (for flows that
 /// hand our URL to another service, such as the CRM webhook).
 pub async fn spawn_app_public(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
