@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ActivityKind, CalendarCtx,
-    engine::{CalendarJob, SyncScope, sync_read},
+    engine::{GraphConnector, SyncScope, sync_read},
 };
 use crate::{
     crm::{MAX_PAGE, PageRequest, TimedFilter},
@@ -78,14 +78,14 @@ pub async fn queue_backfill_in(store: &dyn Store, employee_id: &str) -> Result<(
 /// The `calendar.backfill` job kind.
 pub struct BackfillJob {
     state: CalendarCtx,
-    graph: CalendarJob,
+    graph: GraphConnector,
 }
 
 impl BackfillJob {
     /// The kind, syncing with `state`.
     pub fn new(state: CalendarCtx) -> Self {
         Self {
-            graph: CalendarJob::new(state.clone()),
+            graph: GraphConnector::default(),
             state,
         }
     }
@@ -106,7 +106,7 @@ impl JobKind for BackfillJob {
 
 async fn backfill(
     state: &CalendarCtx,
-    graph_cache: &CalendarJob,
+    connector: &GraphConnector,
     employee_id: &str,
 ) -> Result<(), JobError> {
     let store = state.store.as_ref();
@@ -128,7 +128,7 @@ async fn backfill(
         .find(|e| e.employee_id == employee_id)
         .and_then(|e| e.backfill_cursor)
         .and_then(|text| serde_json::from_str(&text).ok());
-    let graph = graph_cache.graph(state).await?;
+    let graph = connector.get(state).await?;
     let from = scope
         .start_from()
         .and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millisecond()));

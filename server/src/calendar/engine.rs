@@ -59,10 +59,40 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// The `calendar.sync` job kind; keeps one Graph connector per Office 365 app settings.
+/// The Graph connector for the stored Office 365 app, built once and built again only when the
+/// app's settings change. Each calendar job kind keeps one.
+#[derive(Default)]
+pub struct GraphConnector {
+    built: Mutex<Option<(String, Arc<GraphClient>)>>,
+}
+
+impl GraphConnector {
+    /// The connector for the Office 365 app stored now.
+    pub async fn get(&self, state: &CalendarCtx) -> Result<Arc<GraphClient>, JobError> {
+        let o365 = Office365Settings::load(&state.identity)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        let fingerprint = format!(
+            "{}|{}|{}",
+            o365.client_id,
+            o365.tenant_id,
+            o365.client_secret_enc.as_deref().unwrap_or_default()
+        );
+        if let Some((seen, client)) = self.built.lock().as_ref()
+            && *seen == fingerprint
+        {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(graph_client(state, &o365)?);
+        *self.built.lock() = Some((fingerprint, client.clone()));
+        Ok(client)
+    }
+}
+
+/// The `calendar.sync` job kind.
 pub struct CalendarJob {
     state: CalendarCtx,
-    graph: Mutex<Option<(String, Arc<GraphClient>)>>,
+    graph: GraphConnector,
     /// One lock per activity being synced: two jobs for one activity (two webhooks in a row)
     /// run one after the other, so the later one reads the activity after the earlier one wrote,
     /// and a stale read cannot undo a newer change.
@@ -78,7 +108,7 @@ impl JobKind for CalendarJob {
     async fn run(&self, job: &Job) -> Result<(), JobError> {
         let request: SyncRequest = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Fatal(format!("bad calendar job payload: {e}")))?;
-        let graph = self.graph(&self.state).await?;
+        let graph = self.graph.get(&self.state).await?;
         let key = crm_key(request.kind, request.id);
         let lock = self.running.lock().entry(key.clone()).or_default().clone();
         let result = {
@@ -99,30 +129,9 @@ impl CalendarJob {
     pub fn new(state: CalendarCtx) -> Self {
         Self {
             state,
-            graph: Mutex::new(None),
+            graph: GraphConnector::default(),
             running: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The connector for the stored Office 365 app.
-    pub async fn graph(&self, state: &CalendarCtx) -> Result<Arc<GraphClient>, JobError> {
-        let o365 = Office365Settings::load(&state.identity)
-            .await
-            .map_err(|e| JobError::retry(e.to_string()))?;
-        let fingerprint = format!(
-            "{}|{}|{}",
-            o365.client_id,
-            o365.tenant_id,
-            o365.client_secret_enc.as_deref().unwrap_or_default()
-        );
-        if let Some((seen, client)) = self.graph.lock().as_ref()
-            && *seen == fingerprint
-        {
-            return Ok(client.clone());
-        }
-        let client = Arc::new(graph_client(state, &o365)?);
-        *self.graph.lock() = Some((fingerprint, client.clone()));
-        Ok(client)
     }
 }
 
@@ -791,7 +800,7 @@ pub async fn run_now(state: &CalendarCtx, employee: Option<&str>) -> Result<usiz
     if keys.is_empty() {
         return Ok(0);
     }
-    let graph = CalendarJob::new(state.clone()).graph(state).await?;
+    let graph = GraphConnector::default().get(state).await?;
     let mut count = 0;
     for key in keys {
         let Some(activity) = ActivityRef::parse_key(&key) else {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ActivityKind, CalendarCtx,
-    engine::{CalendarJob, SyncScope, sync_activity, sync_read},
+    engine::{GraphConnector, SyncScope, sync_activity, sync_read},
 };
 use crate::{
     crm::{ActivityRef, MAX_PAGE, PageRequest, TimedFilter},
@@ -55,14 +55,14 @@ impl Setting for ReconcileState {
 /// The `calendar.reconcile` job kind.
 pub struct ReconcileJob {
     state: CalendarCtx,
-    graph: CalendarJob,
+    graph: GraphConnector,
 }
 
 impl ReconcileJob {
     /// The kind, syncing with `state`.
     pub fn new(state: CalendarCtx) -> Self {
         Self {
-            graph: CalendarJob::new(state.clone()),
+            graph: GraphConnector::default(),
             state,
         }
     }
@@ -116,7 +116,7 @@ struct Pass {
 }
 
 /// One pass.
-async fn reconcile_once(state: &CalendarCtx, graph_cache: &CalendarJob) -> Result<Pass, JobError> {
+async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Result<Pass, JobError> {
     let started = now_ms();
     let store = state.store.as_ref();
     let Some(scope) = SyncScope::load(state).await? else {
@@ -126,7 +126,7 @@ async fn reconcile_once(state: &CalendarCtx, graph_cache: &CalendarJob) -> Resul
             fingerprint: None,
         });
     };
-    let graph = graph_cache.graph(state).await?;
+    let graph = connector.get(state).await?;
     // A period shorter than the overlap would read the same changes again on every pass.
     let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
     let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);
