@@ -233,6 +233,7 @@ async fn concurrent_workers_never_lease_the_same_job_and_an_expired_lease_is_tak
                 kind: "test".into(),
                 payload: format!("{{\"n\":{n}}}"),
                 entry_id: None,
+                serial_key: None,
             })
             .await
             .unwrap();
@@ -261,6 +262,7 @@ async fn concurrent_workers_never_lease_the_same_job_and_an_expired_lease_is_tak
                 kind: "test".into(),
                 payload: "{}".into(),
                 entry_id: None,
+                serial_key: None,
             })
             .await
             .unwrap();
@@ -278,5 +280,93 @@ async fn concurrent_workers_never_lease_the_same_job_and_an_expired_lease_is_tak
         assert!(b.complete_job(&id, "alive").await.unwrap());
         assert_eq!(b.job(&id).await.unwrap().unwrap().status, "done");
         assert_eq!(a.count_jobs("queued").await.unwrap(), 40);
+    }
+}
+
+#[tokio::test]
+async fn jobs_sharing_a_serial_key_never_run_on_two_instances_at_once_and_a_waiting_duplicate_absorbs_a_new_one()
+ {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    for db in all_backends().await {
+        // Two connections to one database stand for two server instances.
+        let a = store::connect_and_migrate(&db.url, 4).await.unwrap();
+        let b = store::connect(&db.url, 4).await.unwrap();
+        let job = |payload: String, key: &str| store::NewJob {
+            kind: "test".into(),
+            payload,
+            entry_id: None,
+            serial_key: Some(key.to_owned()),
+        };
+        for n in 0..30 {
+            a.enqueue_job(job(format!("{{\"n\":{n}}}"), "activity:1"))
+                .await
+                .unwrap();
+        }
+        let holding = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let worker = |s: Arc<dyn store::Store>, owner: String| {
+            let (holding, most, done) = (holding.clone(), most.clone(), done.clone());
+            async move {
+                while done.load(Ordering::SeqCst) < 30 {
+                    let Some(job) = s.lease_job(&owner, 60_000).await.unwrap() else {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        continue;
+                    };
+                    let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                    // Released before the job is finished, so a lease that follows the finish
+                    // is never counted as overlapping.
+                    holding.fetch_sub(1, Ordering::SeqCst);
+                    assert!(s.complete_job(&job.id, &owner).await.unwrap());
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        };
+        tokio::join!(
+            worker(a.clone(), "a1".into()),
+            worker(a.clone(), "a2".into()),
+            worker(b.clone(), "b1".into()),
+            worker(b.clone(), "b2".into())
+        );
+        assert_eq!(done.load(Ordering::SeqCst), 30, "{}", db.backend);
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "{}: two jobs of one key ran at once",
+            db.backend
+        );
+
+        // A duplicate of a waiting job is the same job; once it runs, a new one is added.
+        let first = a.enqueue_job(job("{}".into(), "activity:2")).await.unwrap();
+        let again = b.enqueue_job(job("{}".into(), "activity:2")).await.unwrap();
+        assert_eq!(first, again, "{}", db.backend);
+        let other = a.enqueue_job(job("{}".into(), "activity:3")).await.unwrap();
+        assert_ne!(first, other, "{}", db.backend);
+        let leased = a.lease_job("a", 60_000).await.unwrap().unwrap();
+        assert_eq!(leased.id, first, "{}", db.backend);
+        assert_eq!(leased.serial_key.as_deref(), Some("activity:2"));
+        let later = b.enqueue_job(job("{}".into(), "activity:2")).await.unwrap();
+        assert_ne!(
+            later, first,
+            "{}: a running job absorbs nothing",
+            db.backend
+        );
+        // The later one waits for the running one; the other key's job does not.
+        let next = b.lease_job("b", 60_000).await.unwrap().unwrap();
+        assert_eq!(next.id, other, "{}", db.backend);
+        assert_eq!(
+            b.lease_job("b", 60_000).await.unwrap(),
+            None,
+            "{}",
+            db.backend
+        );
+        assert!(a.complete_job(&first, "a").await.unwrap());
+        let last = b.lease_job("b", 60_000).await.unwrap().unwrap();
+        assert_eq!(last.id, later, "{}", db.backend);
     }
 }

@@ -70,6 +70,8 @@ pub async fn queue_backfill_in(store: &dyn Store, employee_id: &str) -> Result<(
             kind: JOB_KIND.to_owned(),
             payload,
             entry_id: None,
+            // One backfill per employee at a time; a second request while one waits is the same.
+            serial_key: Some(format!("{JOB_KIND}:{employee_id}")),
         })
         .await?;
     Ok(())

@@ -3,11 +3,7 @@
 //! as the job kind [`JOB_KIND`] of the durable queue, so retries, backoff and leases across
 //! instances come from the queue.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -39,7 +35,10 @@ pub struct SyncRequest {
     pub id: i64,
 }
 
-/// Queues a sync of one activity and wakes the workers.
+/// Queues a sync of one activity and wakes the workers. The activity's jobs share a serial key,
+/// so they run one after the other on every instance together: the later one reads the activity
+/// after the earlier one wrote, and a stale read cannot undo a newer change. A sync still waiting
+/// absorbs the new one (it reads the activity after this change anyway).
 pub async fn enqueue(
     store: &dyn Store,
     jobs: &JobQueue,
@@ -53,6 +52,7 @@ pub async fn enqueue(
             kind: JOB_KIND.to_owned(),
             payload,
             entry_id: None,
+            serial_key: Some(format!("{JOB_KIND}:{}", crm_key(kind, id))),
         })
         .await?;
     jobs.wake();
@@ -93,10 +93,6 @@ impl GraphConnector {
 pub struct CalendarJob {
     state: CalendarCtx,
     graph: GraphConnector,
-    /// One lock per activity being synced: two jobs for one activity (two webhooks in a row)
-    /// run one after the other, so the later one reads the activity after the earlier one wrote,
-    /// and a stale read cannot undo a newer change.
-    running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[async_trait]
@@ -109,18 +105,7 @@ impl JobKind for CalendarJob {
         let request: SyncRequest = serde_json::from_str(&job.payload)
             .map_err(|e| JobError::Fatal(format!("bad calendar job payload: {e}")))?;
         let graph = self.graph.get(&self.state).await?;
-        let key = crm_key(request.kind, request.id);
-        let lock = self.running.lock().entry(key.clone()).or_default().clone();
-        let result = {
-            let _turn = lock.lock().await;
-            sync_activity(&self.state, &graph, request.kind, request.id).await
-        };
-        drop(lock);
-        let mut running = self.running.lock();
-        if running.get(&key).is_some_and(|l| Arc::strong_count(l) == 1) {
-            running.remove(&key);
-        }
-        result
+        sync_activity(&self.state, &graph, request.kind, request.id).await
     }
 }
 
@@ -130,7 +115,6 @@ impl CalendarJob {
         Self {
             state,
             graph: GraphConnector::default(),
-            running: Mutex::new(HashMap::new()),
         }
     }
 }

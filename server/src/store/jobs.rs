@@ -2,7 +2,8 @@
 //! fail, retry and the admin listing. A job is due when it is `queued` and its `next_attempt_at`
 //! has passed; a lease moves `next_attempt_at` to the lease's end, so the job of a worker that
 //! died becomes due again by itself, and a worker that runs long renews its lease. Jobs of one
-//! ledger entry never run at the same time. A scheduled job (`every_ms` set) is one row that
+//! ledger entry never run at the same time, nor do jobs sharing a serial key, on any instance; a
+//! job with a serial key is not added again while an identical one still waits. A scheduled job (`every_ms` set) is one row that
 //! stays `queued` and is due again `every_ms` after each run; the admin listing leaves it out.
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use super::{StoreResult, for_both_backends, now_ms};
 
 /// The columns every job query returns, in [`JobRow`] order.
 pub(super) const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, last_error, \
-     next_attempt_at, lease_owner, entry_id, created_at, updated_at, every_ms";
+     next_attempt_at, lease_owner, entry_id, created_at, updated_at, every_ms, serial_key";
 
 /// A job to add to the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub struct NewJob {
     pub payload: String,
     /// The ledger entry the job works on, if any.
     pub entry_id: Option<String>,
+    /// Jobs sharing this key run one at a time, across instances, and an identical job (kind,
+    /// payload, key) still waiting for its first attempt absorbs a new one.
+    pub serial_key: Option<String>,
 }
 
 impl NewJob {
@@ -31,6 +35,7 @@ impl NewJob {
             kind: kind.to_owned(),
             payload: "{}".into(),
             entry_id: Some(entry_id.to_owned()),
+            serial_key: None,
         }
     }
 }
@@ -63,12 +68,15 @@ pub struct Job {
     pub updated_at: i64,
     /// For a scheduled job, the time between runs (ms); `None` for a one-off job.
     pub every_ms: Option<i64>,
+    /// Jobs sharing it run one at a time.
+    pub serial_key: Option<String>,
 }
 
 /// The job queue's persistence.
 #[async_trait]
 pub trait JobStore {
-    /// Adds a job, due now; returns its id.
+    /// Adds a job, due now; returns its id (an identical waiting job's id when `job` has a
+    /// serial key and one waits).
     async fn enqueue_job(&self, job: NewJob) -> StoreResult<String>;
     /// Leases the most overdue job for `lease_ms` to `owner`, counting an attempt.
     async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>>;
@@ -127,9 +135,15 @@ for_both_backends! {
         }
 
         async fn lease_job(&self, owner: &str, lease_ms: i64) -> StoreResult<Option<Job>> {
-            // SQLite has one writer, so the conditional UPDATE alone is atomic; PostgreSQL
-            // instances skip the rows another transaction is leasing.
+            // SQLite has one writer, so the conditional UPDATE alone is atomic. On PostgreSQL
+            // instances skip the rows another transaction is leasing, and leases take turns:
+            // two concurrent leases would not see each other's uncommitted lease of another job
+            // with the same entry or serial key, and both would run.
             let now = now_ms();
+            let mut tx = self.writer().begin().await?;
+            if !LEASE_TURN.is_empty() {
+                sqlx::query(LEASE_TURN).execute(&mut *tx).await?;
+            }
             let sql = format!(
                 "UPDATE jobs SET lease_owner = $1, next_attempt_at = $2, \
                  attempts = attempts + 1, updated_at = $3 \
@@ -139,15 +153,21 @@ for_both_backends! {
                      WHERE o.entry_id = j.entry_id AND o.job_id <> j.job_id \
                      AND o.status = 'queued' AND o.lease_owner IS NOT NULL \
                      AND o.next_attempt_at > $3)) \
-                   ORDER BY j.next_attempt_at LIMIT 1{SKIP_LOCKED}) \
+                   AND (j.serial_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o \
+                     WHERE o.serial_key = j.serial_key AND o.job_id <> j.job_id \
+                     AND o.status = 'queued' AND o.lease_owner IS NOT NULL \
+                     AND o.next_attempt_at > $3)) \
+                   ORDER BY j.next_attempt_at, j.job_id LIMIT 1{SKIP_LOCKED}) \
                  RETURNING {JOB_COLUMNS}"
             );
-            Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+            let job = sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
                 .bind(owner)
                 .bind(now + lease_ms)
                 .bind(now)
-                .fetch_optional(self.writer())
-                .await?)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(job)
         }
 
         async fn lease_job_now(
@@ -330,17 +350,35 @@ for_both_backends! {
         tx: &mut sqlx::Transaction<'_, Dialect>,
         job: &NewJob,
     ) -> StoreResult<String> {
+        if let Some(key) = &job.serial_key {
+            // A waiting duplicate will read the world after this change anyway.
+            let waiting: Option<String> = sqlx::query_scalar(
+                "SELECT job_id FROM jobs WHERE serial_key = $1 AND kind = $2 AND payload = $3 \
+                 AND status = 'queued' AND lease_owner IS NULL AND attempts = 0 \
+                 AND every_ms IS NULL ORDER BY job_id LIMIT 1",
+            )
+            .bind(key)
+            .bind(&job.kind)
+            .bind(&job.payload)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(id) = waiting {
+                return Ok(id);
+            }
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
         sqlx::query(
             "INSERT INTO jobs (job_id, kind, payload, status, attempts, next_attempt_at, \
-             entry_id, created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $5, $4, $4)",
+             entry_id, created_at, updated_at, serial_key) \
+             VALUES ($1, $2, $3, 'queued', 0, $4, $5, $4, $4, $6)",
         )
         .bind(&id)
         .bind(&job.kind)
         .bind(&job.payload)
         .bind(now)
         .bind(&job.entry_id)
+        .bind(&job.serial_key)
         .execute(&mut **tx)
         .await?;
         Ok(id)

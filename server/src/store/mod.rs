@@ -167,6 +167,9 @@ macro_rules! for_both_backends {
             /// SQLite has one writer, so a conditional UPDATE already leases exclusively.
             #[allow(dead_code)]
             const SKIP_LOCKED: &str = "";
+            /// Nothing to take turns on: one writer at a time already.
+            #[allow(dead_code)]
+            const LEASE_TURN: &str = "";
             $($body)*
         }
         mod __postgres_impl {
@@ -178,6 +181,10 @@ macro_rules! for_both_backends {
             /// Concurrent instances lease different rows instead of waiting for each other.
             #[allow(dead_code)]
             const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+            /// Makes job leases take turns until the transaction ends (the key is arbitrary
+            /// but fixed: "crmjobs" in ASCII).
+            #[allow(dead_code)]
+            const LEASE_TURN: &str = "SELECT pg_advisory_xact_lock(27991836957041267)";
             $($body)*
         }
     };
