@@ -214,10 +214,28 @@ impl CalRig {
             .collect()
     }
 
-    /// Waits (≤ 20 s) until `check` holds for the mailboxes.
+    /// Waits until `check` holds for the mailboxes, while the sync makes progress: up to 20 s
+    /// after the last Graph call answered (a loaded machine slows the sync down, a stuck one
+    /// makes none), and 3 minutes in all.
     async fn until(&self, what: &str, check: impl Fn(&Self) -> bool) {
-        let check = &check;
-        let ok = eventually(Duration::from_secs(20), || async move { check(self) }).await;
+        let started = std::time::Instant::now();
+        let mut calls = self.stack.entra.graph().calls();
+        let mut progressed = started;
+        let ok = loop {
+            if check(self) {
+                break Some(());
+            }
+            let now = self.stack.entra.graph().calls();
+            if now != calls {
+                (calls, progressed) = (now, std::time::Instant::now());
+            }
+            if progressed.elapsed() > Duration::from_secs(20)
+                || started.elapsed() > Duration::from_secs(180)
+            {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert!(
             ok.is_some(),
             "{what} never happened; alice {:?} bob {:?} cyril {:?} invitations {:?}",
@@ -230,6 +248,45 @@ impl CalRig {
 }
 
 impl CalRig {
+    /// A second server instance on the rig's database, with the same master key and Microsoft
+    /// endpoints.
+    async fn second_instance(&self) -> tests::TestApp {
+        let graph_url = self.stack.entra.graph_url();
+        tests::spawn_second_instance(&self.stack.app, self.stack.entra.authority(), |c| {
+            c.entra.graph_url = graph_url;
+        })
+        .await
+    }
+
+    /// `rounds` CRM webhooks about `entity` `id` to this instance and to `second` at once.
+    async fn webhooks(
+        &self,
+        second: &tests::TestApp,
+        entity: &str,
+        id: i64,
+        tag: &str,
+        rounds: usize,
+    ) {
+        let mut posts = Vec::new();
+        for n in 0..rounds {
+            for app in [&self.stack.app, second] {
+                let request = app
+                    .client
+                    .post(app.url(&format!("/api/raynet-event/{}", self.stack.webhook_id)))
+                    .header("X-RAYNETCRM-Token", &self.stack.webhook_token)
+                    .json(&json!({
+                        "eventId": format!("{tag}-{n}-{}", app.url("")), "type": "record.updated",
+                        "author": "admin@raynet.cz", "source": {"name": "user"},
+                        "data": {"entityName": entity, "entityId": id, "extIds": null}
+                    }));
+                posts.push(request.send());
+            }
+        }
+        for answer in futures::future::join_all(posts).await {
+            assert!(answer.expect("answers").status().is_success());
+        }
+    }
+
     /// The Graph call count once no call has come for a second (≤ 20 s): the sync that made the
     /// events visible may still be finishing its last calls, e.g. a second run joining a create.
     async fn graph_calls_when_quiet(&self) -> usize {
@@ -615,31 +672,10 @@ async fn a_graph_outage_of_30_s_and_a_burst_of_429s_during_500_changes_end_with_
 #[tokio::test]
 async fn two_server_instances_on_one_database_write_each_change_once() {
     let rig = CalRig::start("none").await;
-    let graph_url = rig.stack.entra.graph_url();
-    let second = tests::spawn_second_instance(&rig.stack.app, rig.stack.entra.authority(), |c| {
-        c.entra.graph_url = graph_url;
-    })
-    .await;
+    let second = rig.second_instance().await;
     let id = rig.create_meeting("Jedna změna, dvě instance");
     // Both instances receive a storm of webhooks for the meeting at the same time.
-    let mut posts = Vec::new();
-    for n in 0..10 {
-        for app in [&rig.stack.app, &second] {
-            let request = app
-                .client
-                .post(app.url(&format!("/api/raynet-event/{}", rig.stack.webhook_id)))
-                .header("X-RAYNETCRM-Token", &rig.stack.webhook_token)
-                .json(&json!({
-                    "eventId": format!("twin-{n}-{}", app.url("")), "type": "record.updated",
-                    "author": "admin@raynet.cz", "source": {"name": "user"},
-                    "data": {"entityName": "Meeting", "entityId": id, "extIds": null}
-                }));
-            posts.push(request.send());
-        }
-    }
-    for answer in futures::future::join_all(posts).await {
-        assert!(answer.expect("answers").status().is_success());
-    }
+    rig.webhooks(&second, "Meeting", id, "twin", 10).await;
     rig.until("a copy in each calendar", |r| {
         [&r.alice, &r.bob, &r.cyril]
             .iter()
@@ -1090,4 +1126,98 @@ async fn switching_the_participant_mode_replans_every_synced_event_at_the_next_r
         },
     )
     .await;
+}
+
+/// Per mailbox path, the most events our writes had made exist at once, and how many were
+/// created, from the Graph simulator's record (in answer order).
+fn creates_and_peaks(rig: &CalRig) -> std::collections::BTreeMap<String, (i64, i64)> {
+    let mut live: std::collections::BTreeMap<String, (i64, i64, i64)> = Default::default();
+    for x in rig.stack.entra.graph().recorded() {
+        let Some((mailbox, _)) = x.path.split_once("/events") else {
+            continue;
+        };
+        let entry = live.entry(mailbox.to_owned()).or_default();
+        if x.method == "POST" && x.path.ends_with("/events") && x.status == 201 {
+            entry.0 += 1;
+            entry.1 += 1;
+            entry.2 = entry.2.max(entry.0);
+        } else if x.method == "DELETE" && x.status == 204 {
+            entry.0 -= 1;
+        }
+    }
+    live.into_iter()
+        .map(|(m, (_, created, peak))| (m, (created, peak)))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_instances_under_a_storm_of_webhooks_for_one_changing_meeting_end_with_the_right_event_never_doubled()
+ {
+    let rig = CalRig::start("none").await;
+    let second = rig.second_instance().await;
+    let id = rig.create_meeting("Krok 0");
+    let sim = &rig.stack.raynet.sim;
+    // Changes in range: the event is created once per mailbox and then only updated.
+    for step in 1..=6 {
+        let (status, _) = sim.user_change(
+            &Method::POST,
+            "meeting",
+            Some(id),
+            &json!({"title": format!("Krok {step}"),
+                    "scheduledFrom": format!("2026-09-{:02}T09:00:00+02:00", step + 1),
+                    "scheduledTill": format!("2026-09-{:02}T10:00:00+02:00", step + 1)}),
+        );
+        assert!(status.is_success());
+        rig.webhooks(&second, "Meeting", id, &format!("step{step}"), 3)
+            .await;
+    }
+    rig.until("the last change in each calendar", |r| {
+        [&r.alice, &r.bob, &r.cyril]
+            .iter()
+            .all(|u| subjects(r, u) == ["Krok 6"])
+    })
+    .await;
+    rig.graph_calls_when_quiet().await;
+    let counts = creates_and_peaks(&rig);
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    for (mailbox, (created, _)) in &counts {
+        assert_eq!(*created, 1, "{mailbox}: created once, then updated");
+    }
+    // Now out of range (before the start date) and back, again and again.
+    for step in 7..=16 {
+        let inside = step % 2 == 0;
+        let day = if inside { "2026-10-01" } else { "2025-06-01" };
+        let (status, _) = sim.user_change(
+            &Method::POST,
+            "meeting",
+            Some(id),
+            &json!({"title": format!("Krok {step}"),
+                    "scheduledFrom": format!("{day}T09:00:00+02:00"),
+                    "scheduledTill": format!("{day}T10:00:00+02:00")}),
+        );
+        assert!(status.is_success());
+        rig.webhooks(&second, "Meeting", id, &format!("step{step}"), 3)
+            .await;
+    }
+    rig.until("the last change (in range) in each calendar", |r| {
+        [&r.alice, &r.bob, &r.cyril]
+            .iter()
+            .all(|u| subjects(r, u) == ["Krok 16"])
+    })
+    .await;
+    rig.graph_calls_when_quiet().await;
+    for user in [&rig.alice, &rig.bob, &rig.cyril] {
+        let events = rig.events(user);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(start_of(&events[0]), "2026-10-01T07:00:00.0000000");
+    }
+    for (mailbox, (created, peak)) in creates_and_peaks(&rig) {
+        assert_eq!(
+            peak, 1,
+            "{mailbox}: never two events of the meeting at once"
+        );
+        // The first create, then at most one per return into range.
+        assert!(created <= 6, "{mailbox}: created {created} times");
+    }
+    second.stop().await;
 }
