@@ -1086,9 +1086,10 @@ async fn a_backfill_killed_mid_way_resumes_after_a_restart_with_every_event_once
 }
 
 #[tokio::test]
-async fn switching_the_participant_mode_replans_every_synced_event_at_the_next_reconcile() {
+async fn switching_the_participant_mode_or_the_category_replans_every_synced_event_at_once() {
+    // The reconcile's period is an hour: only the saved setting can start it within the test.
     let rig = CalRig::start_with(RigOptions {
-        adjust: |c| c.jobs.calendar_reconcile_secs = 1,
+        adjust: |c| c.jobs.calendar_reconcile_secs = 3600,
         ..RigOptions::mode("none")
     })
     .await;
@@ -1099,9 +1100,6 @@ async fn switching_the_participant_mode_replans_every_synced_event_at_the_next_r
             .all(|u| r.events(u).len() == 1)
     })
     .await;
-    // The reconcile has long passed the meeting's last change: only the new mode makes it
-    // plan the meeting again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     rig.put(
         "/api/admin/sync",
         &json!({"participant_mode": "meetings_only"}),
@@ -1125,6 +1123,20 @@ async fn switching_the_participant_mode_replans_every_synced_event_at_the_next_r
                 })
         },
     )
+    .await;
+    rig.put(
+        "/api/admin/calendar",
+        &json!({"enabled": true, "activity_types": ["meeting", "event", "task", "phoneCall", "letter"],
+                "category": "CRM", "start_date": "2026-01-01"}),
+    )
+    .await;
+    rig.until("every copy filed under the new category", |r| {
+        [&r.alice, &r.bob, &r.cyril].iter().all(|u| {
+            r.events(u)
+                .iter()
+                .all(|e| e["categories"] == json!(["CRM"]))
+        })
+    })
     .await;
 }
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::{Problems, audit};
 use crate::{
     api_responses::{AdminOnly, Invalid},
+    calendar::reconcile::SETTINGS_CHANGED,
     error::{AppError, AppJson},
     identity::session::{AdminSession, RequireAdmin},
     service_errors::SaveError,
@@ -40,14 +41,19 @@ pub fn parse(input: &SyncInput) -> Result<SyncSettings, Problems> {
     Ok(SyncSettings { participant_mode })
 }
 
-/// Validates and saves the sync parameters, auditing the change.
+/// Validates and saves the sync parameters, auditing the change; a new mode starts the calendar
+/// reconcile at once, so synced events take it without waiting for the next pass.
 pub async fn save(
     state: &AppState,
     by: &AdminSession,
     input: &SyncInput,
 ) -> Result<SyncSettings, SaveError> {
     let settings = parse(input).map_err(|p| p.in_english())?;
+    let before = SyncSettings::load(state.store.as_ref()).await?;
     settings.save(state.store.as_ref()).await?;
+    if before != settings {
+        state.jobs.signal(SETTINGS_CHANGED);
+    }
     audit(
         state,
         by,

@@ -4,7 +4,8 @@
 //! the ids the CRM still has to sync (and so remove) the linked activities it no longer has.
 //! Activities moved out of range are changes, so the first part catches them. When what every
 //! event depends on changed since the last pass (participant mode, types, category, start
-//! date), every linked activity is planned again.
+//! date), every linked activity is planned again; saving such a change signals
+//! [`SETTINGS_CHANGED`], so that pass starts at once rather than at the next period.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -18,13 +19,17 @@ use super::{
 };
 use crate::{
     crm::{ActivityRef, MAX_PAGE, PageRequest, TimedFilter},
-    jobs::{JobError, JobKind, Schedule},
+    jobs::{JobError, JobKind, Schedule, Signal},
     settings::Setting,
     store::{Job, now_ms},
 };
 
 /// The job kind of the scheduled reconcile.
 pub const JOB_KIND: &str = "calendar.reconcile";
+
+/// Something every event depends on changed (participant mode, types, category, start date):
+/// the reconcile runs now.
+pub const SETTINGS_CHANGED: Signal = Signal("calendar-settings-changed");
 
 /// Changes this close to the watermark are fetched again: clocks and commit order drift.
 const OVERLAP: Duration = Duration::from_secs(120);
@@ -79,6 +84,10 @@ impl JobKind for ReconcileJob {
             0 => Schedule::Off,
             secs => Schedule::Every(Duration::from_secs(secs)),
         }
+    }
+
+    fn woken_by(&self) -> &'static [Signal] {
+        &[SETTINGS_CHANGED]
     }
 
     async fn run(&self, _job: &Job) -> Result<(), JobError> {

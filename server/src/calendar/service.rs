@@ -1,9 +1,12 @@
 //! The calendar-sync admin services that the JSON admin API and the Synchronisation page share:
-//! saving the settings and opting an employee in or out (both queue the backfills they call
-//! for), "sync now" for an employee, the trace a page at a time, and the Office 365 app test (a
-//! Graph app-only token and a calendar read).
+//! saving the settings (a change every event depends on starts the reconcile at once) and
+//! opting an employee in or out (both queue the backfills they call for), "sync now" for an
+//! employee, backfills on demand (the CLI's `sync run`), the trace a page at a time, and the
+//! Office 365 app test (a Graph app-only token and a calendar read).
 
-use super::{CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue};
+use super::{
+    CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue, reconcile::SETTINGS_CHANGED,
+};
 use crate::{
     crm::ActivityRef,
     graph::GraphError,
@@ -13,8 +16,8 @@ use crate::{
 };
 
 /// Saves settings that passed [`CalendarSettings::validate`] (the category trimmed), queues a
-/// backfill of every opted-in calendar when sync was turned on or shows more, and audits the
-/// change.
+/// backfill of every opted-in calendar when sync was turned on or shows more, starts the
+/// reconcile at once when what every event depends on changed, and audits the change.
 pub async fn save_settings(
     state: &CalendarCtx,
     by: &AdminSession,
@@ -31,7 +34,7 @@ pub async fn save_settings(
     settings.save(state.store.as_ref()).await?;
     // Turned on, or more to show (a type added, an earlier start): every opted-in calendar is
     // backfilled (what is already right costs no Graph call). Less to show, or another
-    // category, is planned again by the next reconcile.
+    // category, is planned again by the reconcile, which starts now.
     let more = !before.enabled
         || !settings.activity_types.is_subset(&before.activity_types)
         || settings.start_instant() < before.start_instant();
@@ -41,6 +44,13 @@ pub async fn save_settings(
                 queue_backfill(state.store.as_ref(), &state.jobs, &employee.employee_id).await?;
             }
         }
+    }
+    if settings.enabled
+        && (before.activity_types != settings.activity_types
+            || before.category != settings.category
+            || before.start_date != settings.start_date)
+    {
+        state.jobs.signal(SETTINGS_CHANGED);
     }
     let types: Vec<&str> = settings.activity_types.iter().map(|k| k.entity()).collect();
     by.audit(
@@ -97,6 +107,34 @@ async fn calendar_on(store: &dyn crate::store::Store) -> Result<bool, StoreError
         Err(SettingsError::Store(e)) => Err(e),
         Err(_) => Ok(false),
     }
+}
+
+/// Queues a backfill of the calendar of every opted-in employee (or of `employee` only, by id or
+/// sign-in e-mail, when opted in) while calendar sync is on; how many were queued.
+pub async fn queue_backfills(
+    state: &CalendarCtx,
+    employee: Option<&str>,
+) -> Result<usize, StoreError> {
+    let store = state.store.as_ref();
+    if !calendar_on(store).await? {
+        return Ok(0);
+    }
+    let opted_in: std::collections::BTreeSet<String> = store
+        .calendar_employees()
+        .await?
+        .into_iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.employee_id)
+        .collect();
+    let mut queued = 0;
+    for e in store.list_employees().await? {
+        let wanted = employee.is_none_or(|w| w == e.id || w.eq_ignore_ascii_case(&e.login_email));
+        if wanted && opted_in.contains(&e.id) {
+            queue_backfill(store, &state.jobs, &e.id).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }
 
 /// Queues a sync of every activity that has an event in employee `id`'s calendar; how many were
