@@ -302,6 +302,7 @@ cli-sync-off = vypnuta
 cli-sync-never = nikdy
 cli-sync-none = žádná
 cli-sync-run = Synchronizováno aktivit: { $count }.
+cli-sync-backfill = Doplnění zařazeno pro kalendáře: { $count }; server je doplní.
 
 ## CRM connection and webhook (automated setup)
 crm-base-url-raynet = API klíč se posílá jen do Raynetu: zadejte adresu Raynetu začínající https://, například https://app.raynet.cz/api/v2/.

@@ -298,6 +298,7 @@ cli-sync-off = off
 cli-sync-never = never
 cli-sync-none = none
 cli-sync-run = { $count } activities synced.
+cli-sync-backfill = Backfill queued for { $count } calendars; the server fills them in.
 
 ## CRM connection and webhook (automated setup)
 crm-base-url-raynet = The API key is only sent to Raynet: enter an https:// address of Raynet such as https://app.raynet.cz/api/v2/.

@@ -196,7 +196,8 @@ async fn the_command_line_speaks_czech_when_lang_says_so() {
 }
 
 #[tokio::test]
-async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_what_it_synced() {
+async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_what_it_synced_and_queues_backfills()
+ {
     let cwd = tempfile::tempdir().unwrap();
     let output = command(cwd.path())
         .args(["admin", "create", "--email", "boss@firma.cz"])
@@ -242,6 +243,46 @@ async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_wha
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("0 activities synced."), "{stdout}");
+    assert!(
+        stdout.contains("Backfill queued for 0 calendars"),
+        "calendar sync is off: {stdout}"
+    );
+
+    // With calendar sync on, the opted-in employee's calendar is backfilled by the server.
+    use server::settings::Setting;
+    let mut settings = server::calendar::CalendarSettings::load(store.as_ref())
+        .await
+        .unwrap();
+    settings.enabled = true;
+    settings.save(store.as_ref()).await.unwrap();
+    let backfills = || async {
+        store
+            .list_jobs(Some("queued"), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == "calendar.backfill" && j.payload.contains(&boss.id))
+            .count()
+    };
+    for args in [
+        &["sync", "run", "--employee", "boss@firma.cz"][..],
+        &["sync", "run"],
+    ] {
+        let output = command(cwd.path())
+            .args(args)
+            .env("LANG", "en_US.UTF-8")
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("Backfill queued for 1 calendars"),
+            "{args:?}: {stdout}"
+        );
+        // The second request finds the first still waiting: one backfill, not two.
+        assert_eq!(backfills().await, 1, "{args:?}");
+    }
 }
 
 #[tokio::test]

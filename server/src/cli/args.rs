@@ -84,7 +84,8 @@ pub enum Command {
 pub enum SyncCommand {
     /// Each employee's calendar sync: opted in, items in sync, last sync, last error.
     Status,
-    /// Sync now every activity already in the employees' calendars (or in one employee's).
+    /// Sync now every activity already in the employees' calendars (or in one employee's), and
+    /// queue the backfill of every opted-in calendar (or of that employee's).
     Run {
         /// Only this employee (id or sign-in e-mail).
         #[arg(long)]

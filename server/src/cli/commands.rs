@@ -352,10 +352,13 @@ pub async fn sync_status(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `sync run [--employee E]`: syncs now every activity in the calendars (or in one employee's).
+/// `sync run [--employee E]`: syncs now every activity in the calendars (or in one employee's),
+/// and queues the backfill of every opted-in calendar (or of that employee's), which the
+/// server's workers carry out.
 pub async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Result<()> {
     let state = crate::build_state(config).await?;
-    let count = crate::calendar::engine::run_now(&state.calendar_ctx(), employee.as_deref())
+    let ctx = state.calendar_ctx();
+    let count = crate::calendar::engine::run_now(&ctx, employee.as_deref())
         .await
         .map_err(|e| match e {
             crate::jobs::JobError::Retry { reason, .. } | crate::jobs::JobError::Fatal(reason) => {
@@ -364,5 +367,11 @@ pub async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Resul
         })?;
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     println!("{}", tr().ta("cli-sync-run", &[("count", count.into())]));
+    let queued = crate::calendar::service::queue_backfills(&ctx, employee.as_deref()).await?;
+    let queued = i64::try_from(queued).unwrap_or(i64::MAX);
+    println!(
+        "{}",
+        tr().ta("cli-sync-backfill", &[("count", queued.into())])
+    );
     Ok(())
 }
