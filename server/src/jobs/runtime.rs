@@ -248,6 +248,11 @@ impl Worker {
             Some(every) => self.repeat(&job, every, outcome).await,
             None => self.finish(kind.as_ref(), &job, outcome).await,
         };
+        if job.serial_key.is_some() {
+            // A job of the same key may be waiting for this one: the workers that skipped it
+            // look again now rather than at their next poll.
+            self.shared.queue.wake();
+        }
         match written {
             Ok(true) => {}
             Ok(false) => {
