@@ -1,11 +1,13 @@
 //! The scheduled reconcile `calendar.reconcile` (every `jobs.calendar_reconcile_secs`): repairs
-//! what lost webhooks missed. It syncs every activity of the synced types changed since the last
-//! pass (`rowInfo.lastModifiedAt`) that concerns a synced employee or has an event, and lists
-//! the ids the CRM still has to sync (and so remove) the linked activities it no longer has.
-//! Activities moved out of range are changes, so the first part catches them. When what every
-//! event depends on changed since the last pass (participant mode, types, category, start
-//! date), every linked activity is planned again; saving such a change signals
-//! [`SETTINGS_CHANGED`], so that pass starts at once rather than at the next period.
+//! what lost webhooks missed. It queues a `calendar.sync` job for every activity of the synced
+//! types changed since the last pass (`rowInfo.lastModifiedAt`) that concerns a synced employee
+//! or has an event, and lists the ids the CRM still has to sync (and so remove) the linked
+//! activities it no longer has. Its jobs run one at a time per activity with the webhooks'
+//! jobs, so a pass's older read never undoes a newer change. Activities moved out of range are
+//! changes, so the first part catches them. When what every event depends on changed since the
+//! last pass (participant mode, types, category, start date), every linked activity is planned
+//! again; saving such a change signals [`SETTINGS_CHANGED`], so that pass starts at once rather
+//! than at the next period.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ActivityKind, CalendarCtx,
-    engine::{GraphConnector, SyncScope, sync_activity, sync_read},
+    engine::{GraphConnector, SyncScope, enqueue},
 };
 use crate::{
     crm::{ActivityRef, MAX_PAGE, PageRequest, TimedFilter},
@@ -135,7 +137,8 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
             fingerprint: None,
         });
     };
-    let graph = connector.get(state).await?;
+    // Checks the Office 365 app before queuing work that needs it.
+    connector.get(state).await?;
     // A period shorter than the overlap would read the same changes again on every pass.
     let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
     let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);
@@ -150,7 +153,7 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
         let mut synced = 0;
         for key in store.calendar_linked_keys().await? {
             if let Some(r) = ActivityRef::parse_key(&key) {
-                sync_activity(state, &graph, r.kind, r.id).await?;
+                enqueue(store, &state.jobs, r.kind, r.id).await?;
                 synced += 1;
             }
         }
@@ -188,7 +191,7 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
             let count = found.items.len() as u64;
             for activity in &found.items {
                 if scope.involves(activity) || linked_ids.binary_search(&activity.id).is_ok() {
-                    sync_read(state, &graph, &scope, kind, activity.id, Some(activity)).await?;
+                    enqueue(store, &state.jobs, kind, activity.id).await?;
                     synced += 1;
                 }
             }
@@ -197,12 +200,12 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
             }
             page = page.next();
         }
-        synced += remove_gone(state, &graph, &scope, kind, &linked_ids).await?;
+        synced += remove_gone(state, &scope, kind, &linked_ids).await?;
     }
     // Links of types no longer synced: each sync removes their events.
     for (kind, ids) in linked {
         for id in ids {
-            sync_activity(state, &graph, kind, id).await?;
+            enqueue(store, &state.jobs, kind, id).await?;
             synced += 1;
         }
     }
@@ -213,11 +216,10 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
     })
 }
 
-/// Syncs the linked activities of `kind` the CRM no longer lists (ids only, from the smallest
-/// linked id on); the number synced.
+/// Queues a sync of the linked activities of `kind` the CRM no longer lists (ids only, from the
+/// smallest linked id on); the number queued.
 async fn remove_gone(
     state: &CalendarCtx,
-    graph: &crate::graph::GraphClient,
     scope: &SyncScope,
     kind: ActivityKind,
     linked_ids: &[i64],
@@ -247,7 +249,7 @@ async fn remove_gone(
     let mut synced = 0;
     for id in linked_ids {
         if in_crm.binary_search(id).is_err() {
-            sync_read(state, graph, scope, kind, *id, None).await?;
+            enqueue(state.store.as_ref(), &state.jobs, kind, *id).await?;
             synced += 1;
         }
     }

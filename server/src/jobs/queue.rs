@@ -59,6 +59,16 @@ impl JobQueue {
         self.wake();
     }
 
+    /// Makes the scheduled job `job_id` run now (it was signalled during its last run).
+    pub(crate) fn make_due(&self, job_id: &str) {
+        if let Ok(mut inner) = self.inner.lock()
+            && !inner.due.iter().any(|j| j == job_id)
+        {
+            inner.due.push(job_id.to_owned());
+        }
+        self.wake();
+    }
+
     /// Resolves when [`wake`](Self::wake) or [`signal`](Self::signal) is called.
     pub(crate) async fn woken(&self) {
         self.wake.notified().await;

@@ -176,8 +176,18 @@ impl Worker {
                     .await
                 {
                     Ok(Some(job)) => self.attempt(job).await,
-                    // Another worker runs it: it runs once more when done.
-                    Ok(None) => self.shared.queue.run_again(&id),
+                    Ok(None) => {
+                        // Another worker runs it: it runs once more when done. That worker may
+                        // have finished between our look and this note, so look once more.
+                        self.shared.queue.run_again(&id);
+                        if let Ok(Some(job)) = store
+                            .lease_job_now(&id, &self.owner, ms(settings.lease))
+                            .await
+                        {
+                            self.shared.queue.take_again(&id);
+                            self.attempt(job).await;
+                        }
+                    }
                     Err(e) => tracing::warn!(job = %id, error = %e, "cannot lease a job"),
                 }
                 continue;
@@ -262,8 +272,8 @@ impl Worker {
         }
     }
 
-    /// A scheduled job is due again after its period (at once when signalled meanwhile, not
-    /// before a CRM's reset time after a failure).
+    /// A scheduled job is due again after its period (not before a CRM's reset time after a
+    /// failure), and a successful run signalled meanwhile runs again at once.
     async fn repeat(
         &self,
         job: &Job,
@@ -271,9 +281,8 @@ impl Worker {
         outcome: Result<(), JobError>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let again = self.shared.queue.take_again(&job.id);
         let (error, next) = match outcome {
-            Ok(()) => (None, if again { now } else { now + every_ms }),
+            Ok(()) => (None, now + every_ms),
             Err(JobError::Retry { reason, not_before }) => {
                 let next = not_before.map_or(0, |t| t.timestamp_millis());
                 (Some(reason), next.max(now + every_ms))
@@ -288,7 +297,12 @@ impl Worker {
             .store
             .repeat_job(&job.id, &self.owner, error.as_deref(), next)
             .await;
-        if again || next <= now {
+        // Looked at only once the lease is released: a signal noted before then is seen here,
+        // one after it leases the job itself.
+        // A failed run keeps its wait (a CRM's reset time).
+        if self.shared.queue.take_again(&job.id) && error.is_none() {
+            self.shared.queue.make_due(&job.id);
+        } else if next <= now {
             self.shared.queue.wake();
         }
         written
