@@ -370,3 +370,53 @@ async fn jobs_sharing_a_serial_key_never_run_on_two_instances_at_once_and_a_wait
         assert_eq!(last.id, later, "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_backfill_page_queues_its_jobs_with_the_cursor_and_queuing_it_again_adds_no_job() {
+    for db in all_backends().await {
+        let s = store::connect_and_migrate(&db.url, 4).await.unwrap();
+        s.set_calendar_enabled("e1", true).await.unwrap();
+        let job = |id: i64| store::NewJob {
+            kind: "calendar.sync".into(),
+            payload: format!("{{\"kind\":\"meeting\",\"id\":{id}}}"),
+            entry_id: None,
+            serial_key: Some(format!("calendar.sync:raynet:meeting:{id}")),
+        };
+        let page: Vec<store::NewJob> = (1..=3).map(job).collect();
+        s.queue_calendar_backfill_page("e1", &page, "after-page-1")
+            .await
+            .unwrap();
+        let cursor = |s: std::sync::Arc<dyn store::Store>| async move {
+            s.calendar_employees()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.employee_id == "e1")
+                .and_then(|e| e.backfill_cursor)
+        };
+        assert_eq!(
+            cursor(s.clone()).await.as_deref(),
+            Some("after-page-1"),
+            "{}",
+            db.backend
+        );
+        assert_eq!(s.count_jobs("queued").await.unwrap(), 3, "{}", db.backend);
+        // A backfill resumed from an older cursor queues the page again: the waiting jobs
+        // absorb it.
+        s.queue_calendar_backfill_page("e1", &page, "after-page-1")
+            .await
+            .unwrap();
+        assert_eq!(s.count_jobs("queued").await.unwrap(), 3, "{}", db.backend);
+        // The next page moves the cursor on.
+        s.queue_calendar_backfill_page("e1", &[job(4)], "after-page-2")
+            .await
+            .unwrap();
+        assert_eq!(
+            cursor(s.clone()).await.as_deref(),
+            Some("after-page-2"),
+            "{}",
+            db.backend
+        );
+        assert_eq!(s.count_jobs("queued").await.unwrap(), 4, "{}", db.backend);
+    }
+}

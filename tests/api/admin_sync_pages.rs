@@ -307,12 +307,16 @@ async fn the_trace_page_shows_decisions_newest_first_a_page_at_a_time_per_employ
     assert!(first.contains("mailbox petr@firma.cz was not found"));
     assert!(first.contains("Event created") && first.contains("Failed"));
     assert!(first.contains(r#"rel="next""#) && !first.contains(r#"rel="prev""#));
-    let (_, last) = html(&admin, &app.url("/admin/sync/trace?page=2"), "en").await;
+    assert!(first.contains("Entries 1–50"), "{first}");
+    assert!(first.contains(r#"href="/admin/sync/trace?offset=50""#));
+    let (_, last) = html(&admin, &app.url("/admin/sync/trace?offset=100"), "en").await;
     assert_eq!(rows(&last), 22, "122 decisions: 50 + 50 + 22");
+    assert!(last.contains("Entries 101–122"));
+    assert!(last.contains(r#"href="/admin/sync/trace?offset=50""#));
     assert!(last.contains(r#"rel="prev""#) && !last.contains(r#"rel="next""#));
     assert!(last.contains(&format!("req-{base}")), "the oldest is last");
 
-    let url = app.url(&format!("/admin/sync/trace?employee={}&page=0", jana.id));
+    let url = app.url(&format!("/admin/sync/trace?employee={}", jana.id));
     let (_, mine) = html(&admin, &url, "en").await;
     assert!(!mine.contains("before_start_date") && !mine.contains("before the sync start"));
     let url = app.url("/admin/sync/trace?activity=raynet%3Ameeting%3A3");
@@ -324,8 +328,87 @@ async fn the_trace_page_shows_decisions_newest_first_a_page_at_a_time_per_employ
     );
     let (_, none) = html(&admin, &app.url("/admin/sync/trace?activity=x"), "en").await;
     assert!(none.contains("No sync decisions match."));
-    let (status, _) = html(&admin, &app.url("/admin/sync/trace?page=-1"), "en").await;
+    let (_, cs) = html(&admin, &app.url("/admin/sync/trace?offset=50"), "cs").await;
+    assert!(
+        cs.contains("Záznamy 51–100") && cs.contains("Novější") && cs.contains("Starší"),
+        "{cs}"
+    );
+    let (status, _) = html(&admin, &app.url("/admin/sync/trace?offset=-1"), "en").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_trace_api_pages_by_offset_and_limit_and_links_the_older_and_newer_pages() {
+    let app = spawn_app().await;
+    let admin = app.login_as_admin().await;
+    let store = app.state.store.as_ref();
+    let base = 1_780_000_000_000_i64;
+    // Five decisions in one millisecond and five after: pages stay stable within a millisecond.
+    for n in 0..10 {
+        let key = format!("raynet:meeting:{n}");
+        let at = base + i64::from(n >= 5);
+        store
+            .add_calendar_trace(&decision(at, &key, "", "skip", "unchanged"))
+            .await
+            .unwrap();
+    }
+    let page = |query: &'static str| {
+        let admin = &admin;
+        let url = app.url(&format!("/api/admin/calendar/trace?{query}"));
+        async move {
+            let r = admin
+                .client
+                .get(url)
+                .send()
+                .await
+                .expect("the server answers");
+            let status = r.status();
+            let link = r
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let keys: Vec<String> = body
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["activity_key"].as_str().map(str::to_owned))
+                .collect();
+            (status, keys, link)
+        }
+    };
+    let (status, first, link) = page("limit=4").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first.len(), 4);
+    assert!(
+        first.iter().all(|k| k.as_str() >= "raynet:meeting:5"),
+        "newest first: {first:?}"
+    );
+    assert_eq!(
+        link,
+        r#"</api/admin/calendar/trace?offset=4&limit=4>; rel="next""#
+    );
+    let (_, second, link) = page("offset=4&limit=4").await;
+    assert!(link.contains(r#"offset=8&limit=4>; rel="next""#), "{link}");
+    assert!(link.contains(r#"offset=0&limit=4>; rel="prev""#), "{link}");
+    let (_, third, link) = page("offset=8&limit=4").await;
+    assert_eq!(third.len(), 2);
+    assert!(!link.contains("next") && link.contains("prev"), "{link}");
+    let mut all: Vec<String> = [first, second, third].concat();
+    let listed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (listed, all.len()),
+        (10, 10),
+        "every decision once across the pages"
+    );
+    for bad in ["limit=0", "limit=501", "offset=-1"] {
+        let (status, _, _) = page(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
 
 /// Presses the Office 365 page's Test with `mailbox`; the outcome's code and the page.

@@ -943,6 +943,52 @@ async fn opting_an_employee_in_backfills_their_calendar_from_the_start_date_on()
 }
 
 #[tokio::test]
+async fn a_task_scheduled_after_the_start_date_but_due_before_it_is_backfilled_at_its_start() {
+    let rig = CalRig::start_with(RigOptions {
+        opt_in: false,
+        webhook: false,
+        ..RigOptions::mode("none")
+    })
+    .await;
+    // The sync starts on 2026-01-01; Raynet lets a deadline lie before the scheduled start.
+    rig.create_activity(
+        "task",
+        json!({"title": "Naplánovaný úkol", "deadline": "2025-12-20T12:00:00+01:00",
+               "scheduledFrom": "2026-02-02T09:00:00+01:00",
+               "scheduledTill": "2026-02-02T10:00:00+01:00"}),
+        &[],
+    );
+    rig.create_activity(
+        "task",
+        json!({"title": "Úkol jen s termínem", "deadline": "2026-03-03T12:00:00+01:00"}),
+        &[],
+    );
+    rig.create_activity(
+        "task",
+        json!({"title": "Starý úkol", "deadline": "2026-03-03T12:00:00+01:00",
+               "scheduledFrom": "2025-11-02T09:00:00+01:00"}),
+        &[],
+    );
+    rig.opt_in(0).await;
+    rig.until("both tasks shown from the start date on", |r| {
+        subjects(r, &r.alice) == ["Naplánovaný úkol", "Úkol jen s termínem"]
+    })
+    .await;
+    let events = rig.events(&rig.alice);
+    let planned = events
+        .iter()
+        .find(|e| e["subject"] == "Naplánovaný úkol")
+        .expect("the planned task");
+    assert_eq!(
+        start_of(planned),
+        "2026-02-02T08:00:00.0000000",
+        "shown at its scheduled start"
+    );
+    rig.graph_calls_when_quiet().await;
+    assert_eq!(rig.events(&rig.alice).len(), 2, "no task twice");
+}
+
+#[tokio::test]
 async fn a_change_whose_webhook_was_lost_reaches_the_calendar_through_the_reconcile() {
     let rig = CalRig::start_with(RigOptions {
         webhook: false,
@@ -1044,18 +1090,21 @@ async fn a_backfill_killed_mid_way_resumes_after_a_restart_with_every_event_once
     let at_kill = rig.events(&rig.alice).len();
     assert!(at_kill < COUNT, "the backfill finished before the kill");
     println!("backfill killed with {at_kill} of {COUNT} events written");
-    let cursor = rig
-        .stack
-        .app
-        .state
-        .store
-        .calendar_employees()
+    // The backfill wrote nothing itself: it queued one sync job per meeting, and what the
+    // killed process had not synced waits in the queue (its leased jobs fall due again).
+    let store = rig.stack.app.state.store.as_ref();
+    let waiting = store
+        .list_jobs(Some("queued"), 1000)
         .await
         .expect("the store answers")
         .into_iter()
-        .find(|e| e.employee_id == rig.employees[0].id)
-        .and_then(|e| e.backfill_cursor);
-    assert!(cursor.is_some(), "the progress is stored");
+        .filter(|j| j.kind == "calendar.sync")
+        .count();
+    assert!(
+        waiting >= COUNT - at_kill,
+        "{waiting} sync jobs wait for the {} missing events",
+        COUNT - at_kill
+    );
 
     graph.set_faults(&GraphFaults::default());
     let second = ServerProcess::start_with(cwd.path(), &[], &[], false, &env, port).await;

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use server::crm::{
     ActivityKind, ActivityLinks, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
-    NewPerson, PageRequest, ParticipantSpec, RecordKind, TimedActivityKind, TimedFilter,
+    NewPerson, PageRequest, ParticipantSpec, RecordKind, TaskTime, TimedActivityKind, TimedFilter,
     WEBHOOK_EVENTS, describe_connection,
 };
 use tests::raynet_sim::{Fault, Faults, RaynetSim, SimUser};
@@ -235,16 +235,37 @@ async fn timed_activities(sim: &RaynetSim) -> (i64, i64) {
         .await
         .unwrap();
     assert!(none.items.is_empty());
-    // Tasks are placed by their deadline.
-    let later = TimedFilter {
-        from: Utc.with_ymd_and_hms(2026, 9, 5, 0, 0, 0).single(),
+    // A task is selected by its scheduled start or, when asked, by its deadline.
+    let due_from = |day: u32| TimedFilter {
+        from: Utc.with_ymd_and_hms(2026, 9, day, 0, 0, 0).single(),
+        task_time: TaskTime::Due,
         ..TimedFilter::default()
     };
-    let tasks = crm
-        .list_timed_activities(TimedActivityKind::Task, &later, PageRequest::first(None))
-        .await
-        .unwrap();
-    assert!(tasks.items.iter().all(|t| t.id != task_id), "due before");
+    let listed_tasks = |filter: TimedFilter| {
+        let crm = &crm;
+        async move {
+            crm.list_timed_activities(TimedActivityKind::Task, &filter, PageRequest::first(None))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(listed_tasks(due_from(4)).await.contains(&task_id));
+    assert!(
+        !listed_tasks(due_from(5)).await.contains(&task_id),
+        "due before"
+    );
+    let scheduled_from_4 = TimedFilter {
+        task_time: TaskTime::Scheduled,
+        ..due_from(4)
+    };
+    assert!(
+        !listed_tasks(scheduled_from_4).await.contains(&task_id),
+        "not scheduled at all"
+    );
     assert_eq!(
         crm.get_timed_activity(TimedActivityKind::Letter, 999_999)
             .await

@@ -2,7 +2,10 @@
 //! status (`/api/admin/calendar/employees`), the per-item trace (`/api/admin/calendar/trace`) and
 //! "sync now" for one activity (`/api/admin/calendar/sync`).
 
-use axum::extract::{Path, Query, State};
+use axum::{
+    extract::{Path, Query, State},
+    response::IntoResponse,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -131,35 +134,75 @@ pub async fn set_employee(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-/// Trace filter.
+/// Trace filter and page.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TraceQuery {
     /// Only this employee's decisions.
     pub employee_id: Option<String>,
     /// Only this activity's decisions (`raynet:meeting:81`).
     pub activity: Option<String>,
-    /// At most this many (default 100).
-    pub limit: Option<i64>,
+    /// Skip this many of the newest (default 0).
+    pub offset: Option<u64>,
+    /// At most this many, 1 to 500 (default 100).
+    pub limit: Option<u64>,
 }
 
-/// The newest sync decisions.
+/// Sync decisions, newest first, a page at a time. When older ones exist the `Link` header names
+/// the next page (`rel="next"`), and after the first page the previous one (`rel="prev"`).
 #[utoipa::path(get, path = "/api/admin/calendar/trace", tag = "admin", params(TraceQuery),
-    responses((status = 200, body = Vec<TraceEntry>), crate::api_responses::AdminOnly))]
+    responses((status = 200, body = Vec<TraceEntry>,
+        headers(("Link" = String, description = "The older and newer pages"))),
+        crate::api_responses::BadRequest, crate::api_responses::AdminOnly))]
 pub async fn list_trace(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
     Query(q): Query<TraceQuery>,
-) -> Result<AppJson<Vec<TraceEntry>>, AppError> {
-    Ok(AppJson(
-        state
-            .store
-            .calendar_trace(
-                q.employee_id.as_deref(),
-                q.activity.as_deref(),
-                q.limit.unwrap_or(100),
-            )
-            .await?,
-    ))
+) -> Result<impl IntoResponse, AppError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest("limit must be from 1 to 500".into()));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let (entries, more) = super::service::trace_page(
+        &state,
+        q.employee_id.as_deref(),
+        q.activity.as_deref(),
+        offset,
+        limit,
+    )
+    .await?;
+    let page_url = |offset: u64| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(e) = &q.employee_id {
+            query.append_pair("employee_id", e);
+        }
+        if let Some(a) = &q.activity {
+            query.append_pair("activity", a);
+        }
+        query.append_pair("offset", &offset.to_string());
+        query.append_pair("limit", &limit.to_string());
+        format!("</api/admin/calendar/trace?{}>", query.finish())
+    };
+    let mut links = Vec::new();
+    if more {
+        links.push(format!(
+            "{}; rel=\"next\"",
+            page_url(offset.saturating_add(limit))
+        ));
+    }
+    if offset > 0 {
+        links.push(format!(
+            "{}; rel=\"prev\"",
+            page_url(offset.saturating_sub(limit))
+        ));
+    }
+    let mut headers = axum::http::HeaderMap::new();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&links.join(", "))
+        && !links.is_empty()
+    {
+        headers.insert(axum::http::header::LINK, value);
+    }
+    Ok((headers, AppJson(entries)))
 }
 
 /// An activity to sync now.

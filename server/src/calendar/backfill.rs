@@ -1,19 +1,21 @@
 //! The backfill: when an employee is opted in (or sync is turned on), the job kind
 //! [`JOB_KIND`] pages through every activity of the synced types that the employee owns or takes
-//! part in, from the sync start date on, and syncs each. Where it has got to (type and offset)
-//! is stored after every activity, so a backfill interrupted by a crash resumes there; syncing
-//! one activity twice writes nothing twice (content hash, transaction id, extended-property
-//! search).
+//! part in, from the sync start date on, and queues a `calendar.sync` job for each. It writes
+//! nothing to Graph itself: those jobs take turns with the webhooks' jobs for the same activity
+//! (their serial key), so an older read never overwrites a newer change. Each page's jobs are
+//! queued in the transaction that moves the stored cursor (type, pass and offset) past the page,
+//! so a backfill interrupted by a crash resumes after the last page it queued; a job queued twice
+//! is absorbed by the one still waiting, and syncing one activity twice writes nothing twice.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
     ActivityKind, CalendarCtx,
-    engine::{GraphConnector, SyncScope, sync_read},
+    engine::{GraphConnector, SyncScope, sync_job},
 };
 use crate::{
-    crm::{MAX_PAGE, PageRequest, TimedFilter},
+    crm::{MAX_PAGE, PageRequest, TaskTime, TimedFilter},
     jobs::{JobError, JobKind, JobQueue},
     store::{Job, NewJob, Store, StoreError},
 };
@@ -28,14 +30,25 @@ pub struct BackfillRequest {
     pub employee_id: String,
 }
 
-/// Where a backfill has got to: the activities of `kind` before `offset` (in id order) are done,
-/// and so is every type before `kind`.
+/// Where a backfill has got to: the activities of `kind` (in this pass) before `offset` (in id
+/// order) are queued, and so is every type (and pass) before it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BackfillCursor {
     /// The type being backfilled.
     pub kind: ActivityKind,
-    /// How many of its activities are done.
+    /// Tasks take two passes, by their scheduled start and then by their deadline (for those
+    /// planned only by it): `true` in the second.
+    #[serde(default)]
+    pub due: bool,
+    /// How many of its activities (in this pass) are queued.
     pub offset: u64,
+}
+
+impl BackfillCursor {
+    /// The pass it is in: the type, and whether by deadline.
+    fn position(&self) -> (ActivityKind, bool) {
+        (self.kind, self.due)
+    }
 }
 
 /// Starts a backfill of `employee_id`'s calendar from the beginning (the cursor is set at once,
@@ -55,6 +68,7 @@ pub async fn queue_backfill(
 pub async fn queue_backfill_in(store: &dyn Store, employee_id: &str) -> Result<(), StoreError> {
     let start = serde_json::to_string(&BackfillCursor {
         kind: ActivityKind::ALL[0],
+        due: false,
         offset: 0,
     })
     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -106,6 +120,15 @@ impl JobKind for BackfillJob {
     }
 }
 
+/// The passes over one type: every type by its scheduled start; tasks also by their deadline.
+fn passes(kind: ActivityKind) -> &'static [bool] {
+    if kind == ActivityKind::Task {
+        &[false, true]
+    } else {
+        &[false]
+    }
+}
+
 async fn backfill(
     state: &CalendarCtx,
     connector: &GraphConnector,
@@ -130,47 +153,64 @@ async fn backfill(
         .find(|e| e.employee_id == employee_id)
         .and_then(|e| e.backfill_cursor)
         .and_then(|text| serde_json::from_str(&text).ok());
-    let graph = connector.get(state).await?;
+    // Checks the Office 365 app before queuing work that needs it.
+    connector.get(state).await?;
     let from = scope
         .start_from()
         .and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millisecond()));
-    let filter = TimedFilter {
-        person_id: Some(employee.person_id),
-        from,
-        min_id: None,
-    };
     let kinds: Vec<ActivityKind> = scope.kinds().collect();
     for kind in kinds {
-        let mut offset = match cursor {
-            Some(c) if kind < c.kind => continue,
-            Some(c) if kind == c.kind => c.offset,
-            _ => 0,
-        };
-        loop {
-            let page = scope
-                .crm()
-                .list_timed_activities(
-                    kind,
-                    &filter,
-                    PageRequest {
-                        offset,
-                        limit: MAX_PAGE,
-                        changed_since: None,
-                    },
-                )
-                .await?;
-            let count = page.items.len() as u64;
-            for activity in &page.items {
-                sync_read(state, &graph, &scope, kind, activity.id, Some(activity)).await?;
-                offset += 1;
-                let text = serde_json::to_string(&BackfillCursor { kind, offset })
+        for &due in passes(kind) {
+            let mut offset = match cursor {
+                Some(c) if (kind, due) < c.position() => continue,
+                Some(c) if (kind, due) == c.position() => c.offset,
+                _ => 0,
+            };
+            let filter = TimedFilter {
+                person_id: Some(employee.person_id),
+                from,
+                task_time: if due {
+                    TaskTime::Due
+                } else {
+                    TaskTime::Scheduled
+                },
+                min_id: None,
+            };
+            loop {
+                let page = scope
+                    .crm()
+                    .list_timed_activities(
+                        kind,
+                        &filter,
+                        PageRequest {
+                            offset,
+                            limit: MAX_PAGE,
+                            changed_since: None,
+                        },
+                    )
+                    .await?;
+                let count = page.items.len() as u64;
+                let mut jobs = Vec::with_capacity(page.items.len());
+                for activity in &page.items {
+                    // The deadline pass is for tasks without a scheduled start: one with a start
+                    // is shown from it, which the first pass selected when it is in range.
+                    if due && activity.from.is_some() {
+                        continue;
+                    }
+                    jobs.push(sync_job(kind, activity.id)?);
+                }
+                offset += count;
+                let text = serde_json::to_string(&BackfillCursor { kind, due, offset })
                     .map_err(|e| JobError::Fatal(e.to_string()))?;
                 store
-                    .save_calendar_backfill_cursor(employee_id, Some(&text))
+                    .queue_calendar_backfill_page(employee_id, &jobs, &text)
                     .await?;
-            }
-            if count < MAX_PAGE {
-                break;
+                if !jobs.is_empty() {
+                    state.jobs.wake();
+                }
+                if count < MAX_PAGE {
+                    break;
+                }
             }
         }
     }

@@ -35,26 +35,29 @@ pub struct SyncRequest {
     pub id: i64,
 }
 
-/// Queues a sync of one activity and wakes the workers. The activity's jobs share a serial key,
-/// so they run one after the other on every instance together: the later one reads the activity
-/// after the earlier one wrote, and a stale read cannot undo a newer change. A sync still waiting
-/// absorbs the new one (it reads the activity after this change anyway).
+/// The job that syncs one activity. The activity's jobs share a serial key, so they run one
+/// after the other on every instance together: the later one reads the activity after the
+/// earlier one wrote, and a stale read cannot undo a newer change. A sync still waiting absorbs
+/// a new one (it reads the activity after this change anyway).
+pub fn sync_job(kind: ActivityKind, id: i64) -> Result<NewJob, StoreError> {
+    let payload = serde_json::to_string(&SyncRequest { kind, id })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(NewJob {
+        kind: JOB_KIND.to_owned(),
+        payload,
+        entry_id: None,
+        serial_key: Some(format!("{JOB_KIND}:{}", crm_key(kind, id))),
+    })
+}
+
+/// Queues a sync of one activity ([`sync_job`]) and wakes the workers.
 pub async fn enqueue(
     store: &dyn Store,
     jobs: &JobQueue,
     kind: ActivityKind,
     id: i64,
 ) -> Result<(), StoreError> {
-    let payload = serde_json::to_string(&SyncRequest { kind, id })
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    store
-        .enqueue_job(NewJob {
-            kind: JOB_KIND.to_owned(),
-            payload,
-            entry_id: None,
-            serial_key: Some(format!("{JOB_KIND}:{}", crm_key(kind, id))),
-        })
-        .await?;
+    store.enqueue_job(sync_job(kind, id)?).await?;
     jobs.wake();
     Ok(())
 }
@@ -390,7 +393,7 @@ pub async fn sync_activity(
 
 /// Brings every mailbox in line with activity `kind`/`id` as already read from the CRM (`None`:
 /// the CRM no longer has it).
-pub async fn sync_read(
+async fn sync_read(
     state: &CalendarCtx,
     graph: &GraphClient,
     scope: &SyncScope,

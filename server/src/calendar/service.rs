@@ -154,30 +154,26 @@ pub async fn sync_employee_now(state: &CalendarCtx, id: &str) -> Result<Option<u
     Ok(Some(queued))
 }
 
-/// The longest trace the pages go back (pages × entries per page).
-pub const TRACE_DEPTH: usize = 5000;
-
-/// Page `page` (from 0) of the trace, newest first, `per_page` entries, optionally of one
-/// employee and/or one activity; and whether an older page exists.
+/// The trace newest first, optionally of one employee and/or one activity: `limit` entries
+/// (1 to 500) after skipping the `offset` newest; and whether older ones exist.
 pub async fn trace_page(
     state: &CalendarCtx,
     employee_id: Option<&str>,
     activity_key: Option<&str>,
-    page: usize,
-    per_page: usize,
+    offset: u64,
+    limit: u64,
 ) -> Result<(Vec<TraceEntry>, bool), StoreError> {
-    let per_page = per_page.clamp(1, 500);
-    let skip = page.saturating_mul(per_page).min(TRACE_DEPTH);
-    let limit = i64::try_from(skip + per_page + 1).unwrap_or(i64::MAX);
-    let entries = state
+    let limit = limit.clamp(1, 500);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    // One more than asked tells whether an older page exists.
+    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+    let mut entries = state
         .store
-        .calendar_trace(employee_id, activity_key, limit)
+        .calendar_trace(employee_id, activity_key, offset, fetch)
         .await?;
-    let more = entries.len() > skip + per_page && skip + per_page < TRACE_DEPTH;
-    Ok((
-        entries.into_iter().skip(skip).take(per_page).collect(),
-        more,
-    ))
+    let more = entries.len() as u64 > limit;
+    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((entries, more))
 }
 
 /// What the Office 365 app test found.

@@ -392,13 +392,27 @@ pub struct TimedActivity {
     pub changed_at: Option<DateTime<Utc>>,
 }
 
+/// A task's two times: Raynet plans a task by its scheduled start, its deadline, or both, and
+/// filters on one at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskTime {
+    /// The scheduled start (`scheduledFrom`).
+    #[default]
+    Scheduled,
+    /// The deadline.
+    Due,
+}
+
 /// Which timed activities of one type to list (every condition given must hold).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimedFilter {
     /// The person owns the activity or takes part in it.
     pub person_id: Option<i64>,
-    /// Scheduled to start (tasks: due) at or after this instant.
+    /// Placed at or after this instant: scheduled to start, or for tasks the time `task_time`
+    /// names.
     pub from: Option<DateTime<Utc>>,
+    /// Which of a task's two times `from` applies to (other types have only the scheduled start).
+    pub task_time: TaskTime,
     /// Id at least this.
     pub min_id: Option<i64>,
 }

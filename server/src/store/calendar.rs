@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use super::{StoreResult, for_both_backends, now_ms};
+use super::{NewJob, StoreResult, for_both_backends, now_ms};
 
 /// The event we wrote (or are writing) for one employee and CRM activity.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -115,11 +115,13 @@ pub trait CalendarStore {
     async fn delete_calendar_link(&self, activity_key: &str, employee_id: &str) -> StoreResult<()>;
     /// Appends a trace entry.
     async fn add_calendar_trace(&self, entry: &TraceEntry) -> StoreResult<()>;
-    /// The newest trace entries, optionally of one employee and/or one activity.
+    /// Trace entries newest first, optionally of one employee and/or one activity: `limit`
+    /// (1 to 1000) of them after skipping the `offset` newest.
     async fn calendar_trace(
         &self,
         employee_id: Option<&str>,
         activity_key: Option<&str>,
+        offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<TraceEntry>>;
     /// Opts an employee in or out.
@@ -139,6 +141,14 @@ pub trait CalendarStore {
         &self,
         employee_id: &str,
         cursor: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Queues `jobs` (a page of the employee's backfill) and moves the backfill's cursor past
+    /// them, in one transaction: a crash leaves either both or neither.
+    async fn queue_calendar_backfill_page(
+        &self,
+        employee_id: &str,
+        jobs: &[NewJob],
+        cursor: &str,
     ) -> StoreResult<()>;
 }
 
@@ -240,7 +250,8 @@ for_both_backends! {
                 "INSERT INTO calendar_trace (trace_id, at, activity_key, employee_id, mailbox, \
                  action, reason, request_id, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(uuid::Uuid::new_v4().to_string())
+            // Time-ordered, so entries of one millisecond page in a stable order.
+            .bind(uuid::Uuid::now_v7().to_string())
             .bind(e.at)
             .bind(&e.activity_key)
             .bind(&e.employee_id)
@@ -258,15 +269,18 @@ for_both_backends! {
             &self,
             employee_id: Option<&str>,
             activity_key: Option<&str>,
+            offset: i64,
             limit: i64,
         ) -> StoreResult<Vec<TraceEntry>> {
             Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {TRACE_COLUMNS} FROM calendar_trace WHERE ($1 IS NULL OR employee_id = $1) \
-                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC LIMIT $3"
+                 AND ($2 IS NULL OR activity_key = $2) ORDER BY at DESC, trace_id DESC \
+                 LIMIT $3 OFFSET $4"
             )))
             .bind(employee_id)
             .bind(activity_key)
             .bind(limit.clamp(1, 1000))
+            .bind(offset.max(0))
             .fetch_all(self.reader())
             .await?)
         }
@@ -355,6 +369,29 @@ for_both_backends! {
             .bind(employee_id)
             .execute(self.writer())
             .await?;
+            Ok(())
+        }
+
+        async fn queue_calendar_backfill_page(
+            &self,
+            employee_id: &str,
+            jobs: &[NewJob],
+            cursor: &str,
+        ) -> StoreResult<()> {
+            let mut tx = self.writer().begin().await?;
+            for job in jobs {
+                Db::insert_job(&mut tx, job).await?;
+            }
+            sqlx::query(
+                "UPDATE calendar_employees SET backfill_cursor = $1, updated_at = $2 \
+                 WHERE employee_id = $3",
+            )
+            .bind(cursor)
+            .bind(now_ms())
+            .bind(employee_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             Ok(())
         }
 

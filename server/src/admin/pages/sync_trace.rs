@@ -15,7 +15,7 @@ use crate::{calendar::service, i18n::Tr, state::AppState, store::TraceEntry};
 const HERE: &str = "/admin/sync";
 const TITLE: &str = tkey!("sync-trace-title");
 /// Entries per page.
-const PER_PAGE: usize = 50;
+const PER_PAGE: u64 = 50;
 
 /// The filter and the page.
 #[derive(Debug, Default, Deserialize)]
@@ -26,9 +26,9 @@ pub struct TraceQuery {
     /// Only this activity's (`raynet:meeting:81`).
     #[serde(default)]
     activity: Option<String>,
-    /// Page from 0, newest first.
+    /// How many of the newest entries to skip (the page's start).
     #[serde(default)]
-    page: Option<usize>,
+    offset: Option<u64>,
 }
 
 impl TraceQuery {
@@ -46,8 +46,8 @@ impl TraceQuery {
             .filter(|s| !s.is_empty())
     }
 
-    /// This filter's URL at page `page`.
-    fn url(&self, page: usize) -> String {
+    /// This filter's URL from `offset` on.
+    fn url(&self, offset: u64) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         if let Some(e) = self.employee() {
             q.append_pair("employee", e);
@@ -55,7 +55,9 @@ impl TraceQuery {
         if let Some(a) = self.activity() {
             q.append_pair("activity", a);
         }
-        q.append_pair("page", &page.to_string());
+        if offset > 0 {
+            q.append_pair("offset", &offset.to_string());
+        }
         format!("/admin/sync/trace?{}", q.finish())
     }
 }
@@ -161,25 +163,31 @@ fn trace_table(tr: &Tr, entries: &[TraceEntry], employees: &[(String, String)]) 
     }
 }
 
-fn pager(tr: &Tr, q: &TraceQuery, page: usize, more: bool) -> Markup {
+fn pager(tr: &Tr, q: &TraceQuery, offset: u64, shown: usize, more: bool) -> Markup {
+    let first = i64::try_from(offset.saturating_add(1)).unwrap_or(i64::MAX);
+    let last = i64::try_from(offset.saturating_add(shown as u64)).unwrap_or(i64::MAX);
     html! {
         nav.pager aria-label=(tr.t("trace-pages")) {
-            @if page > 0 { a rel="prev" href=(q.url(page - 1)) { (tr.t("trace-newer")) } }
-            span { (tr.ta("trace-page", &[("page", i64::try_from(page + 1).unwrap_or(i64::MAX).into())])) }
-            @if more { a rel="next" href=(q.url(page + 1)) { (tr.t("trace-older")) } }
+            @if offset > 0 {
+                a rel="prev" href=(q.url(offset.saturating_sub(PER_PAGE))) { (tr.t("trace-newer")) }
+            }
+            @if shown > 0 {
+                span { (tr.ta("trace-range", &[("first", first.into()), ("last", last.into())])) }
+            }
+            @if more { a rel="next" href=(q.url(offset.saturating_add(PER_PAGE))) { (tr.t("trace-older")) } }
         }
     }
 }
 
-/// `GET /admin/sync/trace?employee=&activity=&page=`.
+/// `GET /admin/sync/trace?employee=&activity=&offset=`.
 pub async fn trace_page(
     State(state): State<AppState>,
     AdminPage { ctx, .. }: AdminPage,
     Query(q): Query<TraceQuery>,
 ) -> Response {
-    let page = q.page.unwrap_or(0);
+    let offset = q.offset.unwrap_or(0);
     let cal = state.calendar_ctx();
-    let found = service::trace_page(&cal, q.employee(), q.activity(), page, PER_PAGE).await;
+    let found = service::trace_page(&cal, q.employee(), q.activity(), offset, PER_PAGE).await;
     let employees = state.store.list_employees().await;
     let ((entries, more), employees) = match (found, employees) {
         (Ok(f), Ok(e)) => (f, e),
@@ -194,7 +202,7 @@ pub async fn trace_page(
         p { a href=(HERE) { (tr.t("trace-back")) } }
         (filter_form(tr, &q, &employees))
         (trace_table(tr, &entries, &employees))
-        (pager(tr, &q, page, more))
+        (pager(tr, &q, offset, entries.len(), more))
     };
     ctx.ok(TITLE, HERE, body)
 }

@@ -25,7 +25,7 @@ use crate::{
     crm::{
         ActivityKind, ActivityUpdate, Connection, ConnectionReport, Crm, CrmActivity, CrmError,
         CrmIdentity, CrmRecord, CrmWebhook, Limits, MAX_PAGE, NewActivity, NewPerson, Page,
-        PageRequest, Quota, RecordKind, TimedActivity, TimedActivityKind, TimedFilter,
+        PageRequest, Quota, RecordKind, TaskTime, TimedActivity, TimedActivityKind, TimedFilter,
     },
 };
 
@@ -298,7 +298,7 @@ fn timed_entity_name(kind: TimedActivityKind) -> &'static str {
 
 /// The listing query of timed activities: paging, then the filter. `personFilter` takes no
 /// operator; it matches participants, and the owner is always one (the `owner: true` row).
-/// Tasks are placed by their deadline (required on create), the others by `scheduledFrom`.
+/// Every type is placed by `scheduledFrom`; a task, when the filter asks, by its deadline.
 fn timed_query(
     kind: TimedActivityKind,
     filter: &TimedFilter,
@@ -309,7 +309,7 @@ fn timed_query(
         query.push(("personFilter", person.to_string()));
     }
     if let Some(from) = filter.from {
-        let field = if kind == TimedActivityKind::Task {
+        let field = if kind == TimedActivityKind::Task && filter.task_time == TaskTime::Due {
             "deadline[GE]"
         } else {
             "scheduledFrom[GE]"

@@ -10,8 +10,9 @@
 //!   meetings' webhooks repeated), divided by the real changes only: the storm adds calls to the
 //!   numerator if the content hash does not save them, never to the denominator.
 //! - `backfill_events_per_s`: employees each owning meetings in Raynet are opted in through the
-//!   admin API (which queues their backfill); events in their calendars per second until all are
-//!   there. Stops with a message, not a figure, when backfill makes no progress.
+//!   admin API (which queues their backfill, which queues a sync job per meeting); events in
+//!   their calendars per second until all are there, so the figure counts the writes, not the
+//!   queuing. Stops with a message, not a figure, when backfill makes no progress.
 
 use std::{
     net::SocketAddr,
