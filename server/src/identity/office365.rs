@@ -56,6 +56,9 @@ impl Office365Settings {
             reason: e.to_string(),
         })?;
         state.store.put_setting(KEY, &text).await?;
+        // This instance reads its own write at once (say, the admin's Test right after a save);
+        // the announcement reaches the caches later on PostgreSQL.
+        state.caches.forget(&crate::store::Changed::Settings);
         state.entra.forget_tokens();
         Ok(())
     }
