@@ -3,7 +3,7 @@
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
 //! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
-//! `service` holds the admin operations the JSON API (`admin`) and the Synchronisation page
+//! `rules` says what may flow which way; `service` holds the admin operations the JSON API (`admin`) and the Synchronisation page
 //! share.
 
 pub mod admin;
@@ -11,6 +11,7 @@ pub mod backfill;
 pub mod engine;
 pub mod plan;
 pub mod reconcile;
+pub mod rules;
 pub mod service;
 pub mod settings;
 
@@ -21,6 +22,7 @@ pub use plan::{
     carries_attendees, content_hash, crm_key, plan,
 };
 pub use reconcile::ReconcileJob;
+pub use rules::{ConflictPolicy, DeleteMode, Direction, Operation, PrivatePolicy, SyncRules};
 pub use settings::CalendarSettings;
 
 use std::sync::Arc;
