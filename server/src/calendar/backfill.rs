@@ -1,19 +1,21 @@
 //! The backfill: when an employee is opted in (or sync is turned on), the job kind
 //! [`JOB_KIND`] pages through every activity of the synced types that the employee owns or takes
-//! part in, from the sync start date on, and syncs each. Where it has got to (type and offset)
-//! is stored after every activity, so a backfill interrupted by a crash resumes there; syncing
-//! one activity twice writes nothing twice (content hash, transaction id, extended-property
-//! search).
+//! part in, from the sync start date on (theirs, or the global one), and syncs each; then it
+//! syncs the activities already in their calendar that the listing did not bring (deleted in the
+//! CRM, moved out, a type no longer synced), so the calendar ends up as the dry run
+//! (`preview`) said. Where it has got to (type and offset) is stored after every activity, so a
+//! backfill interrupted by a crash resumes there; syncing one activity twice writes nothing
+//! twice (content hash, transaction id, extended-property search).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActivityKind, CalendarCtx,
-    engine::{GraphConnector, SyncScope, sync_read},
+    ActivityKind, CalendarCtx, crm_key,
+    engine::{GraphConnector, SyncScope, sync_activity, sync_read},
 };
 use crate::{
-    crm::{MAX_PAGE, PageRequest, TimedFilter},
+    crm::{ActivityRef, MAX_PAGE, PageRequest, TimedFilter},
     jobs::{JobError, JobKind, JobQueue},
     store::{Job, NewJob, Store, StoreError},
 };
@@ -129,8 +131,9 @@ async fn backfill(
         .and_then(|e| e.backfill_cursor)
         .and_then(|text| serde_json::from_str(&text).ok());
     let graph = connector.get(state).await?;
-    let from = scope
-        .start_from()
+    let from = employee
+        .start_from
+        .or(scope.start_from())
         .and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millisecond()));
     let filter = TimedFilter {
         person_id: Some(employee.person_id),
@@ -138,6 +141,7 @@ async fn backfill(
         min_id: None,
     };
     let kinds: Vec<ActivityKind> = scope.kinds().collect();
+    let mut listed = std::collections::HashSet::new();
     for kind in kinds {
         let mut offset = match cursor {
             Some(c) if kind < c.kind => continue,
@@ -159,6 +163,7 @@ async fn backfill(
                 .await?;
             let count = page.items.len() as u64;
             for activity in &page.items {
+                listed.insert(crm_key(kind, activity.id));
                 sync_read(state, &graph, &scope, kind, activity.id, Some(activity)).await?;
                 offset += 1;
                 let text = serde_json::to_string(&BackfillCursor { kind, offset })
@@ -170,6 +175,15 @@ async fn backfill(
             if count < MAX_PAGE {
                 break;
             }
+        }
+    }
+    // What is in the calendar but was not listed (after a resume, some listed ones again).
+    for link in store.calendar_links_of(employee_id).await? {
+        if listed.contains(&link.activity_key) {
+            continue;
+        }
+        if let Some(r) = ActivityRef::parse_key(&link.activity_key) {
+            sync_activity(state, &graph, r.kind, r.id).await?;
         }
     }
     store.note_calendar_backfill(employee_id).await?;

@@ -75,6 +75,7 @@ pub enum PrivatePolicy {
 
 /// Which operations may flow for one activity type in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Allowed {
     /// New items may be created on the other side.
     pub create: bool,
@@ -97,6 +98,7 @@ impl Allowed {
 
 /// The rules of one activity type, both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TypeRules {
     /// Raynet → Outlook.
     pub crm_to_outlook: Allowed,
@@ -123,7 +125,7 @@ impl Default for TypeRules {
 
 /// Stored sync rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncRules {
     /// Per activity type; a type not listed has [`TypeRules::default`].
     #[schema(value_type = BTreeMap<String, TypeRules>)]
@@ -143,7 +145,14 @@ pub struct SyncRules {
     /// A run that would delete more than this share (percent) of an employee's synced items
     /// stops and asks the admin.
     pub mass_delete_percent: u8,
+    /// Employees the admin never opted in or out follow this (see the per-employee override).
+    pub opt_in_by_default: bool,
+    /// The message attendees get when a meeting is cancelled under [`DeleteMode::Cancel`].
+    pub cancel_message: String,
 }
+
+/// The longest cancellation message.
+pub const MAX_CANCEL_MESSAGE: usize = 1000;
 
 impl Default for SyncRules {
     fn default() -> Self {
@@ -159,6 +168,8 @@ impl Default for SyncRules {
             outlook_creates_meetings: false,
             flap_limit_per_hour: 6,
             mass_delete_percent: 20,
+            opt_in_by_default: false,
+            cancel_message: "This meeting was cancelled in the CRM.".into(),
         }
     }
 }
@@ -181,6 +192,52 @@ impl SyncRules {
             Direction::OutlookToCrm => rules.outlook_to_crm,
         }
         .allows(op)
+    }
+
+    /// What is wrong, as field → English message (empty when the rules are fine). The flap
+    /// limit must be 1–1000 an hour, the mass-delete share 1–100 %, and the cancellation
+    /// message at most [`MAX_CANCEL_MESSAGE`] characters.
+    pub fn problems(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if !(1..=1000).contains(&self.flap_limit_per_hour) {
+            out.insert(
+                "flap_limit_per_hour".into(),
+                "must be between 1 and 1000".into(),
+            );
+        }
+        if !(1..=100).contains(&self.mass_delete_percent) {
+            out.insert(
+                "mass_delete_percent".into(),
+                "must be between 1 and 100".into(),
+            );
+        }
+        if self.cancel_message.chars().count() > MAX_CANCEL_MESSAGE {
+            out.insert(
+                "cancel_message".into(),
+                format!("must have at most {MAX_CANCEL_MESSAGE} characters"),
+            );
+        }
+        out
+    }
+
+    /// Every type's rules written out (types the admin never set get the defaults), so the
+    /// stored and shown rules are the whole matrix.
+    pub fn complete(mut self) -> Self {
+        for kind in ActivityKind::ALL {
+            self.types.entry(kind).or_default();
+        }
+        self.cancel_message = self.cancel_message.trim().to_owned();
+        self
+    }
+
+    /// Whether turning `before` into `self` lets more reach Outlook (a CRM → Outlook create
+    /// allowed again, or employees opted in by default): the calendars then need a backfill.
+    pub fn shows_more_than(&self, before: &SyncRules) -> bool {
+        let more_creates = ActivityKind::ALL.into_iter().any(|kind| {
+            self.allows(kind, Direction::CrmToOutlook, Operation::Create)
+                && !before.allows(kind, Direction::CrmToOutlook, Operation::Create)
+        });
+        more_creates || (self.opt_in_by_default && !before.opt_in_by_default)
     }
 
     /// How a delete flowing in `direction` is carried out.
@@ -229,5 +286,35 @@ mod tests {
         let back: SyncRules = serde_json::from_str(&text).unwrap();
         assert!(!back.allows(ActivityKind::Task, Direction::CrmToOutlook, Operation::Update));
         assert!(back.allows(ActivityKind::Meeting, Direction::CrmToOutlook, Operation::Update));
+    }
+
+    #[test]
+    fn out_of_range_safety_valves_and_a_too_long_message_are_named_by_field() {
+        let rules = SyncRules {
+            flap_limit_per_hour: 0,
+            mass_delete_percent: 101,
+            cancel_message: "x".repeat(MAX_CANCEL_MESSAGE + 1),
+            ..SyncRules::default()
+        };
+        let problems = rules.problems();
+        let fields: Vec<&str> = problems.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            ["cancel_message", "flap_limit_per_hour", "mass_delete_percent"]
+        );
+        assert!(SyncRules::default().problems().is_empty());
+    }
+
+    #[test]
+    fn allowing_a_create_again_or_opting_in_by_default_shows_more() {
+        let mut off = SyncRules::default();
+        off.types.get_mut(&ActivityKind::Task).unwrap().crm_to_outlook.create = false;
+        assert!(SyncRules::default().shows_more_than(&off));
+        assert!(!off.shows_more_than(&SyncRules::default()));
+        let by_default = SyncRules {
+            opt_in_by_default: true,
+            ..SyncRules::default()
+        };
+        assert!(by_default.shows_more_than(&SyncRules::default()));
     }
 }
