@@ -93,7 +93,11 @@ impl CalRig {
         } else {
             Method::POST
         };
-        let body = if body.is_null() { json!({}) } else { body.clone() };
+        let body = if body.is_null() {
+            json!({})
+        } else {
+            body.clone()
+        };
         let (status, answer) = self
             .stack
             .raynet
@@ -202,7 +206,7 @@ async fn a_crm_delete_reaches_outlook_as_a_delete_a_cancellation_or_an_unlink_as
             .filter(|(to, why)| *to == bob && why == "cancellation")
             .count()
     };
-    for (n, mode) in ["delete", "cancel", "unlink"].into_iter().enumerate() {
+    for mode in ["delete", "cancel", "unlink"] {
         rig.set_rules(json!({"delete_to_outlook": mode, "cancel_message": "Schůzka se ruší."}))
             .await;
         let title = format!("Porada {mode}");
@@ -234,8 +238,14 @@ async fn a_crm_delete_reaches_outlook_as_a_delete_a_cancellation_or_an_unlink_as
                     "unlink writes nothing to Graph: {since:?}"
                 );
                 let employees = rig.get("/api/admin/calendar/employees").await;
-                let alice = &employees.as_array().expect("a list")[0];
-                assert_eq!(alice["items_in_sync"], json!(n), "the link is gone: {alice}");
+                let alice = employees
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["employee_id"] == rig.employees[0].id.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(alice["items_in_sync"], 0, "the link is gone: {employees}");
             }
             _ => {
                 rig.until(&format!("{mode}: gone from both calendars"), |r| {
@@ -278,9 +288,10 @@ async fn employees_follow_the_default_opt_in_unless_overridden_and_their_own_sta
     })
     .await;
 
+    let rig_ref = &rig;
     let put = |id: &str, body: Value| {
         let path = format!("/api/admin/calendar/employees/{id}/overrides");
-        async move { rig.send(Method::PUT, &path, &body).await }
+        async move { rig_ref.send(Method::PUT, &path, &body).await }
     };
     let (status, body) = put(&bob, json!({"opt_in": false, "start_date": null})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -303,14 +314,19 @@ async fn employees_follow_the_default_opt_in_unless_overridden_and_their_own_sta
             .unwrap_or_default()
     };
     assert_eq!(
-        (row(&alice)["enabled"].clone(), row(&alice)["opt_in_set"].clone()),
+        (
+            row(&alice)["enabled"].clone(),
+            row(&alice)["opt_in_set"].clone()
+        ),
         (json!(true), json!(false))
     );
     assert_eq!(
-        (row(&bob)["enabled"].clone(), row(&bob)["opt_in_set"].clone()),
+        (
+            row(&bob)["enabled"].clone(),
+            row(&bob)["opt_in_set"].clone()
+        ),
         (json!(false), json!(true))
     );
-    assert_eq!(row(&cyril)["start_date"], "2026-09-10", "{employees}");
     assert_eq!(
         row(&cyril)["start_date"],
         "2026-09-10",
@@ -326,16 +342,11 @@ async fn employees_follow_the_default_opt_in_unless_overridden_and_their_own_sta
     })
     .await;
     rig.until("Cyril has only the later one", |r| {
-        r.events(&r.cyril)
-            .iter()
-            .any(|e| e["subject"] == "Později")
+        r.events(&r.cyril).iter().any(|e| e["subject"] == "Později")
     })
     .await;
     let cyrils: Vec<Value> = rig.events(&rig.cyril);
-    assert!(
-        cyrils.iter().all(|e| e["subject"] != "Brzy"),
-        "{cyrils:?}"
-    );
+    assert!(cyrils.iter().all(|e| e["subject"] != "Brzy"), "{cyrils:?}");
     assert!(
         rig.events(&rig.bob)
             .iter()
@@ -403,7 +414,10 @@ async fn the_rules_api_refuses_bad_rules_by_field_and_audits_each_change_with_be
         before.contains(r#""delete_to_outlook":"delete""#),
         "{detail}"
     );
-    assert!(after.contains(r#""delete_to_outlook":"cancel""#), "{detail}");
+    assert!(
+        after.contains(r#""delete_to_outlook":"cancel""#),
+        "{detail}"
+    );
 }
 
 /// `(action, activity key, employee id, rule)` of the preview's actions.
@@ -476,8 +490,11 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
     .await;
     rig.opt_in(0).await;
     rig.opt_in(2).await;
-    rig.set_rules(rules_with("create", &["meeting", "event", "task", "phoneCall"]))
-        .await;
+    rig.set_rules(rules_with(
+        "create",
+        &["meeting", "event", "task", "phoneCall"],
+    ))
+    .await;
     let bob = rig.bob.person_id;
     let meeting = rig.create_activity("meeting", body_of("meeting", "Porada", 1), &[bob]);
     let task = rig.create_activity("task", body_of("task", "Nabídka", 2), &[]);
@@ -492,9 +509,24 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
     let first = planned(&preview);
     let (alice, bob_id) = (rig.employees[0].id.clone(), rig.employees[1].id.clone());
     let expected: BTreeSet<(String, String, String, String)> = [
-        ("create", key_of("meeting", meeting), &alice, "meeting.crm_to_outlook.create"),
-        ("create", key_of("task", task), &alice, "task.crm_to_outlook.create"),
-        ("skip", key_of("letter", letter), &alice, "letter.crm_to_outlook.create=off"),
+        (
+            "create",
+            key_of("meeting", meeting),
+            &alice,
+            "meeting.crm_to_outlook.create",
+        ),
+        (
+            "create",
+            key_of("task", task),
+            &alice,
+            "task.crm_to_outlook.create",
+        ),
+        (
+            "skip",
+            key_of("letter", letter),
+            &alice,
+            "letter.crm_to_outlook.create=off",
+        ),
     ]
     .into_iter()
     .map(|(a, k, e, r)| (a.to_owned(), k, e.clone(), r.to_owned()))
@@ -527,8 +559,9 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
     .await;
     rig.graph_calls_when_quiet().await;
     let wanted = without_write_rules(first);
-    let ok = eventually(Duration::from_secs(10), || async {
-        done(&rig, since).await == wanted
+    let (rig_ref, wanted_ref) = (&rig, &wanted);
+    let ok = eventually(Duration::from_secs(10), || async move {
+        done(rig_ref, since).await == *wanted_ref
     })
     .await;
     assert!(ok.is_some(), "{:?} != {wanted:?}", done(&rig, since).await);
@@ -545,8 +578,18 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
     let unlink = "meeting.crm_to_outlook.delete delete_to_outlook=unlink";
     let expected: BTreeSet<(String, String, String, String)> = [
         ("unlink", key_of("meeting", meeting), &alice, unlink),
-        ("skip", key_of("task", task), &alice, "task.crm_to_outlook.update=off"),
-        ("skip", key_of("letter", letter), &alice, "letter.crm_to_outlook.create=off"),
+        (
+            "skip",
+            key_of("task", task),
+            &alice,
+            "task.crm_to_outlook.update=off",
+        ),
+        (
+            "skip",
+            key_of("letter", letter),
+            &alice,
+            "letter.crm_to_outlook.create=off",
+        ),
     ]
     .into_iter()
     .map(|(a, k, e, r)| (a.to_owned(), k, e.clone(), r.to_owned()))
@@ -561,8 +604,9 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
             .expect("queued");
     }
     let wanted = without_write_rules(second);
-    let ok = eventually(Duration::from_secs(20), || async {
-        done(&rig, since).await == wanted
+    let (rig_ref, wanted_ref) = (&rig, &wanted);
+    let ok = eventually(Duration::from_secs(20), || async move {
+        done(rig_ref, since).await == *wanted_ref
     })
     .await;
     assert!(ok.is_some(), "{:?} != {wanted:?}", done(&rig, since).await);

@@ -172,7 +172,9 @@ pub async fn get_rules(
     State(state): State<CalendarCtx>,
     RequireAdmin(_session): RequireAdmin,
 ) -> Result<AppJson<SyncRules>, AppError> {
-    Ok(AppJson(SyncRules::load(state.store.as_ref()).await?.complete()))
+    Ok(AppJson(
+        SyncRules::load(state.store.as_ref()).await?.complete(),
+    ))
 }
 
 /// Replaces the sync rules; fields left out keep their defaults. Out-of-range safety valves
@@ -208,7 +210,11 @@ pub async fn preview(
     RequireAdmin(_session): RequireAdmin,
     Query(q): Query<PreviewQuery>,
 ) -> Result<AppJson<Preview>, AppError> {
-    let employee = q.employee.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let employee = q
+        .employee
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
     match super::preview::preview(&state, employee).await {
         Ok(p) => Ok(AppJson(p)),
         Err(e @ PreviewError::UnknownEmployee(_)) => Err(AppError::NotFound(e.to_string())),

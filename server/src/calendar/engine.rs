@@ -342,7 +342,10 @@ impl SyncScope {
 
     /// Reads the scope as if sync were on (the dry run asks before it is), with employee
     /// `also` synced even when not opted in.
-    pub async fn load_for_preview(state: &CalendarCtx, also: Option<&str>) -> Result<Self, JobError> {
+    pub async fn load_for_preview(
+        state: &CalendarCtx,
+        also: Option<&str>,
+    ) -> Result<Self, JobError> {
         let settings = CalendarSettings::load(state.store.as_ref()).await?;
         Self::load_as_on(state, settings, also).await
     }

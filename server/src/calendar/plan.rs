@@ -445,13 +445,11 @@ pub fn plan(
             });
         }
     }
+    // Too early for the global start date, or for the own start date of every synced employee.
     let too_early = activity.start.is_some_and(|start| {
+        let synced: Vec<&SyncEmployee> = employees.iter().filter(|e| e.enabled).collect();
         settings.start_from.is_some_and(|from| start < from)
-            || (!employees.is_empty()
-                && employees
-                    .iter()
-                    .filter(|e| e.enabled)
-                    .all(|e| e.before_start(settings, start)))
+            || (!synced.is_empty() && synced.iter().all(|e| e.before_start(settings, start)))
     });
     let reason = reason.or(too_early.then_some("before_start_date"));
     if writes.is_empty()

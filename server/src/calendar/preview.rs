@@ -131,7 +131,14 @@ pub async fn preview(state: &CalendarCtx, employee: Option<&str>) -> Result<Prev
             .map(|t| t.to_rfc3339());
         for write in planned(state, &scope, kind, id, read.as_ref()).await? {
             let concerns = targets.iter().any(|t| t.employee_id == write.employee_id);
-            if !concerns || matches!(write.step, Step::Skip { reason: "unchanged" }) {
+            if !concerns
+                || matches!(
+                    write.step,
+                    Step::Skip {
+                        reason: "unchanged"
+                    }
+                )
+            {
                 continue;
             }
             actions.push(PlannedAction {

@@ -284,8 +284,16 @@ mod tests {
         );
         let text = serde_json::to_string(&rules).unwrap();
         let back: SyncRules = serde_json::from_str(&text).unwrap();
-        assert!(!back.allows(ActivityKind::Task, Direction::CrmToOutlook, Operation::Update));
-        assert!(back.allows(ActivityKind::Meeting, Direction::CrmToOutlook, Operation::Update));
+        assert!(!back.allows(
+            ActivityKind::Task,
+            Direction::CrmToOutlook,
+            Operation::Update
+        ));
+        assert!(back.allows(
+            ActivityKind::Meeting,
+            Direction::CrmToOutlook,
+            Operation::Update
+        ));
     }
 
     #[test]
@@ -300,7 +308,11 @@ mod tests {
         let fields: Vec<&str> = problems.keys().map(String::as_str).collect();
         assert_eq!(
             fields,
-            ["cancel_message", "flap_limit_per_hour", "mass_delete_percent"]
+            [
+                "cancel_message",
+                "flap_limit_per_hour",
+                "mass_delete_percent"
+            ]
         );
         assert!(SyncRules::default().problems().is_empty());
     }
@@ -308,7 +320,11 @@ mod tests {
     #[test]
     fn allowing_a_create_again_or_opting_in_by_default_shows_more() {
         let mut off = SyncRules::default();
-        off.types.get_mut(&ActivityKind::Task).unwrap().crm_to_outlook.create = false;
+        off.types
+            .get_mut(&ActivityKind::Task)
+            .unwrap()
+            .crm_to_outlook
+            .create = false;
         assert!(SyncRules::default().shows_more_than(&off));
         assert!(!off.shows_more_than(&SyncRules::default()));
         let by_default = SyncRules {

@@ -115,7 +115,9 @@ async fn opted_in(
 }
 
 /// An employee's overrides of the admin's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeOverrides {
     /// Opted in (`true`) or out (`false`); `null`: the admin's default (`opt_in_by_default` of
@@ -164,9 +166,9 @@ pub async fn set_employee_overrides(
         .await?
         .into_iter()
         .find(|e| e.employee_id == id);
-    let was_in = before
-        .as_ref()
-        .map_or(rules.opt_in_by_default, |e| e.opted_in(rules.opt_in_by_default));
+    let was_in = before.as_ref().map_or(rules.opt_in_by_default, |e| {
+        e.opted_in(rules.opt_in_by_default)
+    });
     let is_in = overrides.opt_in.unwrap_or(rules.opt_in_by_default);
     let start = |d: Option<&str>| d.and_then(super::settings::start_of_day);
     let old_start = before.as_ref().and_then(|e| start(e.start_date.as_deref()));

@@ -403,7 +403,10 @@ pub async fn sync_preview(config: Config, employee: Option<String>) -> anyhow::R
             &[
                 ("create", count("create").into()),
                 ("update", count("update").into()),
-                ("remove", (count("delete") + count("cancel") + count("unlink")).into()),
+                (
+                    "remove",
+                    (count("delete") + count("cancel") + count("unlink")).into()
+                ),
                 ("skip", count("skip").into()),
             ]
         )

@@ -123,7 +123,10 @@ fn name_of<T: PartialEq + Copy>(options: &[(T, &'static str, &str)], value: T) -
 }
 
 fn value_of<T: Copy>(options: &[(T, &'static str, &str)], name: &str) -> Option<T> {
-    options.iter().find(|(_, n, _)| *n == name).map(|(v, _, _)| *v)
+    options
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(v, _, _)| *v)
 }
 
 impl RulesForm {
@@ -142,7 +145,10 @@ impl RulesForm {
                 }
             }
         }
-        on("outlook_creates_meetings".into(), rules.outlook_creates_meetings);
+        on(
+            "outlook_creates_meetings".into(),
+            rules.outlook_creates_meetings,
+        );
         on("opt_in_by_default".into(), rules.opt_in_by_default);
         out.insert(
             "conflict".into(),
@@ -350,7 +356,11 @@ pub async fn rules_save(
     AdminPage { ctx, session }: AdminPage,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    let form = RulesForm(form.into_iter().filter(|(k, _)| k != "csrf_token").collect());
+    let form = RulesForm(
+        form.into_iter()
+            .filter(|(k, _)| k != "csrf_token")
+            .collect(),
+    );
     match form.rules() {
         Ok(rules) => match service::save_rules(&state.calendar_ctx(), &session, rules).await {
             Ok(_) => Redirect::to("/admin/sync?ok=saved#sync-rules").into_response(),
