@@ -371,7 +371,10 @@ async fn the_rules_api_refuses_bad_rules_by_field_and_audits_each_change_with_be
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let fields = body["fields"].as_object().cloned().unwrap_or_default();
+    let fields = body["error"]["fields"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         fields.contains_key("flap_limit_per_hour") && fields.contains_key("mass_delete_percent"),
         "{body}"

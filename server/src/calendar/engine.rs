@@ -531,11 +531,14 @@ pub async fn planned(
     let from_outlook = kind == ActivityKind::Meeting
         && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;
     let link = scope.crm.timed_activity_link(kind, id);
+    // The rules as saved now: a backfill or reconcile pass that started under older rules
+    // obeys a change the admin made meanwhile from the next activity on.
+    let rules = SyncRules::load(state.store.as_ref()).await?;
     let mut writes = plan_with_rules(
         &activity,
         &scope.employees,
         &scope.plan,
-        &scope.rules,
+        &rules,
         &existing,
         from_outlook,
         &link,
