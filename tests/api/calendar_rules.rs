@@ -543,6 +543,21 @@ async fn the_dry_run_lists_exactly_what_the_real_sync_then_does() {
         ["create"],
         "Bob, not opted in, would get the meeting once he is: {one}"
     );
+    let page = rig
+        .stack
+        .admin
+        .client
+        .get(rig.stack.app.url("/admin/sync/preview"))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a page");
+    assert!(
+        page.contains(&key_of("task", task)) && page.contains("letter.crm_to_outlook.create=off"),
+        "the preview page lists the actions with their rules"
+    );
     assert!(
         rig.events(&rig.alice).is_empty(),
         "the preview wrote nothing"

@@ -6,6 +6,7 @@ mod addin_manifest;
 mod addin_tokens;
 mod admin_auth;
 mod admin_pages;
+mod admin_rules_pages;
 mod admin_settings_api;
 mod admin_sync_pages;
 mod calendar_rules;
