@@ -371,6 +371,7 @@ sync-rules-delete-to-outlook = Když aktivita z Raynetu zmizí (smazána, zruše
 sync-rules-delete-to-crm = Když je synchronizovaná událost smazána v Outlooku, aktivita v Raynetu se
 sync-rules-mode-delete = smaže
 sync-rules-mode-cancel = zruší (účastníci schůzky dostanou zprávu níže)
+sync-rules-mode-cancel-crm = označí jako zrušená a ponechá
 sync-rules-mode-unlink = odpojí a ponechá, jak je
 sync-rules-cancel-message = Zpráva o zrušení
 sync-rules-cancel-message-hint = Pošle se účastníkům, když se schůzka ruší, protože její aktivita z Raynetu zmizela.

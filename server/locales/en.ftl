@@ -366,6 +366,7 @@ sync-rules-delete-to-outlook = When an activity leaves Raynet (deleted, cancelle
 sync-rules-delete-to-crm = When a synced event is deleted in Outlook, the Raynet activity is
 sync-rules-mode-delete = deleted
 sync-rules-mode-cancel = cancelled (a meeting's attendees get the message below)
+sync-rules-mode-cancel-crm = marked cancelled and kept
 sync-rules-mode-unlink = unlinked and kept as it is
 sync-rules-cancel-message = Cancellation message
 sync-rules-cancel-message-hint = Sent to the attendees when a meeting is cancelled because its activity left Raynet.

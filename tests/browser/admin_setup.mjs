@@ -203,7 +203,7 @@ await expectText("Saved.");
 // being updated in Outlook and deleted activities cancel their meetings.
 step("sync rules");
 await page.getByLabel("Tasks – Raynet → Outlook – Update").uncheck();
-await page.getByLabel("cancelled (a meeting's attendees get the message below)").first().check();
+await page.getByLabel("cancelled (a meeting's attendees get the message below)").check();
 await page.getByLabel("Hold an item that flips between the sides").fill("0");
 await page.getByRole("button", { name: "Save rules" }).click();
 await page.locator("#f-flap_limit_per_hour-error").waitFor();

@@ -97,6 +97,25 @@ const DELETE_MODES: [(DeleteMode, &str, &str); 3] = [
     ),
 ];
 
+/// The delete modes towards Raynet (an activity is marked, not a meeting called off).
+const DELETE_MODES_CRM: [(DeleteMode, &str, &str); 3] = [
+    (
+        DeleteMode::Delete,
+        "delete",
+        tkey!("sync-rules-mode-delete"),
+    ),
+    (
+        DeleteMode::Cancel,
+        "cancel",
+        tkey!("sync-rules-mode-cancel-crm"),
+    ),
+    (
+        DeleteMode::Unlink,
+        "unlink",
+        tkey!("sync-rules-mode-unlink"),
+    ),
+];
+
 const PRIVATE: [(PrivatePolicy, &str, &str); 2] = [
     (
         PrivatePolicy::Never,
@@ -160,7 +179,7 @@ impl RulesForm {
         );
         out.insert(
             "delete_to_crm".into(),
-            name_of(&DELETE_MODES, rules.delete_to_crm).into(),
+            name_of(&DELETE_MODES_CRM, rules.delete_to_crm).into(),
         );
         out.insert(
             "private_events".into(),
@@ -221,7 +240,7 @@ impl RulesForm {
         let delete_to_crm = choice(
             &mut problems,
             "delete_to_crm",
-            value_of(&DELETE_MODES, self.get("delete_to_crm")),
+            value_of(&DELETE_MODES_CRM, self.get("delete_to_crm")),
             DeleteMode::Cancel,
         );
         let private_events = value_of(&PRIVATE, self.get("private_events"));
@@ -328,7 +347,7 @@ pub fn rules_form(ctx: &Ctx, form: &RulesForm, errors: &FieldErrors) -> Markup {
             (radios(tr, form, errors, "conflict", tkey!("sync-rules-conflict"), &CONFLICTS))
             (radios(tr, form, errors, "delete_to_outlook", tkey!("sync-rules-delete-to-outlook"), &DELETE_MODES))
             (field(tr, "cancel_message", tkey!("sync-rules-cancel-message"), form.get("cancel_message"), Input::Text, Some(tr.t("sync-rules-cancel-message-hint")), errors))
-            (radios(tr, form, errors, "delete_to_crm", tkey!("sync-rules-delete-to-crm"), &DELETE_MODES))
+            (radios(tr, form, errors, "delete_to_crm", tkey!("sync-rules-delete-to-crm"), &DELETE_MODES_CRM))
             (radios(tr, form, errors, "private_events", tkey!("sync-rules-private"), &PRIVATE))
             div.field.check {
                 input type="checkbox" id="f-outlook_creates_meetings" name="outlook_creates_meetings" value="on"
