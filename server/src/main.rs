@@ -77,5 +77,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync {
             command: SyncCommand::Run { employee },
         } => cli::sync_run(config, employee).await,
+        Command::Sync {
+            command: SyncCommand::Preview { employee },
+        } => cli::sync_preview(config, employee).await,
     }
 }

@@ -10,7 +10,11 @@ use server::{
 };
 use tests::{AdminClient, TestApp, spawn_app, spawn_app_with_entra};
 
-async fn post_form(admin: &AdminClient, url: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    admin: &AdminClient,
+    url: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
     let mut all = pairs.to_vec();
     all.push(("csrf_token", &admin.csrf));
     let mut body = url::form_urlencoded::Serializer::new(String::new());
@@ -27,7 +31,7 @@ async fn post_form(admin: &AdminClient, url: &str, pairs: &[(&str, &str)]) -> re
         .expect("the server answers")
 }
 
-async fn html(admin: &AdminClient, url: &str, lang: &str) -> (StatusCode, String) {
+pub(crate) async fn html(admin: &AdminClient, url: &str, lang: &str) -> (StatusCode, String) {
     let r = admin
         .client
         .get(url)

@@ -196,7 +196,7 @@ async fn the_command_line_speaks_czech_when_lang_says_so() {
 }
 
 #[tokio::test]
-async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_what_it_synced_and_queues_backfills()
+async fn sync_status_lists_each_employees_calendar_sync_sync_run_reports_what_it_synced_and_queues_backfills_and_sync_preview_names_an_unknown_employee()
  {
     let cwd = tempfile::tempdir().unwrap();
     let output = command(cwd.path())
@@ -283,6 +283,18 @@ async fn sync_status_lists_each_employees_calendar_sync_and_sync_run_reports_wha
         // The second request finds the first still waiting: one backfill, not two.
         assert_eq!(backfills().await, 1, "{args:?}");
     }
+    let output = command(cwd.path())
+        .args(["sync", "preview", "--employee", "nobody@firma.cz"])
+        .env("LANG", "en_US.UTF-8")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "an unknown employee is an error");
+    assert!(
+        stderr.contains("no such employee whose calendar can be synced: nobody@firma.cz"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,9 @@ const BASE = env("BASE_URL");
 const SHOTS = env("SHOTS_DIR");
 const SECRETS = env("SECRETS").split("\n").filter(Boolean);
 mkdirSync(SHOTS, { recursive: true });
+// The rules form's screenshots illustrate the setup guides.
+const DOCS_SHOTS = new URL("../../docs/screenshots", import.meta.url).pathname;
+mkdirSync(DOCS_SHOTS, { recursive: true });
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -185,7 +188,7 @@ step("synchronisation");
 await go("/admin/sync");
 await page.getByLabel("Show Raynet activities in the employees' Outlook calendars").check();
 await page.getByLabel("Outlook category").fill("");
-await page.getByRole("button", { name: "Save" }).click();
+await page.getByRole("button", { name: "Save", exact: true }).click();
 await page.locator("#f-category-error").waitFor();
 assert.equal(await page.getByLabel("Show Raynet activities in the employees' Outlook calendars").isChecked(), true);
 await page.getByLabel("Outlook category").fill("Raynet");
@@ -194,8 +197,23 @@ for (const type of ["Meetings", "Events", "Tasks", "Phone calls", "Letters"]) {
   await page.getByLabel(type, { exact: true }).check();
 }
 await page.getByLabel("All activity types").check();
-await page.getByRole("button", { name: "Save" }).click();
+await page.getByRole("button", { name: "Save", exact: true }).click();
 await expectText("Saved.");
+// The sync rules: an out-of-range safety valve is refused next to its field, then tasks stop
+// being updated in Outlook and deleted activities cancel their meetings.
+step("sync rules");
+await page.getByLabel("Tasks – Raynet → Outlook – Update").uncheck();
+await page.getByLabel("cancelled (a meeting's attendees get the message below)").check();
+await page.getByLabel("Hold an item that flips between the sides").fill("0");
+await page.getByRole("button", { name: "Save rules" }).click();
+await page.locator("#f-flap_limit_per_hour-error").waitFor();
+assert.equal(await page.getByLabel("Tasks – Raynet → Outlook – Update").isChecked(), false);
+await page.getByLabel("Hold an item that flips between the sides").fill("6");
+await page.getByRole("button", { name: "Save rules" }).click();
+await expectText("Saved.");
+assert.equal(await page.getByLabel("Tasks – Raynet → Outlook – Update").isChecked(), false);
+await noSecrets("sync-rules");
+await page.locator("#sync-rules").screenshot({ path: `${DOCS_SHOTS}/sync-rules-en.png` });
 // Jana is opted in; a meeting she owns, planned in Raynet, reaches her Outlook calendar.
 const jana = page.locator("#sync-employees tbody tr").filter({ hasText: "E-042" });
 await jana.getByRole("button", { name: "Turn on" }).click();
@@ -227,6 +245,12 @@ await go("/admin/sync");
 await jana.getByRole("button", { name: "Sync now" }).click();
 await expectText("One activity is queued for sync.");
 await shot("sync", "en");
+// The dry run: what the next sync would do, with the rule that decided each action.
+step("preview");
+await page.getByRole("button", { name: "Preview", exact: true }).click();
+await page.waitForURL(/\/admin\/sync\/preview/);
+await page.locator("#preview-counts").waitFor();
+await shot("sync-preview", "en");
 // The Office 365 Test reads the chosen employee's calendar through Microsoft Graph.
 step("Office 365 test against a mailbox");
 await go("/admin/office365");
@@ -286,13 +310,16 @@ await expectText("Změna hesla");
 const pages = {
   company: "/admin/company", crm: "/admin/crm", webhook: "/admin/webhook", import: "/admin/import",
   office365: "/admin/office365", employees: "/admin/employees", employee: employeePath, sync: "/admin/sync",
-  "sync-trace": "/admin/sync/trace",
+  "sync-trace": "/admin/sync/trace", "sync-preview": "/admin/sync/preview",
   health: "/admin/health", audit: "/admin/audit", account: "/admin/account",
 };
 for (const [name, path] of Object.entries(pages)) {
   await go(path);
   assert.equal(await page.getAttribute("html", "lang"), "cs", path);
   await shot(name, "cs");
+  if (name === "sync") {
+    await page.locator("#sync-rules").screenshot({ path: `${DOCS_SHOTS}/sync-rules-cs.png` });
+  }
 }
 await expectText("Můj účet");
 await page.getByRole("button", { name: "Odhlásit se" }).click();

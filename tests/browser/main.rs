@@ -9,7 +9,7 @@ mod taskpane;
 use std::{path::PathBuf, process::Stdio};
 
 use server::{
-    calendar::CalendarSettings,
+    calendar::{ActivityKind, CalendarSettings, DeleteMode, Direction, Operation, SyncRules},
     identity::office365::Office365Settings,
     settings::{CompanySettings, ParticipantSyncMode, Setting, SyncSettings, WebhookSettings},
 };
@@ -171,6 +171,14 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
     assert_eq!(sync.participant_mode, ParticipantSyncMode::AllActivities);
     let calendar = CalendarSettings::load(store).await.unwrap();
     assert!(calendar.enabled && calendar.activity_types.len() == 5);
+    let rules = SyncRules::load(store).await.unwrap();
+    assert!(!rules.allows(
+        ActivityKind::Task,
+        Direction::CrmToOutlook,
+        Operation::Update
+    ));
+    assert_eq!(rules.delete_to_outlook, DeleteMode::Cancel);
+    assert_eq!(rules.flap_limit_per_hour, 6);
     let events = entra.graph().events("jana.novakova@firma.cz");
     let events = events.unwrap_or_default();
     assert_eq!(events.len(), 1, "one event in Jana's calendar: {events:?}");
@@ -196,6 +204,7 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
         "employee",
         "sync",
         "sync-trace",
+        "sync-preview",
         "health",
         "audit",
         "account",
@@ -204,5 +213,9 @@ async fn a_new_admin_walks_through_the_whole_setup_in_a_browser() {
             let file = shots.join(format!("{name}-{lang}.png"));
             assert!(file.is_file(), "missing screenshot {}", file.display());
         }
+    }
+    for lang in ["en", "cs"] {
+        let file = repo_root().join(format!("docs/screenshots/sync-rules-{lang}.png"));
+        assert!(file.is_file(), "missing screenshot {}", file.display());
     }
 }

@@ -1,6 +1,8 @@
-//! The JSON admin API of calendar sync: settings (`/api/admin/calendar`), per-employee opt-in and
-//! status (`/api/admin/calendar/employees`), the per-item trace (`/api/admin/calendar/trace`) and
-//! "sync now" for one activity (`/api/admin/calendar/sync`).
+//! The JSON admin API of calendar sync: settings (`/api/admin/calendar`), the sync rules
+//! (`/api/admin/calendar/rules`), per-employee opt-in, overrides and status
+//! (`/api/admin/calendar/employees`), the per-item trace (`/api/admin/calendar/trace`), the dry
+//! run (`/api/admin/calendar/preview`) and "sync now" for one activity
+//! (`/api/admin/calendar/sync`).
 
 use axum::{
     extract::{Path, Query, State},
@@ -10,7 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ActivityKind, CalendarCtx, CalendarSettings, enqueue, service::AppTest};
+use super::{
+    ActivityKind, CalendarCtx, CalendarSettings, SyncRules, enqueue,
+    preview::{Preview, PreviewError},
+    service::{AppTest, EmployeeOverrides},
+};
 use crate::{
     error::{AppError, AppJson},
     identity::session::RequireAdmin,
@@ -28,6 +34,9 @@ where
         .routes(routes!(get_settings, put_settings))
         .routes(routes!(list_employees))
         .routes(routes!(set_employee))
+        .routes(routes!(set_overrides))
+        .routes(routes!(get_rules, put_rules))
+        .routes(routes!(preview))
         .routes(routes!(list_trace))
         .routes(routes!(sync_now))
         .routes(routes!(test_mailbox))
@@ -64,8 +73,12 @@ pub struct EmployeeStatus {
     pub employee_id: String,
     /// Office 365 mailbox.
     pub mailbox: String,
-    /// Opted in.
+    /// Opted in (by the admin's choice for this employee, or by the default).
     pub enabled: bool,
+    /// The admin chose `enabled` for this employee (otherwise it is the default).
+    pub opt_in_set: bool,
+    /// The employee's own sync start date (`YYYY-MM-DD`); `null`: the global one.
+    pub start_date: Option<String>,
     /// Last successful sync (Unix ms).
     pub last_sync_at: Option<i64>,
     /// Activities whose event is in the mailbox.
@@ -92,6 +105,7 @@ pub async fn list_employees(
 pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus>, AppError> {
     let store = state.store.as_ref();
     let states = store.calendar_employees().await?;
+    let by_default = SyncRules::load(store).await?.opt_in_by_default;
     let mut out = Vec::new();
     for e in store.list_employees().await? {
         let cal = states.iter().find(|s| s.employee_id == e.id);
@@ -99,7 +113,9 @@ pub async fn employee_statuses(state: &CalendarCtx) -> Result<Vec<EmployeeStatus
         out.push(EmployeeStatus {
             employee_id: e.id.clone(),
             mailbox: e.o365_email.clone(),
-            enabled: cal.is_some_and(|c| c.enabled),
+            enabled: cal.map_or(by_default, |c| c.opted_in(by_default)),
+            opt_in_set: cal.is_some_and(|c| c.opt_in_set),
+            start_date: cal.and_then(|c| c.start_date.clone()),
             last_sync_at: cal.and_then(|c| c.last_sync_at),
             items_in_sync: links.iter().filter(|l| l.event_id.is_some()).count(),
             last_error: cal.and_then(|c| c.last_error.clone()),
@@ -132,6 +148,81 @@ pub async fn set_employee(
         return Err(AppError::NotFound("no such employee".into()));
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Sets an employee's overrides of the admin's defaults: opt-in (`null`: the default) and
+/// start date (`null`: the global one).
+#[utoipa::path(put, path = "/api/admin/calendar/employees/{id}/overrides", tag = "admin",
+    params(("id" = String, Path, description = "Employee id")), request_body = EmployeeOverrides,
+    responses((status = 204), crate::api_responses::Invalid, crate::api_responses::NotFound,
+        crate::api_responses::AdminOnly))]
+pub async fn set_overrides(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(session): RequireAdmin,
+    Path(id): Path<String>,
+    AppJson(input): AppJson<EmployeeOverrides>,
+) -> Result<axum::http::StatusCode, AppError> {
+    if !super::service::set_employee_overrides(&state, &session, &id, input).await? {
+        return Err(AppError::NotFound("no such employee".into()));
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The sync rules (every activity type written out).
+#[utoipa::path(get, path = "/api/admin/calendar/rules", tag = "admin",
+    responses((status = 200, body = SyncRules), crate::api_responses::AdminOnly))]
+pub async fn get_rules(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+) -> Result<AppJson<SyncRules>, AppError> {
+    Ok(AppJson(
+        SyncRules::load(state.store.as_ref()).await?.complete(),
+    ))
+}
+
+/// Replaces the sync rules; fields left out keep their defaults. Out-of-range safety valves
+/// and a too long cancellation message are answered 422 with the fields named.
+#[utoipa::path(put, path = "/api/admin/calendar/rules", tag = "admin", request_body = SyncRules,
+    responses((status = 200, body = SyncRules), crate::api_responses::BadRequest,
+        crate::api_responses::Invalid, crate::api_responses::AdminOnly))]
+pub async fn put_rules(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(session): RequireAdmin,
+    AppJson(input): AppJson<SyncRules>,
+) -> Result<AppJson<SyncRules>, AppError> {
+    Ok(AppJson(
+        super::service::save_rules(&state, &session, input).await?,
+    ))
+}
+
+/// Whose sync to preview.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PreviewQuery {
+    /// One employee (id or sign-in e-mail; planned even when not opted in); everyone opted in
+    /// when left out.
+    pub employee: Option<String>,
+}
+
+/// The dry run: what the next sync would do (every planned action with the rule that decided
+/// it), planned as if sync were on; writes nothing.
+#[utoipa::path(get, path = "/api/admin/calendar/preview", tag = "admin", params(PreviewQuery),
+    responses((status = 200, body = Preview), crate::api_responses::NotFound,
+        crate::api_responses::Upstream, crate::api_responses::AdminOnly))]
+pub async fn preview(
+    State(state): State<CalendarCtx>,
+    RequireAdmin(_session): RequireAdmin,
+    Query(q): Query<PreviewQuery>,
+) -> Result<AppJson<Preview>, AppError> {
+    let employee = q
+        .employee
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    match super::preview::preview(&state, employee).await {
+        Ok(p) => Ok(AppJson(p)),
+        Err(e @ PreviewError::UnknownEmployee(_)) => Err(AppError::NotFound(e.to_string())),
+        Err(PreviewError::Failed(reason)) => Err(AppError::Upstream(reason)),
+    }
 }
 
 /// Trace filter and page.

@@ -1,21 +1,24 @@
 //! The backfill: when an employee is opted in (or sync is turned on), the job kind
 //! [`JOB_KIND`] pages through every activity of the synced types that the employee owns or takes
-//! part in, from the sync start date on, and queues a `calendar.sync` job for each. It writes
-//! nothing to Graph itself: those jobs take turns with the webhooks' jobs for the same activity
-//! (their serial key), so an older read never overwrites a newer change. Each page's jobs are
-//! queued in the transaction that moves the stored cursor (type, pass and offset) past the page,
-//! so a backfill interrupted by a crash resumes after the last page it queued; a job queued twice
-//! is absorbed by the one still waiting, and syncing one activity twice writes nothing twice.
+//! part in, from the sync start date on (theirs, or the global one), and queues a `calendar.sync`
+//! job for each; then it queues the activities already in their calendar that the listing did not
+//! bring (deleted in the CRM, moved out, a type no longer synced), so the calendar ends up as the
+//! dry run (`preview`) said. It writes nothing to Graph itself: those jobs take turns with the
+//! webhooks' jobs for the same activity (their serial key), so an older read never overwrites a
+//! newer change. Each page's jobs are queued in the transaction that moves the stored cursor
+//! (type, pass and offset) past the page, so a backfill interrupted by a crash resumes after the
+//! last page it queued; a job queued twice is absorbed by the one still waiting, and syncing one
+//! activity twice writes nothing twice.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActivityKind, CalendarCtx,
-    engine::{GraphConnector, SyncScope, sync_job},
+    ActivityKind, CalendarCtx, crm_key,
+    engine::{GraphConnector, SyncScope, enqueue, sync_job},
 };
 use crate::{
-    crm::{MAX_PAGE, PageRequest, TaskTime, TimedFilter},
+    crm::{ActivityRef, MAX_PAGE, PageRequest, TaskTime, TimedFilter},
     jobs::{JobError, JobKind, JobQueue},
     store::{Job, NewJob, Store, StoreError},
 };
@@ -155,10 +158,12 @@ async fn backfill(
         .and_then(|text| serde_json::from_str(&text).ok());
     // Checks the Office 365 app before queuing work that needs it.
     connector.get(state).await?;
-    let from = scope
-        .start_from()
+    let from = employee
+        .start_from
+        .or(scope.start_from())
         .and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millisecond()));
     let kinds: Vec<ActivityKind> = scope.kinds().collect();
+    let mut listed = std::collections::HashSet::new();
     for kind in kinds {
         for &due in passes(kind) {
             let mut offset = match cursor {
@@ -197,6 +202,7 @@ async fn backfill(
                     if due && activity.from.is_some() {
                         continue;
                     }
+                    listed.insert(crm_key(kind, activity.id));
                     jobs.push(sync_job(kind, activity.id)?);
                 }
                 offset += count;
@@ -212,6 +218,15 @@ async fn backfill(
                     break;
                 }
             }
+        }
+    }
+    // What is in the calendar but was not listed (after a resume, some listed ones again).
+    for link in store.calendar_links_of(employee_id).await? {
+        if listed.contains(&link.activity_key) {
+            continue;
+        }
+        if let Some(r) = ActivityRef::parse_key(&link.activity_key) {
+            enqueue(store, &state.jobs, r.kind, r.id).await?;
         }
     }
     store.note_calendar_backfill(employee_id).await?;

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
-    Step, SyncEmployee, Write, crm_key, plan, plan::shown_span,
+    Step, SyncEmployee, SyncRules, Write, crm_key,
+    plan::{decided_by, plan_with_rules, shown_span},
+    settings::start_of_day,
 };
 use crate::{
     crm::{self, ActivityRef, ActivityStatus, Crm, CrmError, TimedActivity},
@@ -235,20 +237,27 @@ fn gone(kind: ActivityKind, id: i64) -> Activity {
     }
 }
 
-/// The employees whose calendars may be synced, with their CRM person ids (asked of the CRM
-/// with the employee's own key the first time).
-async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobError> {
+/// The employees whose calendars may be synced (opted in, by the admin's choice or default,
+/// or named in `also`), with their CRM person ids (asked of the CRM with the employee's own key
+/// the first time) and their own start dates.
+async fn sync_employees(
+    state: &CalendarCtx,
+    rules: &SyncRules,
+    also: Option<&str>,
+) -> Result<Vec<SyncEmployee>, JobError> {
     let store = state.store.as_ref();
     let states = store.calendar_employees().await?;
     let mut out = Vec::new();
     for employee in store.list_employees().await? {
-        let Some(cal) = states.iter().find(|s| s.employee_id == employee.id) else {
-            continue;
-        };
-        if !cal.enabled || !employee.active || employee.o365_email.trim().is_empty() {
+        let cal = states.iter().find(|s| s.employee_id == employee.id);
+        let opted_in = cal.map_or(rules.opt_in_by_default, |c| {
+            c.opted_in(rules.opt_in_by_default)
+        });
+        let named = also.is_some_and(|a| a == employee.id);
+        if !(opted_in || named) || !employee.active || employee.o365_email.trim().is_empty() {
             continue;
         }
-        let person_id = match cal.person_id {
+        let person_id = match cal.and_then(|c| c.person_id) {
             Some(id) => id,
             None => {
                 let Ok(crm) = state
@@ -290,6 +299,9 @@ async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobErr
             mailbox: employee.o365_email.trim().to_lowercase(),
             name,
             enabled: true,
+            start_from: cal
+                .and_then(|c| c.start_date.as_deref())
+                .and_then(start_of_day),
         });
     }
     Ok(out)
@@ -300,6 +312,7 @@ async fn sync_employees(state: &CalendarCtx) -> Result<Vec<SyncEmployee>, JobErr
 pub struct SyncScope {
     settings: CalendarSettings,
     plan: PlanSettings,
+    rules: SyncRules,
     employees: Vec<SyncEmployee>,
     crm: Arc<dyn Crm>,
 }
@@ -307,27 +320,52 @@ pub struct SyncScope {
 impl SyncScope {
     /// Reads the scope; `None` when calendar sync is off.
     pub async fn load(state: &CalendarCtx) -> Result<Option<Self>, JobError> {
-        let store = state.store.as_ref();
-        let settings = CalendarSettings::load(store).await?;
+        let settings = CalendarSettings::load(state.store.as_ref()).await?;
         if !settings.enabled {
             return Ok(None);
         }
+        Self::load_as_on(state, settings, None).await.map(Some)
+    }
+
+    /// Reads the scope as if sync were on (the dry run asks before it is), with employee
+    /// `also` synced even when not opted in.
+    pub async fn load_for_preview(
+        state: &CalendarCtx,
+        also: Option<&str>,
+    ) -> Result<Self, JobError> {
+        let settings = CalendarSettings::load(state.store.as_ref()).await?;
+        Self::load_as_on(state, settings, also).await
+    }
+
+    async fn load_as_on(
+        state: &CalendarCtx,
+        settings: CalendarSettings,
+        also: Option<&str>,
+    ) -> Result<Self, JobError> {
+        let store = state.store.as_ref();
         let mode = SyncSettings::load(store).await?.participant_mode;
+        let rules = SyncRules::load(store).await?;
         let crm: Arc<dyn Crm> = state.crm.admin(store, &state.master_key).await?;
-        let employees = sync_employees(state).await?;
+        let employees = sync_employees(state, &rules, also).await?;
         let plan = PlanSettings {
-            enabled: settings.enabled,
+            enabled: true,
             participant_mode: mode,
             kinds: settings.activity_types.clone(),
             category: settings.category.clone(),
             start_from: settings.start_instant(),
         };
-        Ok(Some(Self {
+        Ok(Self {
             settings,
             plan,
+            rules,
             employees,
             crm,
-        }))
+        })
+    }
+
+    /// The synced employees.
+    pub fn employees(&self) -> &[SyncEmployee] {
+        &self.employees
     }
 
     /// The CRM client.
@@ -346,14 +384,26 @@ impl SyncScope {
     }
 
     /// What every event depends on besides its activity (participant mode, types, category,
-    /// start date): when it changes, every linked activity is planned again.
+    /// start dates, the sync rules): when it changes, every linked activity is planned again.
     pub fn fingerprint(&self) -> String {
+        let starts: Vec<(&str, Option<i64>)> = self
+            .employees
+            .iter()
+            .map(|e| {
+                (
+                    e.employee_id.as_str(),
+                    e.start_from.map(|t| t.as_millisecond()),
+                )
+            })
+            .collect();
         format!(
-            "{:?}|{:?}|{}|{:?}",
+            "{:?}|{:?}|{}|{:?}|{:?}|{}",
             self.plan.participant_mode,
             self.plan.kinds,
             self.plan.category,
-            self.plan.start_from.map(|t| t.as_millisecond())
+            self.plan.start_from.map(|t| t.as_millisecond()),
+            starts,
+            serde_json::to_string(&self.rules).unwrap_or_default()
         )
     }
 
@@ -403,31 +453,11 @@ async fn sync_read(
 ) -> Result<(), JobError> {
     let store = state.store.as_ref();
     let key = crm_key(kind, id);
-    let (activity, ext_ids) = match read {
-        Some(a) => (activity_of(state, a).await?, a.ext_ids.clone()),
-        None => (gone(kind, id), Vec::new()),
-    };
-    let links = store.calendar_links(&key).await?;
-    let existing: Vec<ExistingLink> = links.iter().map(existing_link).collect();
-    // Only meetings are saved from Outlook by the add-in.
-    let from_outlook = kind == ActivityKind::Meeting
-        && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;
-    let link = scope.crm.timed_activity_link(kind, id);
-    let mut writes = plan(
-        &activity,
-        &scope.employees,
-        &scope.plan,
-        &existing,
-        from_outlook,
-        &link,
-        crm::DISPLAY_NAME,
-    );
-    // Removals first: a link moving to another mailbox is deleted before it is written anew.
-    writes.sort_by_key(|w| !matches!(w.step, Step::Delete { .. }));
+    let writes = planned(state, scope, kind, id, read).await?;
     let mut transient: Option<GraphError> = None;
     let mut outcome: BTreeMap<String, Option<String>> = BTreeMap::new();
     for write in writes {
-        match execute(state, graph, &key, &write).await {
+        match execute(state, graph, kind, &key, &write).await {
             Ok(()) => {
                 outcome.entry(write.employee_id.clone()).or_insert(None);
             }
@@ -467,6 +497,53 @@ async fn sync_read(
     }
 }
 
+/// The writes that bring every mailbox in line with activity `kind`/`id` as read (`None`: the
+/// CRM no longer has it) under the scope's settings and rules, in the order they are carried
+/// out; nothing is written (the dry run shows these).
+pub async fn planned(
+    state: &CalendarCtx,
+    scope: &SyncScope,
+    kind: ActivityKind,
+    id: i64,
+    read: Option<&TimedActivity>,
+) -> Result<Vec<Write>, JobError> {
+    let key = crm_key(kind, id);
+    let (activity, ext_ids) = match read {
+        Some(a) => (activity_of(state, a).await?, a.ext_ids.clone()),
+        None => (gone(kind, id), Vec::new()),
+    };
+    let links = state.store.calendar_links(&key).await?;
+    let existing: Vec<ExistingLink> = links.iter().map(existing_link).collect();
+    // Only meetings are saved from Outlook by the add-in.
+    let from_outlook = kind == ActivityKind::Meeting
+        && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;
+    let link = scope.crm.timed_activity_link(kind, id);
+    // The rules as saved now: a backfill or reconcile pass that started under older rules
+    // obeys a change the admin made meanwhile from the next activity on.
+    let rules = SyncRules::load(state.store.as_ref()).await?;
+    let mut writes = plan_with_rules(
+        &activity,
+        &scope.employees,
+        &scope.plan,
+        &rules,
+        &existing,
+        from_outlook,
+        &link,
+        crm::DISPLAY_NAME,
+    );
+    // Removals first: a link moving to another mailbox is deleted before it is written anew.
+    writes.sort_by_key(|w| !removes(&w.step));
+    Ok(writes)
+}
+
+/// Whether `step` takes the event out of the link (delete, cancel, unlink).
+fn removes(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Delete { .. } | Step::Cancel { .. } | Step::Unlink { .. }
+    )
+}
+
 /// Whether the add-in saved this activity from an Outlook item: the ledger links it, or (before
 /// the ledger learnt the activity's id) one of its external ids is a ledger entry of ours.
 async fn saved_from_outlook(
@@ -491,11 +568,14 @@ async fn saved_from_outlook(
     Ok(false)
 }
 
-fn step_name(step: &Step) -> &'static str {
+/// The trace's name of `step`'s action.
+pub fn step_name(step: &Step) -> &'static str {
     match step {
         Step::Create { .. } => "create",
         Step::Update { .. } => "update",
         Step::Delete { .. } => "delete",
+        Step::Cancel { .. } => "cancel",
+        Step::Unlink { .. } => "unlink",
         Step::Skip { .. } => "skip",
     }
 }
@@ -646,14 +726,35 @@ async fn create(
 async fn execute(
     state: &CalendarCtx,
     graph: &GraphClient,
+    kind: ActivityKind,
     key: &str,
     write: &Write,
 ) -> Result<(), WriteError> {
     let mailbox = write.mailbox.as_str();
     let employee = write.employee_id.as_str();
+    let rule = decided_by(kind, &write.step);
     match &write.step {
-        Step::Skip { reason } => {
-            trace(state, key, employee, mailbox, "skip", reason, None, None).await?;
+        Step::Skip { .. } => {
+            trace(state, key, employee, mailbox, "skip", &rule, None, None).await?;
+        }
+        Step::Cancel { event_id, message } => {
+            let mut request_id = None;
+            for id in event_ids(graph, mailbox, key, event_id.as_ref()).await? {
+                match graph.cancel_event(mailbox, &id, message).await {
+                    Ok(r) => request_id = r,
+                    Err(GraphError::Gone) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            state.store.delete_calendar_link(key, employee).await?;
+            trace(
+                state, key, employee, mailbox, "cancel", &rule, request_id, None,
+            )
+            .await?;
+        }
+        Step::Unlink { .. } => {
+            state.store.delete_calendar_link(key, employee).await?;
+            trace(state, key, employee, mailbox, "unlink", &rule, None, None).await?;
         }
         Step::Create {
             draft,
@@ -723,17 +824,8 @@ async fn execute(
             Err(e) => return Err(e.into()),
         },
         Step::Delete { event_id, .. } => {
-            let ids = match event_id {
-                Some(id) => vec![id.clone()],
-                None => graph
-                    .find_by_crm_id(mailbox, key)
-                    .await?
-                    .into_iter()
-                    .map(|e| e.id)
-                    .collect(),
-            };
             let mut request_id = None;
-            for id in ids {
+            for id in event_ids(graph, mailbox, key, event_id.as_ref()).await? {
                 match graph.delete_event(mailbox, &id).await {
                     Ok(r) => request_id = r,
                     Err(GraphError::Gone) => {}
@@ -742,12 +834,30 @@ async fn execute(
             }
             state.store.delete_calendar_link(key, employee).await?;
             trace(
-                state, key, employee, mailbox, "delete", "", request_id, None,
+                state, key, employee, mailbox, "delete", &rule, request_id, None,
             )
             .await?;
         }
     }
     Ok(())
+}
+
+/// The events of a link: its event id, or (a create was interrupted) those stamped with `key`.
+async fn event_ids(
+    graph: &GraphClient,
+    mailbox: &str,
+    key: &str,
+    event_id: Option<&String>,
+) -> Result<Vec<String>, GraphError> {
+    Ok(match event_id {
+        Some(id) => vec![id.clone()],
+        None => graph
+            .find_by_crm_id(mailbox, key)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect(),
+    })
 }
 
 /// A CRM webhook named `entity_name`/`id`: queues a sync when it is an activity type that is

@@ -3,14 +3,17 @@
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
 //! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
-//! `service` holds the admin operations the JSON API (`admin`) and the Synchronisation page
-//! share.
+//! `rules` says what may flow which way; `preview` is the dry run ("what would the next sync
+//! do"); `service` holds the admin operations the JSON API (`admin`) and the Synchronisation
+//! page share.
 
 pub mod admin;
 pub mod backfill;
 pub mod engine;
 pub mod plan;
+pub mod preview;
 pub mod reconcile;
+pub mod rules;
 pub mod service;
 pub mod settings;
 
@@ -18,9 +21,10 @@ pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};
 pub use engine::{CalendarJob, JOB_KIND, SyncRequest, SyncScope, enqueue, sync_activity};
 pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
-    carries_attendees, content_hash, crm_key, plan,
+    carries_attendees, content_hash, crm_key, plan, plan_with_rules,
 };
 pub use reconcile::ReconcileJob;
+pub use rules::{ConflictPolicy, DeleteMode, Direction, Operation, PrivatePolicy, SyncRules};
 pub use settings::CalendarSettings;
 
 use std::sync::Arc;

@@ -9,12 +9,17 @@
 //!   colleagues); without, each participating employee gets their own copy; either way no
 //!   employee gets one activity twice;
 //! - activities the add-in saved from an Outlook meeting are never written back;
-//! - a write whose content hash equals the stored one is skipped.
+//! - a write whose content hash equals the stored one is skipped;
+//! - an employee's own start date, when set, replaces the global one for their calendar;
+//! - the admin's sync rules (issue #14, [`plan_with_rules`]) then decide whether each create,
+//!   update and delete may flow, and how a delete is carried out (delete, cancel, unlink); a
+//!   write the rules stop becomes a skip naming the rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use super::rules::{DeleteMode, Direction, Operation, SyncRules};
 use crate::{
     crm::ActivityRef,
     graph::{Attendee, EventDraft},
@@ -87,6 +92,17 @@ pub struct SyncEmployee {
     pub name: String,
     /// Opted in (and active).
     pub enabled: bool,
+    /// The employee's own sync start (overrides [`PlanSettings::start_from`]).
+    pub start_from: Option<jiff::Timestamp>,
+}
+
+impl SyncEmployee {
+    /// Whether an activity starting at `start` is too early for this employee's calendar.
+    fn before_start(&self, settings: &PlanSettings, start: jiff::Timestamp) -> bool {
+        self.start_from
+            .or(settings.start_from)
+            .is_some_and(|from| start < from)
+    }
 }
 
 /// The calendar-sync settings the planner needs.
@@ -150,6 +166,19 @@ pub enum Step {
         /// Whether it carries attendees.
         has_attendees: bool,
     },
+    /// Cancel the meeting with `message` (the delete mode `cancel`): the attendees get the
+    /// message, the event leaves the calendars and the link is dropped.
+    Cancel {
+        /// Graph id; `None` when a create was interrupted (search by the CRM id).
+        event_id: Option<String>,
+        /// The message to the attendees.
+        message: String,
+    },
+    /// Drop the link and leave the event as it is (the delete mode `unlink`).
+    Unlink {
+        /// Graph id, if known.
+        event_id: Option<String>,
+    },
     /// Nothing to write.
     Skip {
         /// Why (a stable code for the trace).
@@ -189,12 +218,10 @@ fn excluded(
     if !settings.kinds.contains(&activity.kind) {
         return Some("type_not_synced");
     }
-    let (Some(start), Some(_)) = (activity.start, activity.end) else {
+    if activity.start.is_none() || activity.end.is_none() {
         return Some("no_time");
-    };
-    if settings.start_from.is_some_and(|from| start < from) {
-        return Some("before_start_date");
     }
+    // The start date is per employee (see `desired`).
     None
 }
 
@@ -279,7 +306,7 @@ pub fn desired(
     };
     let by_person: BTreeMap<i64, &SyncEmployee> = employees
         .iter()
-        .filter(|e| e.enabled)
+        .filter(|e| e.enabled && !e.before_start(settings, start))
         .map(|e| (e.person_id, e))
         .collect();
     let owner = activity
@@ -418,6 +445,13 @@ pub fn plan(
             });
         }
     }
+    // Too early for the global start date, or for the own start date of every synced employee.
+    let too_early = activity.start.is_some_and(|start| {
+        let synced: Vec<&SyncEmployee> = employees.iter().filter(|e| e.enabled).collect();
+        settings.start_from.is_some_and(|from| start < from)
+            || (!synced.is_empty() && synced.iter().all(|e| e.before_start(settings, start)))
+    });
+    let reason = reason.or(too_early.then_some("before_start_date"));
     if writes.is_empty()
         && let Some(reason) = reason
     {
@@ -428,6 +462,135 @@ pub fn plan(
         });
     }
     writes
+}
+
+/// The skip reason of a CRM → Outlook create the rules do not allow.
+pub const RULE_CREATE_OFF: &str = "rule_create_off";
+/// The skip reason of a CRM → Outlook update the rules do not allow.
+pub const RULE_UPDATE_OFF: &str = "rule_update_off";
+/// The skip reason of a CRM → Outlook delete the rules do not allow.
+pub const RULE_DELETE_OFF: &str = "rule_delete_off";
+
+/// [`plan`], then the admin's `rules` for CRM → Outlook: a create, update or delete of
+/// `activity`'s type that is not allowed becomes a skip naming the rule (the event is left as it
+/// is), and an allowed delete is carried out in the delete mode (delete, cancel with
+/// `rules.cancel_message`, or unlink). An event moving to another mailbox of the same employee
+/// (a create there and a delete here) counts as one update.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_with_rules(
+    activity: &Activity,
+    employees: &[SyncEmployee],
+    settings: &PlanSettings,
+    rules: &SyncRules,
+    existing: &[ExistingLink],
+    from_outlook: bool,
+    crm_link: &str,
+    link_label: &str,
+) -> Vec<Write> {
+    let writes = plan(
+        activity,
+        employees,
+        settings,
+        existing,
+        from_outlook,
+        crm_link,
+        link_label,
+    );
+    let moved = |employee: &str| {
+        let has = |create: bool| {
+            writes.iter().any(|w| {
+                w.employee_id == employee
+                    && if create {
+                        matches!(w.step, Step::Create { .. })
+                    } else {
+                        matches!(w.step, Step::Delete { .. })
+                    }
+            })
+        };
+        has(true) && has(false)
+    };
+    let allows = |op| rules.allows(activity.kind, Direction::CrmToOutlook, op);
+    let governed: Vec<(Write, bool)> = writes
+        .iter()
+        .map(|w| (w.clone(), moved(&w.employee_id)))
+        .collect();
+    governed
+        .into_iter()
+        .map(|(write, moved)| {
+            let step = match write.step {
+                step @ (Step::Create { .. } | Step::Delete { .. }) if moved => {
+                    if allows(Operation::Update) {
+                        step
+                    } else {
+                        Step::Skip {
+                            reason: RULE_UPDATE_OFF,
+                        }
+                    }
+                }
+                step @ Step::Create { .. } => {
+                    if allows(Operation::Create) {
+                        step
+                    } else {
+                        Step::Skip {
+                            reason: RULE_CREATE_OFF,
+                        }
+                    }
+                }
+                step @ Step::Update { .. } => {
+                    if allows(Operation::Update) {
+                        step
+                    } else {
+                        Step::Skip {
+                            reason: RULE_UPDATE_OFF,
+                        }
+                    }
+                }
+                Step::Delete { .. } if !allows(Operation::Delete) => Step::Skip {
+                    reason: RULE_DELETE_OFF,
+                },
+                Step::Delete {
+                    event_id,
+                    has_attendees,
+                } => match rules.delete_mode(Direction::CrmToOutlook) {
+                    DeleteMode::Delete => Step::Delete {
+                        event_id,
+                        has_attendees,
+                    },
+                    DeleteMode::Cancel => Step::Cancel {
+                        event_id,
+                        message: rules.cancel_message.clone(),
+                    },
+                    DeleteMode::Unlink => Step::Unlink { event_id },
+                },
+                step => step,
+            };
+            Write { step, ..write }
+        })
+        .collect()
+}
+
+/// The rule that decided `step` for an activity of `kind` CRM → Outlook, in words stable
+/// enough for the trace and the preview (`meeting.crm_to_outlook.create`,
+/// `delete_to_outlook=cancel`, or the skip reason).
+pub fn decided_by(kind: ActivityKind, step: &Step) -> String {
+    let allowed = |op: &str| format!("{}.crm_to_outlook.{op}", kind.entity());
+    match step {
+        Step::Create { .. } => allowed("create"),
+        Step::Update { .. } => allowed("update"),
+        Step::Delete { .. } => format!("{} delete_to_outlook=delete", allowed("delete")),
+        Step::Cancel { .. } => format!("{} delete_to_outlook=cancel", allowed("delete")),
+        Step::Unlink { .. } => format!("{} delete_to_outlook=unlink", allowed("delete")),
+        Step::Skip { reason } if *reason == RULE_CREATE_OFF => {
+            format!("{}=off", allowed("create"))
+        }
+        Step::Skip { reason } if *reason == RULE_UPDATE_OFF => {
+            format!("{}=off", allowed("update"))
+        }
+        Step::Skip { reason } if *reason == RULE_DELETE_OFF => {
+            format!("{}=off", allowed("delete"))
+        }
+        Step::Skip { reason } => (*reason).to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +612,7 @@ mod tests {
             mailbox: format!("user{n}@firm.cz"),
             name: format!("User {n}"),
             enabled: true,
+            start_from: None,
         }
     }
 
@@ -759,5 +923,112 @@ mod tests {
                 |w| matches!(&w.step, Step::Create { draft, .. } if draft.attendees.is_empty())
             )
         );
+    }
+
+    fn with_rules(
+        activity: &Activity,
+        rules: &SyncRules,
+        existing: &[ExistingLink],
+        staff: &[SyncEmployee],
+    ) -> Vec<Write> {
+        plan_with_rules(
+            activity,
+            staff,
+            &settings(ParticipantSyncMode::None),
+            rules,
+            existing,
+            false,
+            "",
+            "",
+        )
+    }
+
+    fn restricted(create: bool, update: bool, delete: bool, mode: DeleteMode) -> SyncRules {
+        let mut rules = SyncRules {
+            delete_to_outlook: mode,
+            ..SyncRules::default()
+        };
+        rules.types.insert(
+            ActivityKind::Meeting,
+            crate::calendar::rules::TypeRules {
+                crm_to_outlook: crate::calendar::rules::Allowed {
+                    create,
+                    update,
+                    delete,
+                },
+                ..Default::default()
+            },
+        );
+        rules
+    }
+
+    #[test]
+    fn a_type_whose_create_update_or_delete_is_off_gets_a_skip_naming_the_rule() {
+        let off = restricted(false, false, false, DeleteMode::Delete);
+        let writes = with_rules(&meeting(), &off, &[], &employees());
+        assert!(writes.iter().all(|w| w.step
+            == Step::Skip {
+                reason: RULE_CREATE_OFF
+            }));
+        assert_eq!(
+            decided_by(ActivityKind::Meeting, &writes[0].step),
+            "meeting.crm_to_outlook.create=off"
+        );
+        let links = links_after(&run(&meeting(), ParticipantSyncMode::None, &[]));
+        let mut moved = meeting();
+        moved.start = Some(at("2026-09-02T09:00"));
+        moved.end = Some(at("2026-09-02T10:00"));
+        let writes = with_rules(&moved, &off, &links, &employees());
+        assert!(writes.iter().all(|w| w.step
+            == Step::Skip {
+                reason: RULE_UPDATE_OFF
+            }));
+        let mut deleted = meeting();
+        deleted.deleted = true;
+        let writes = with_rules(&deleted, &off, &links, &employees());
+        assert_eq!(writes.len(), 3);
+        assert!(writes.iter().all(|w| w.step
+            == Step::Skip {
+                reason: RULE_DELETE_OFF
+            }));
+        // Another type keeps the defaults.
+        let mut task = meeting();
+        task.kind = ActivityKind::Task;
+        let writes = with_rules(&task, &off, &[], &employees());
+        assert!(writes.iter().all(|w| matches!(w.step, Step::Create { .. })));
+    }
+
+    #[test]
+    fn a_delete_is_carried_out_in_the_delete_mode() {
+        let links = links_after(&run(&meeting(), ParticipantSyncMode::None, &[]));
+        let mut deleted = meeting();
+        deleted.deleted = true;
+        let cancel = restricted(true, true, true, DeleteMode::Cancel);
+        let writes = with_rules(&deleted, &cancel, &links, &employees());
+        assert!(writes.iter().all(|w| matches!(&w.step,
+            Step::Cancel { message, event_id: Some(_) } if *message == cancel.cancel_message)));
+        let unlink = restricted(true, true, true, DeleteMode::Unlink);
+        let writes = with_rules(&deleted, &unlink, &links, &employees());
+        assert!(
+            writes
+                .iter()
+                .all(|w| matches!(&w.step, Step::Unlink { event_id: Some(_) }))
+        );
+    }
+
+    #[test]
+    fn an_employees_own_start_date_replaces_the_global_one_for_their_calendar() {
+        let mut staff = employees();
+        staff[0].start_from = Some(at("2025-01-01T00:00"));
+        staff[1].start_from = Some(at("2027-01-01T00:00"));
+        let mut early = meeting();
+        early.start = Some(at("2025-12-01T09:00"));
+        early.end = Some(at("2025-12-01T10:00"));
+        let writes = with_rules(&early, &SyncRules::default(), &[], &staff);
+        let mailboxes: Vec<&str> = writes.iter().map(|w| w.mailbox.as_str()).collect();
+        assert_eq!(mailboxes, ["user1@firm.cz"]);
+        let writes = with_rules(&meeting(), &SyncRules::default(), &[], &staff);
+        let mailboxes: Vec<&str> = writes.iter().map(|w| w.mailbox.as_str()).collect();
+        assert_eq!(mailboxes, ["user1@firm.cz", "user3@firm.cz"]);
     }
 }

@@ -1,16 +1,18 @@
 //! The calendar-sync admin services that the JSON admin API and the Synchronisation page share:
-//! saving the settings (a change every event depends on starts the reconcile at once) and
-//! opting an employee in or out (both queue the backfills they call for), "sync now" for an
-//! employee, backfills on demand (the CLI's `sync run`), the trace a page at a time, and the
-//! Office 365 app test (a Graph app-only token and a calendar read).
+//! saving the settings and the sync rules (a change every event depends on starts the reconcile
+//! at once), opting an employee in or out and their overrides (each queues the backfills it
+//! calls for), "sync now" for an employee, backfills on demand (the CLI's `sync run`), the trace
+//! a page at a time, and the Office 365 app test (a Graph app-only token and a calendar read).
 
 use super::{
-    CalendarCtx, CalendarSettings, backfill::queue_backfill, enqueue, reconcile::SETTINGS_CHANGED,
+    CalendarCtx, CalendarSettings, SyncRules, backfill::queue_backfill, enqueue,
+    reconcile::SETTINGS_CHANGED,
 };
 use crate::{
     crm::ActivityRef,
     graph::GraphError,
     identity::{office365::Office365Settings, session::AdminSession},
+    service_errors::{FieldProblems, SaveError},
     settings::{Setting, SettingsError},
     store::{StoreError, TraceEntry},
 };
@@ -39,10 +41,9 @@ pub async fn save_settings(
         || !settings.activity_types.is_subset(&before.activity_types)
         || settings.start_instant() < before.start_instant();
     if settings.enabled && more {
-        for employee in state.store.calendar_employees().await? {
-            if employee.enabled {
-                queue_backfill(state.store.as_ref(), &state.jobs, &employee.employee_id).await?;
-            }
+        let rules = SyncRules::load(state.store.as_ref()).await?;
+        for employee in opted_in(state.store.as_ref(), &rules).await? {
+            queue_backfill(state.store.as_ref(), &state.jobs, &employee).await?;
         }
     }
     if settings.enabled
@@ -69,6 +70,158 @@ pub async fn save_settings(
     Ok(())
 }
 
+/// Saves sync rules that pass [`SyncRules::problems`] (every type written out), audits the
+/// change with the rules before and after, and queues a backfill of every opted-in calendar
+/// when sync is on and the rules now let more through (a create allowed again, opt-in by
+/// default). Every other change reaches the events at the next reconcile, which plans every
+/// linked activity again when the rules differ from those it last planned with.
+pub async fn save_rules(
+    state: &CalendarCtx,
+    by: &AdminSession,
+    rules: SyncRules,
+) -> Result<SyncRules, SaveError> {
+    let rules = rules.complete();
+    let problems = FieldProblems(rules.problems());
+    problems.check()?;
+    let store = state.store.as_ref();
+    let before = SyncRules::load(store).await?.complete();
+    rules.save(store).await?;
+    let on = calendar_on(store).await?;
+    if rules.shows_more_than(&before) && on {
+        for employee in opted_in(store, &rules).await? {
+            queue_backfill(store, &state.jobs, &employee).await?;
+        }
+    }
+    if on && rules != before {
+        state.jobs.signal(SETTINGS_CHANGED);
+    }
+    let json = |r: &SyncRules| serde_json::to_string(r).unwrap_or_default();
+    by.audit(
+        store,
+        "calendar.rules",
+        "settings:calendar_rules",
+        format!("before: {} after: {}", json(&before), json(&rules)),
+    )
+    .await?;
+    Ok(rules)
+}
+
+/// The ids of the employees opted in under `rules` (by the admin's choice or the default).
+async fn opted_in(
+    store: &dyn crate::store::Store,
+    rules: &SyncRules,
+) -> Result<Vec<String>, StoreError> {
+    let states = store.calendar_employees().await?;
+    Ok(store
+        .list_employees()
+        .await?
+        .into_iter()
+        .filter(|e| {
+            states
+                .iter()
+                .find(|s| s.employee_id == e.id)
+                .map_or(rules.opt_in_by_default, |s| {
+                    s.opted_in(rules.opt_in_by_default)
+                })
+        })
+        .map(|e| e.id)
+        .collect())
+}
+
+/// An employee's overrides of the admin's defaults.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeOverrides {
+    /// Opted in (`true`) or out (`false`); `null`: the admin's default (`opt_in_by_default` of
+    /// the sync rules).
+    pub opt_in: Option<bool>,
+    /// The employee's own sync start date (`YYYY-MM-DD`); `null`: the global one.
+    pub start_date: Option<String>,
+}
+
+impl EmployeeOverrides {
+    /// The overrides trimmed (an empty date is none), or what is wrong by field.
+    pub fn checked(mut self) -> Result<Self, FieldProblems> {
+        self.start_date = self
+            .start_date
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
+        let mut problems = FieldProblems::default();
+        if let Some(d) = &self.start_date
+            && d.parse::<jiff::civil::Date>().is_err()
+        {
+            problems.add("start_date", "must be a date YYYY-MM-DD");
+        }
+        problems.check().map(|()| self)
+    }
+}
+
+/// Sets employee `id`'s overrides (checked with [`EmployeeOverrides::checked`]), queues their
+/// backfill when sync is on and they may now see more (newly opted in, an earlier start), and
+/// audits the change; `Ok(false)` when there is no such employee.
+pub async fn set_employee_overrides(
+    state: &CalendarCtx,
+    by: &AdminSession,
+    id: &str,
+    overrides: EmployeeOverrides,
+) -> Result<bool, SaveError> {
+    let overrides = overrides.checked()?;
+    let store = state.store.as_ref();
+    if store.employee(id).await?.is_none() {
+        return Ok(false);
+    }
+    let rules = SyncRules::load(store).await?;
+    let before = store
+        .calendar_employees()
+        .await?
+        .into_iter()
+        .find(|e| e.employee_id == id);
+    let was_in = before.as_ref().map_or(rules.opt_in_by_default, |e| {
+        e.opted_in(rules.opt_in_by_default)
+    });
+    let is_in = overrides.opt_in.unwrap_or(rules.opt_in_by_default);
+    let start = |d: Option<&str>| d.and_then(super::settings::start_of_day);
+    let old_start = before.as_ref().and_then(|e| start(e.start_date.as_deref()));
+    let new_start = start(overrides.start_date.as_deref());
+    let earlier = match (new_start, old_start) {
+        (None, _) => old_start.is_some(),
+        (Some(new), Some(old)) => new < old,
+        (Some(_), None) => true,
+    };
+    store
+        .set_calendar_overrides(id, overrides.opt_in, overrides.start_date.as_deref())
+        .await?;
+    if is_in && (!was_in || earlier) && calendar_on(store).await? {
+        queue_backfill(store, &state.jobs, id).await?;
+    }
+    let opt_in = overrides
+        .opt_in
+        .map_or_else(|| "default".to_owned(), |b| b.to_string());
+    by.audit(
+        store,
+        "calendar.employee",
+        &format!("employee:{id}"),
+        format!(
+            "before: opt_in {}, start_date {}; after: opt_in {opt_in}, start_date {}",
+            before
+                .as_ref()
+                .filter(|e| e.opt_in_set)
+                .map_or_else(|| "default".to_owned(), |e| e.enabled.to_string()),
+            before
+                .as_ref()
+                .and_then(|e| e.start_date.clone())
+                .unwrap_or_else(|| "-".into()),
+            overrides.start_date.as_deref().unwrap_or("-")
+        ),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Opts employee `id` in or out (a new opt-in while sync is on queues their backfill) and audits
 /// it; `false` when there is no such employee.
 pub async fn set_employee_enabled(
@@ -81,11 +234,15 @@ pub async fn set_employee_enabled(
     if store.employee(id).await?.is_none() {
         return Ok(false);
     }
+    let by_default = SyncRules::load(store)
+        .await
+        .is_ok_and(|r| r.opt_in_by_default);
     let was_enabled = store
         .calendar_employees()
         .await?
         .iter()
-        .any(|e| e.employee_id == id && e.enabled);
+        .find(|e| e.employee_id == id)
+        .map_or(by_default, |e| e.opted_in(by_default));
     store.set_calendar_enabled(id, enabled).await?;
     if enabled && !was_enabled && calendar_on(store).await? {
         queue_backfill(store, &state.jobs, id).await?;

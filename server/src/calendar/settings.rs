@@ -43,13 +43,18 @@ impl Setting for CalendarSettings {
 /// The time zone the company's dates are meant in.
 pub const COMPANY_ZONE: &str = "Europe/Prague";
 
+/// Midnight of `date` (`YYYY-MM-DD`) in the company's zone; `None` when unreadable.
+pub fn start_of_day(date: &str) -> Option<jiff::Timestamp> {
+    let date: jiff::civil::Date = date.trim().parse().ok()?;
+    let zone = jiff::tz::TimeZone::get(COMPANY_ZONE).ok()?;
+    date.to_zoned(zone).ok().map(|z| z.timestamp())
+}
+
 impl CalendarSettings {
     /// The start date as an instant (midnight in the company's zone); `None` when unset or
     /// unreadable.
     pub fn start_instant(&self) -> Option<jiff::Timestamp> {
-        let date: jiff::civil::Date = self.start_date.as_deref()?.trim().parse().ok()?;
-        let zone = jiff::tz::TimeZone::get(COMPANY_ZONE).ok()?;
-        date.to_zoned(zone).ok().map(|z| z.timestamp())
+        start_of_day(self.start_date.as_deref()?)
     }
 
     /// Checks the values; the problem in words.

@@ -91,6 +91,13 @@ pub enum SyncCommand {
         #[arg(long)]
         employee: Option<String>,
     },
+    /// Dry run: what the next sync would do (each planned action with the rule that decided
+    /// it), for every opted-in employee or one; writes nothing.
+    Preview {
+        /// Only this employee (id or sign-in e-mail; planned even when not opted in).
+        #[arg(long)]
+        employee: Option<String>,
+    },
 }
 
 /// `crm …` commands.

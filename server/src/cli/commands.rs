@@ -375,3 +375,50 @@ pub async fn sync_run(config: Config, employee: Option<String>) -> anyhow::Resul
     );
     Ok(())
 }
+
+/// `sync preview [--employee E]`: what the next sync would do, one line per planned action with
+/// the rule that decided it, then the counts; writes nothing.
+pub async fn sync_preview(config: Config, employee: Option<String>) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let tr = tr();
+    let preview = crate::calendar::preview::preview(&state.calendar_ctx(), employee.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !preview.sync_enabled {
+        println!("{}", tr.t("cli-sync-preview-off"));
+    }
+    for a in &preview.actions {
+        println!(
+            "{}",
+            tr.ta(
+                "cli-sync-preview-line",
+                &[
+                    ("action", a.action.clone().into()),
+                    ("activity", a.activity_key.clone().into()),
+                    ("title", a.title.clone().into()),
+                    ("mailbox", a.mailbox.clone().into()),
+                    ("rule", a.rule.clone().into()),
+                ]
+            )
+        );
+    }
+    let count = |action: &str| {
+        i64::try_from(preview.counts.get(action).copied().unwrap_or(0)).unwrap_or(i64::MAX)
+    };
+    println!(
+        "{}",
+        tr.ta(
+            "cli-sync-preview-total",
+            &[
+                ("create", count("create").into()),
+                ("update", count("update").into()),
+                (
+                    "remove",
+                    (count("delete") + count("cancel") + count("unlink")).into()
+                ),
+                ("skip", count("skip").into()),
+            ]
+        )
+    );
+    Ok(())
+}

@@ -6,7 +6,7 @@ pub mod args;
 mod commands;
 
 pub use commands::{
-    create_admin, crm_test, import, migrate, rotate_key, serve, sync_run, sync_status,
+    create_admin, crm_test, import, migrate, rotate_key, serve, sync_preview, sync_run, sync_status,
 };
 
 use crate::i18n::{Lang, Tr};

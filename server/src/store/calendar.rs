@@ -70,6 +70,22 @@ pub struct CalendarEmployee {
     pub backfilled_at: Option<i64>,
     /// Where a backfill under way has got to (the calendar engine's JSON); `None` when none is.
     pub backfill_cursor: Option<String>,
+    /// The admin chose `enabled` for this employee; otherwise they follow the admin's default.
+    pub opt_in_set: bool,
+    /// The employee's own sync start date (`YYYY-MM-DD`); `None`: the global one.
+    pub start_date: Option<String>,
+}
+
+impl CalendarEmployee {
+    /// Whether the employee is opted in, when employees nobody opted in or out follow
+    /// `by_default`.
+    pub fn opted_in(&self, by_default: bool) -> bool {
+        if self.opt_in_set {
+            self.enabled
+        } else {
+            by_default
+        }
+    }
 }
 
 /// One sync decision.
@@ -124,8 +140,16 @@ pub trait CalendarStore {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<TraceEntry>>;
-    /// Opts an employee in or out.
+    /// Opts an employee in or out (the admin's choice, overriding the default).
     async fn set_calendar_enabled(&self, employee_id: &str, enabled: bool) -> StoreResult<()>;
+    /// Sets an employee's overrides: opt-in (`None`: follow the admin's default) and start date
+    /// (`None`: the global one).
+    async fn set_calendar_overrides(
+        &self,
+        employee_id: &str,
+        opt_in: Option<bool>,
+        start_date: Option<&str>,
+    ) -> StoreResult<()>;
     /// Every employee's state (only those ever opted in or synced).
     async fn calendar_employees(&self) -> StoreResult<Vec<CalendarEmployee>>;
     /// Notes the outcome of a sync for an employee (`None`: success).
@@ -155,8 +179,8 @@ pub trait CalendarStore {
 const LINK_COLUMNS: &str = "activity_key, employee_id, mailbox, event_id, ical_uid, \
      transaction_id, content_hash, has_attendees, created_at, updated_at";
 
-const EMPLOYEE_COLUMNS: &str =
-    "employee_id, enabled, person_id, last_sync_at, last_error, backfilled_at, backfill_cursor";
+const EMPLOYEE_COLUMNS: &str = "employee_id, enabled, person_id, last_sync_at, last_error, \
+     backfilled_at, backfill_cursor, opt_in_set, start_date";
 
 const TRACE_COLUMNS: &str =
     "at, activity_key, employee_id, mailbox, action, reason, request_id, error";
@@ -287,12 +311,34 @@ for_both_backends! {
 
         async fn set_calendar_enabled(&self, employee_id: &str, enabled: bool) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO calendar_employees (employee_id, enabled, updated_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (employee_id) DO UPDATE SET \
-                 enabled = excluded.enabled, updated_at = excluded.updated_at",
+                "INSERT INTO calendar_employees (employee_id, enabled, opt_in_set, updated_at) \
+                 VALUES ($1, $2, TRUE, $3) ON CONFLICT (employee_id) DO UPDATE SET \
+                 enabled = excluded.enabled, opt_in_set = TRUE, updated_at = excluded.updated_at",
             )
             .bind(employee_id)
             .bind(enabled)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn set_calendar_overrides(
+            &self,
+            employee_id: &str,
+            opt_in: Option<bool>,
+            start_date: Option<&str>,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO calendar_employees (employee_id, enabled, opt_in_set, start_date, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (employee_id) DO UPDATE SET \
+                 enabled = excluded.enabled, opt_in_set = excluded.opt_in_set, \
+                 start_date = excluded.start_date, updated_at = excluded.updated_at",
+            )
+            .bind(employee_id)
+            .bind(opt_in.unwrap_or(false))
+            .bind(opt_in.is_some())
+            .bind(start_date)
             .bind(now_ms())
             .execute(self.writer())
             .await?;

@@ -8,6 +8,8 @@ pub mod employees;
 pub mod operations;
 pub mod settings;
 pub mod sync;
+pub mod sync_preview;
+pub mod sync_rules;
 pub mod sync_trace;
 pub mod webhook;
 
@@ -64,6 +66,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/crm/test", post(settings::crm_test))
         .route("/admin/sync", get(sync::sync_page).post(sync::sync_save))
         .route("/admin/sync/trace", get(sync_trace::trace_page))
+        .route("/admin/sync/rules", post(sync_rules::rules_save))
+        .route("/admin/sync/preview", get(sync_preview::preview_page))
+        .route(
+            "/admin/sync/employees/{id}/overrides",
+            post(sync::set_overrides),
+        )
         .route(
             "/admin/sync/employees/{id}/enabled",
             post(sync::set_enabled),

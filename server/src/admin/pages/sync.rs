@@ -1,6 +1,8 @@
 //! The Synchronisation page (`/admin/sync`): calendar sync on or off, the participant sync mode
-//! (the one place to set it), the synced activity types, the category and the start date; and
-//! per employee the opt-in, the sync status and "sync now". The trace is `sync_trace`.
+//! (the one place to set it), the synced activity types, the category and the start date; the
+//! sync rules (`sync_rules`); the "Preview" launcher (`sync_preview`); and per employee the
+//! opt-in, their overrides (opt-in or the default, own start date), the sync status and "sync
+//! now". The trace is `sync_trace`.
 
 use axum::{
     Form,
@@ -10,16 +12,20 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{AdminPage, Ctx, FieldErrors, Flash, Input, field, flash};
+use super::{
+    AdminPage, Ctx, FieldErrors, Flash, Input, field, flash,
+    sync_preview::launcher,
+    sync_rules::{RulesForm, rules_form},
+};
 use crate::{
     admin::{
         Problems,
         sync::{self, SyncInput},
     },
     calendar::{
-        ActivityKind, CalendarSettings,
+        ActivityKind, CalendarSettings, SyncRules,
         admin::{EmployeeStatus, employee_statuses},
-        service,
+        service::{self, EmployeeOverrides},
     },
     error::AppError,
     i18n::Tr,
@@ -30,7 +36,7 @@ use crate::{
 const HERE: &str = "/admin/sync";
 const TITLE: &str = tkey!("sync-title");
 
-fn failed(ctx: &Ctx, err: impl Into<AppError>) -> Response {
+pub(super) fn failed(ctx: &Ctx, err: impl Into<AppError>) -> Response {
     let err = err.into();
     ctx.page(err.status(), TITLE, HERE, ctx.error_notice(&err))
 }
@@ -206,7 +212,11 @@ fn employee_row(ctx: &Ctx, status: &EmployeeStatus, name: &str) -> Markup {
     html! {
         tr data-employee=(id) {
             td.address { (name) br; small { (status.mailbox) } }
-            td.state { (tr.t(if status.enabled { tkey!("sync-on") } else { tkey!("sync-off") })) }
+            td.state {
+                (tr.t(if status.enabled { tkey!("sync-on") } else { tkey!("sync-off") }))
+                @if !status.opt_in_set { " " small { (tr.t("sync-by-default")) } }
+                @if let Some(d) = &status.start_date { br; small { (tr.ta("sync-own-start", &[("date", d.clone().into())])) } }
+            }
             td { (when(tr, status.last_sync_at)) }
             td { (tr.number(i64::try_from(status.items_in_sync).unwrap_or(i64::MAX))) }
             td { @if let Some(e) = &status.last_error { span.failure { (e) } } @else { "—" } }
@@ -221,6 +231,36 @@ fn employee_row(ctx: &Ctx, status: &EmployeeStatus, name: &str) -> Markup {
                     button type="submit" disabled[!status.enabled] { (tr.t("sync-run-now")) }
                 }
                 a href=(trace) { (tr.t("sync-trace-link")) }
+                (overrides_form(ctx, status))
+            }
+        }
+    }
+}
+
+/// The employee's overrides: opt-in (the admin's default, on, off) and own start date.
+fn overrides_form(ctx: &Ctx, status: &EmployeeStatus) -> Markup {
+    let tr = &ctx.tr;
+    let id = &status.employee_id;
+    let chosen = match (status.opt_in_set, status.enabled) {
+        (false, _) => "default",
+        (true, true) => "on",
+        (true, false) => "off",
+    };
+    html! {
+        details.overrides {
+            summary { (tr.t("sync-overrides")) }
+            form method="post" action=(format!("/admin/sync/employees/{id}/overrides")) {
+                (ctx.csrf())
+                label for=(format!("f-opt-in-{id}")) { (tr.t("sync-overrides-opt-in")) }
+                select id=(format!("f-opt-in-{id}")) name="opt_in" {
+                    option value="default" selected[chosen == "default"] { (tr.t("sync-overrides-default")) }
+                    option value="on" selected[chosen == "on"] { (tr.t("sync-on")) }
+                    option value="off" selected[chosen == "off"] { (tr.t("sync-off")) }
+                }
+                label for=(format!("f-start-{id}")) { (tr.t("sync-overrides-start")) }
+                input type="date" id=(format!("f-start-{id}")) name="start_date"
+                    value=(status.start_date.as_deref().unwrap_or(""));
+                button type="submit" { (tr.t("sync-overrides-save")) }
             }
         }
     }
@@ -256,15 +296,73 @@ async fn employees_section(state: &AppState, ctx: &Ctx) -> Result<Markup, AppErr
     })
 }
 
+/// The rules form as saved, or as posted with its problems.
+struct RulesPart<'a> {
+    form: &'a RulesForm,
+    errors: &'a FieldErrors,
+}
+
 async fn page_body(
     state: &AppState,
     ctx: &Ctx,
     form: &SyncForm,
     errors: &FieldErrors,
+    rules: Option<RulesPart<'_>>,
     top: Markup,
 ) -> Result<Markup, AppError> {
     let employees = employees_section(state, ctx).await?;
-    Ok(html! { (top) (settings_form(ctx, form, errors)) (employees) })
+    let saved;
+    let no_errors = FieldErrors::new();
+    let rules = match rules {
+        Some(r) => r,
+        None => {
+            saved = RulesForm::from_saved(&SyncRules::load(state.store.as_ref()).await?.complete());
+            RulesPart {
+                form: &saved,
+                errors: &no_errors,
+            }
+        }
+    };
+    let names: Vec<(String, String)> = state
+        .store
+        .list_employees()
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.identifier))
+        .collect();
+    Ok(html! {
+        (top)
+        (settings_form(ctx, form, errors))
+        (rules_form(ctx, rules.form, rules.errors))
+        (launcher(&ctx.tr, &names))
+        (employees)
+    })
+}
+
+/// The page again with the posted rules and their problems (nothing saved).
+pub(super) async fn rejected_rules(
+    state: &AppState,
+    ctx: &Ctx,
+    rules: &RulesForm,
+    errors: &FieldErrors,
+) -> Response {
+    let store = state.store.as_ref();
+    let saved = match (
+        CalendarSettings::load(store).await,
+        SyncSettings::load(store).await,
+    ) {
+        (Ok(calendar), Ok(sync)) => SyncForm::from_saved(&calendar, sync.participant_mode),
+        (Err(e), _) | (_, Err(e)) => return failed(ctx, e),
+    };
+    let part = RulesPart {
+        form: rules,
+        errors,
+    };
+    let top = ctx.form_has_errors();
+    match page_body(state, ctx, &saved, &FieldErrors::new(), Some(part), top).await {
+        Ok(body) => ctx.rejected_form(TITLE, HERE, body),
+        Err(e) => failed(ctx, e),
+    }
 }
 
 /// `GET /admin/sync`.
@@ -282,7 +380,7 @@ pub async fn sync_page(
         (Err(e), _) | (_, Err(e)) => return failed(&ctx, e),
     };
     let top = flash(&ctx.tr, &query);
-    match page_body(&state, &ctx, &saved, &FieldErrors::new(), top).await {
+    match page_body(&state, &ctx, &saved, &FieldErrors::new(), None, top).await {
         Ok(body) => ctx.ok(TITLE, HERE, body),
         Err(e) => failed(&ctx, e),
     }
@@ -306,7 +404,8 @@ pub async fn sync_save(
         Ok(calendar) if problems.is_empty() => calendar,
         _ => {
             let top = ctx.form_has_errors();
-            return match page_body(&state, &ctx, &form, &problems.texts(&ctx.tr), top).await {
+            let errors = problems.texts(&ctx.tr);
+            return match page_body(&state, &ctx, &form, &errors, None, top).await {
                 Ok(body) => ctx.rejected_form(TITLE, HERE, body),
                 Err(e) => failed(&ctx, e),
             };
@@ -363,6 +462,46 @@ pub async fn run_now(
         ))
         .into_response(),
         Ok(None) => failed(&ctx, AppError::NotFound(ctx.tr.t("sync-no-such-employee"))),
+        Err(e) => failed(&ctx, e),
+    }
+}
+
+/// The overrides form.
+#[derive(Debug, Deserialize)]
+pub struct OverridesForm {
+    /// `default`, `on` or `off`.
+    opt_in: String,
+    /// `YYYY-MM-DD` or empty.
+    #[serde(default)]
+    start_date: String,
+}
+
+/// `POST /admin/sync/employees/{id}/overrides`: the employee's opt-in (or the default) and own
+/// start date.
+pub async fn set_overrides(
+    State(state): State<AppState>,
+    AdminPage { ctx, session }: AdminPage,
+    Path(id): Path<String>,
+    Form(form): Form<OverridesForm>,
+) -> Response {
+    let opt_in = match form.opt_in.as_str() {
+        "default" => None,
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => {
+            return failed(
+                &ctx,
+                AppError::BadRequest("opt_in must be default, on or off".into()),
+            );
+        }
+    };
+    let overrides = EmployeeOverrides {
+        opt_in,
+        start_date: Some(form.start_date),
+    };
+    match service::set_employee_overrides(&state.calendar_ctx(), &session, &id, overrides).await {
+        Ok(true) => Redirect::to("/admin/sync?ok=saved#sync-employees").into_response(),
+        Ok(false) => failed(&ctx, AppError::NotFound(ctx.tr.t("sync-no-such-employee"))),
         Err(e) => failed(&ctx, e),
     }
 }

@@ -62,12 +62,14 @@ impl TraceQuery {
     }
 }
 
-/// The action in words.
-fn action_text(tr: &Tr, action: &str) -> String {
+/// The action in words (the trace's and the preview's).
+pub(super) fn action_text(tr: &Tr, action: &str) -> String {
     let key = match action {
         "create" => tkey!("trace-action-create"),
         "update" => tkey!("trace-action-update"),
         "delete" => tkey!("trace-action-delete"),
+        "cancel" => tkey!("trace-action-cancel"),
+        "unlink" => tkey!("trace-action-unlink"),
         "skip" => tkey!("trace-action-skip"),
         "adopt" => tkey!("trace-action-adopt"),
         "failed" => tkey!("trace-action-failed"),
