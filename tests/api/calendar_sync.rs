@@ -19,29 +19,29 @@ use crate::activities::{add_employee, contact, load_persons};
 
 /// The stack with three employees (Alice, Bob, Cyril) whose mailboxes exist and who are opted
 /// in, calendar sync on in participant mode `mode`, and one customer contact.
-struct CalRig {
-    stack: Stack,
-    alice: SimUser,
-    bob: SimUser,
-    cyril: SimUser,
-    employees: Vec<Employee>,
-    customer: (i64, String),
+pub(crate) struct CalRig {
+    pub(crate) stack: Stack,
+    pub(crate) alice: SimUser,
+    pub(crate) bob: SimUser,
+    pub(crate) cyril: SimUser,
+    pub(crate) employees: Vec<Employee>,
+    pub(crate) customer: (i64, String),
 }
 
 /// How to start a [`CalRig`].
-struct RigOptions {
+pub(crate) struct RigOptions {
     /// Participant mode.
-    mode: &'static str,
+    pub(crate) mode: &'static str,
     /// Opt the three employees in at the start.
-    opt_in: bool,
+    pub(crate) opt_in: bool,
     /// Register the CRM webhook (without it, changes reach us only through the reconcile).
-    webhook: bool,
+    pub(crate) webhook: bool,
     /// Further configuration.
-    adjust: fn(&mut server::config::Config),
+    pub(crate) adjust: fn(&mut server::config::Config),
 }
 
 impl RigOptions {
-    fn mode(mode: &'static str) -> Self {
+    pub(crate) fn mode(mode: &'static str) -> Self {
         Self {
             mode,
             opt_in: true,
@@ -52,11 +52,11 @@ impl RigOptions {
 }
 
 impl CalRig {
-    async fn start(mode: &'static str) -> Self {
+    pub(crate) async fn start(mode: &'static str) -> Self {
         Self::start_with(RigOptions::mode(mode)).await
     }
 
-    async fn start_with(options: RigOptions) -> Self {
+    pub(crate) async fn start_with(options: RigOptions) -> Self {
         let stack = spawn_stack_with(
             TestDb::for_this_run().await,
             SimOptions::default(),
@@ -111,7 +111,7 @@ impl CalRig {
     }
 
     /// Opts employee `n` (0 Alice, 1 Bob, 2 Cyril) in.
-    async fn opt_in(&self, n: usize) {
+    pub(crate) async fn opt_in(&self, n: usize) {
         self.put(
             &format!("/api/admin/calendar/employees/{}", self.employees[n].id),
             &json!({"enabled": true}),
@@ -119,7 +119,7 @@ impl CalRig {
         .await;
     }
 
-    async fn put(&self, path: &str, body: &Value) {
+    pub(crate) async fn put(&self, path: &str, body: &Value) {
         let response = self
             .stack
             .admin
@@ -135,7 +135,7 @@ impl CalRig {
         );
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.stack
             .admin
             .client
@@ -149,7 +149,7 @@ impl CalRig {
     }
 
     /// A meeting Alice owns with Bob, Cyril and the customer, made in Raynet's web app.
-    fn create_meeting(&self, title: &str) -> i64 {
+    pub(crate) fn create_meeting(&self, title: &str) -> i64 {
         let sim = &self.stack.raynet.sim;
         let (status, body) = sim.user_change(
             &Method::PUT,
@@ -174,7 +174,7 @@ impl CalRig {
     /// An activity of `entity` Alice owns (unless `body` names another owner), made in Raynet's
     /// web app: `body` is the create body (title, times, …), and `participants` (person ids) are
     /// added by the update that follows, as Raynet takes no participants on create.
-    fn create_activity(&self, entity: &str, body: Value, participants: &[i64]) -> i64 {
+    pub(crate) fn create_activity(&self, entity: &str, body: Value, participants: &[i64]) -> i64 {
         let sim = &self.stack.raynet.sim;
         let mut full = json!({"priority": "DEFAULT", "owner": self.alice.person_id});
         if let (Some(full), Some(extra)) = (full.as_object_mut(), body.as_object()) {
@@ -196,7 +196,7 @@ impl CalRig {
         id
     }
 
-    fn events(&self, user: &SimUser) -> Vec<Value> {
+    pub(crate) fn events(&self, user: &SimUser) -> Vec<Value> {
         self.stack
             .entra
             .graph()
@@ -215,7 +215,7 @@ impl CalRig {
     }
 
     /// Waits (≤ 20 s) until `check` holds for the mailboxes.
-    async fn until(&self, what: &str, check: impl Fn(&Self) -> bool) {
+    pub(crate) async fn until(&self, what: &str, check: impl Fn(&Self) -> bool) {
         let check = &check;
         let ok = eventually(Duration::from_secs(20), || async move { check(self) }).await;
         assert!(
@@ -232,7 +232,7 @@ impl CalRig {
 impl CalRig {
     /// The Graph call count once no call has come for a second (≤ 20 s): the sync that made the
     /// events visible may still be finishing its last calls, e.g. a second run joining a create.
-    async fn graph_calls_when_quiet(&self) -> usize {
+    pub(crate) async fn graph_calls_when_quiet(&self) -> usize {
         let mut last = self.stack.entra.graph().calls();
         for _ in 0..20 {
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -111,7 +111,7 @@ async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
             "{expected} was not exercised; covered: {covered:?}"
         );
     }
-    for status in [200, 201, 202, 204, 400, 401, 403, 404, 429, 503] {
+    for status in [200, 201, 202, 204, 400, 401, 403, 404, 410, 429, 503] {
         assert!(
             statuses.contains(&status),
             "no {status} answer was checked: {statuses:?}"

@@ -1,5 +1,7 @@
-//! Calendar sync CRM → Outlook: CRM activities of the enabled types appear in the Outlook
-//! calendars of the employees who own them or take part. `plan` decides (pure functions);
+//! Calendar sync between the CRM and Outlook: CRM activities of the enabled types appear in the
+//! Outlook calendars of the employees who own them or take part, and Outlook edits of those
+//! events flow back as the rules allow (`inbound` decides, `outlook_delta` finds the changes by
+//! Graph delta rounds and carries them out). `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
 //! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
@@ -9,6 +11,8 @@
 pub mod admin;
 pub mod backfill;
 pub mod engine;
+pub mod inbound;
+pub mod outlook_delta;
 pub mod plan;
 pub mod reconcile;
 pub mod rules;
@@ -21,6 +25,7 @@ pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan,
 };
+pub use outlook_delta::{OutlookDeltaJob, queue_outlook_delta};
 pub use reconcile::ReconcileJob;
 pub use rules::{ConflictPolicy, DeleteMode, Direction, Operation, PrivatePolicy, SyncRules};
 pub use settings::CalendarSettings;

@@ -4,7 +4,9 @@
 //! the ids the CRM still has to sync (and so remove) the linked activities it no longer has.
 //! Activities moved out of range are changes, so the first part catches them. When what every
 //! event depends on changed since the last pass (participant mode, types, category, start
-//! date), every linked activity is planned again.
+//! date), every linked activity is planned again. Each pass also queues a delta round of every
+//! synced mailbox (`calendar.outlook_delta`), so Outlook edits reach the CRM without
+//! notifications too.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -127,6 +129,8 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
         });
     };
     let graph = connector.get(state).await?;
+    // Outlook → CRM: a delta round per synced mailbox, the safety net behind notifications.
+    super::outlook_delta::queue_all(state).await?;
     // A period shorter than the overlap would read the same changes again on every pass.
     let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
     let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);

@@ -102,6 +102,41 @@ impl GraphEvent {
     }
 }
 
+/// One entry of a delta round.
+#[derive(Debug, Clone)]
+pub enum DeltaChange {
+    /// The event is new or changed (as Graph shows it now).
+    Changed(GraphEvent),
+    /// The event was deleted (or left the window).
+    Removed {
+        /// Immutable item id.
+        id: String,
+    },
+}
+
+/// Where a delta round starts.
+#[derive(Debug, Clone)]
+pub enum DeltaFrom {
+    /// A first round over a window: every event in it is listed.
+    Window {
+        /// Window start.
+        start: jiff::Timestamp,
+        /// Window end.
+        end: jiff::Timestamp,
+    },
+    /// The `@odata.deltaLink` a previous round ended with.
+    Link(String),
+}
+
+/// What one delta round found, and the link the next round starts from.
+#[derive(Debug, Clone)]
+pub struct DeltaRound {
+    /// Changes in Graph's order.
+    pub changes: Vec<DeltaChange>,
+    /// The whole `@odata.deltaLink` (it encodes the window and the state).
+    pub delta_link: String,
+}
+
 /// An answer: status, JSON body (if any), Graph's request id.
 struct Answer {
     body: Option<Value>,
@@ -252,6 +287,61 @@ impl GraphClient {
             &[("$top", "100"), ("$expand", &expand)],
         )?;
         self.list(mailbox, url).await
+    }
+
+    /// One delta round of `mailbox`'s calendar view: follows `@odata.nextLink` until the
+    /// `@odata.deltaLink`. A token Graph no longer knows is [`GraphError::ResyncRequired`].
+    pub async fn delta(&self, mailbox: &str, from: &DeltaFrom) -> Result<DeltaRound, GraphError> {
+        let first = match from {
+            DeltaFrom::Window { start, end } => self.url(
+                mailbox,
+                &["calendarView", "delta"],
+                &[
+                    ("startDateTime", &start.to_string()),
+                    ("endDateTime", &end.to_string()),
+                ],
+            )?,
+            DeltaFrom::Link(link) => self.own_link(link).ok_or_else(|| {
+                GraphError::Unavailable("a stored delta link that is not this Graph's".into())
+            })?,
+        };
+        let mut changes = Vec::new();
+        let mut next = first;
+        loop {
+            let answer = self.call(Method::GET, mailbox, next, None).await?;
+            let body = answer.body.unwrap_or_default();
+            for raw in body["value"].as_array().cloned().unwrap_or_default() {
+                if raw.get("@removed").is_some() {
+                    if let Some(id) = raw["id"].as_str() {
+                        changes.push(DeltaChange::Removed { id: id.to_owned() });
+                    }
+                } else {
+                    changes.push(DeltaChange::Changed(GraphEvent::from_json(
+                        raw,
+                        answer.request_id.clone(),
+                    )?));
+                }
+            }
+            if let Some(link) = body["@odata.deltaLink"].as_str() {
+                return Ok(DeltaRound {
+                    changes,
+                    delta_link: link.to_owned(),
+                });
+            }
+            next = body["@odata.nextLink"]
+                .as_str()
+                .and_then(|l| self.own_link(l))
+                .ok_or_else(|| {
+                    GraphError::Unavailable("a delta page without a next or delta link".into())
+                })?;
+        }
+    }
+
+    /// `link` when it points to the Graph we were configured with (links are followed only there).
+    fn own_link(&self, link: &str) -> Option<url::Url> {
+        url::Url::parse(link)
+            .ok()
+            .filter(|l| l.as_str().starts_with(&self.base))
     }
 
     async fn list(&self, mailbox: &str, first: url::Url) -> Result<Vec<GraphEvent>, GraphError> {
@@ -413,6 +503,10 @@ impl GraphClient {
                     | "ResourceNotFound"
                     | "ErrorNonExistentMailbox",
                 ) => GraphError::MailboxNotFound(mailbox.to_owned()),
+                (
+                    StatusCode::GONE,
+                    "SyncStateNotFound" | "syncStateNotFound" | "resyncRequired" | "SyncStateInvalid",
+                ) => GraphError::ResyncRequired,
                 (StatusCode::NOT_FOUND | StatusCode::GONE, _) => GraphError::Gone,
                 _ => GraphError::Rejected {
                     status: status.as_u16(),

@@ -91,6 +91,8 @@ pub struct TraceEntry {
     pub request_id: Option<String>,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// Which way the decision flowed: `crm_to_outlook` or `outlook_to_crm`.
+    pub direction: String,
 }
 
 /// Calendar-sync persistence.
@@ -149,7 +151,7 @@ const EMPLOYEE_COLUMNS: &str =
     "employee_id, enabled, person_id, last_sync_at, last_error, backfilled_at, backfill_cursor";
 
 const TRACE_COLUMNS: &str =
-    "at, activity_key, employee_id, mailbox, action, reason, request_id, error";
+    "at, activity_key, employee_id, mailbox, action, reason, request_id, error, direction";
 
 for_both_backends! {
     #[async_trait]
@@ -238,7 +240,8 @@ for_both_backends! {
         async fn add_calendar_trace(&self, e: &TraceEntry) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO calendar_trace (trace_id, at, activity_key, employee_id, mailbox, \
-                 action, reason, request_id, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 action, reason, request_id, error, direction) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(e.at)
@@ -249,6 +252,7 @@ for_both_backends! {
             .bind(&e.reason)
             .bind(&e.request_id)
             .bind(&e.error)
+            .bind(&e.direction)
             .execute(self.writer())
             .await?;
             Ok(())
