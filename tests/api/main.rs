@@ -8,6 +8,7 @@ mod admin_auth;
 mod admin_pages;
 mod admin_settings_api;
 mod admin_sync_pages;
+mod calendar_notifications;
 mod calendar_outlook;
 mod calendar_sync;
 mod cli;

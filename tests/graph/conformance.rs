@@ -105,6 +105,9 @@ async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
         "POST /users/{user-id}/events/{event-id}/microsoft.graph.cancel",
         "GET /users/{user-id}/calendarView",
         "GET /users/{user-id}/calendarView/microsoft.graph.delta()",
+        "POST /subscriptions",
+        "PATCH /subscriptions/{subscription-id}",
+        "DELETE /subscriptions/{subscription-id}",
     ] {
         assert!(
             covered.contains(expected),

@@ -63,6 +63,7 @@ pub(crate) async fn exercise_every_operation(sim: &EntraSim) {
     graph.list_events("cyril@firm.cz").await.expect("list");
     raw_calls(sim).await;
     delta_rounds(sim, &graph).await;
+    crate::subscriptions::subscription_calls(sim).await;
     sim.graph().set_faults(&GraphFaults {
         throttle_next: 2,
         ..GraphFaults::default()

@@ -4,8 +4,9 @@
 -- (subject, times, place as JSON), when inbound changes were applied (for the flap
 -- quarantine), and whether the link was dropped on purpose (delete mode "unlink": the CRM
 -- side must not bring the event back). `calendar_held`: items held for the admin (conflict
--- policy "hold", quarantine, mass-delete guard) with both versions. `calendar_trace` learns
--- which way each decision flowed.
+-- policy "hold", quarantine, mass-delete guard) with both versions. `calendar_subscriptions`:
+-- the Graph change-notification subscription of each synced mailbox, its client state kept only
+-- as a SHA-256 hash. `calendar_trace` learns which way each decision flowed.
 CREATE TABLE calendar_delta (
     employee_id     TEXT PRIMARY KEY,
     mailbox         TEXT NOT NULL,
@@ -35,5 +36,14 @@ CREATE TABLE calendar_held (
     resolution      TEXT
 );
 CREATE INDEX calendar_held_open_idx ON calendar_held (resolved_at, created_at);
+
+CREATE TABLE calendar_subscriptions (
+    employee_id       TEXT PRIMARY KEY,
+    subscription_id   TEXT NOT NULL UNIQUE,
+    mailbox           TEXT NOT NULL,
+    client_state_hash TEXT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
+);
 
 ALTER TABLE calendar_trace ADD COLUMN direction TEXT NOT NULL DEFAULT 'crm_to_outlook';

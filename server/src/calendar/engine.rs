@@ -378,6 +378,11 @@ impl SyncScope {
         synced(activity.owner_id) || activity.participants.iter().any(|p| synced(p.person_id))
     }
 
+    /// The employees whose calendars are synced.
+    pub fn employees(&self) -> &[SyncEmployee] {
+        &self.employees
+    }
+
     /// The synced employee with this id, if they are synced.
     pub fn employee(&self, employee_id: &str) -> Option<&SyncEmployee> {
         self.employees.iter().find(|e| e.employee_id == employee_id)

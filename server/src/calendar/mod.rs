@@ -1,7 +1,8 @@
 //! Calendar sync between the CRM and Outlook: CRM activities of the enabled types appear in the
 //! Outlook calendars of the employees who own them or take part, and Outlook edits of those
 //! events flow back as the rules allow (`inbound` decides, `outlook_delta` finds the changes by
-//! Graph delta rounds and carries them out). `plan` decides (pure functions);
+//! Graph delta rounds and carries them out; `notifications` keeps Graph subscriptions and
+//! receives their notifications). `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
 //! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
@@ -12,6 +13,7 @@ pub mod admin;
 pub mod backfill;
 pub mod engine;
 pub mod inbound;
+pub mod notifications;
 pub mod outlook_delta;
 pub mod plan;
 pub mod reconcile;
@@ -25,6 +27,7 @@ pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan,
 };
+pub use notifications::SubscriptionsJob;
 pub use outlook_delta::{OutlookDeltaJob, queue_outlook_delta};
 pub use reconcile::ReconcileJob;
 pub use rules::{ConflictPolicy, DeleteMode, Direction, Operation, PrivatePolicy, SyncRules};

@@ -137,6 +137,32 @@ pub struct DeltaRound {
     pub delta_link: String,
 }
 
+/// A change-notification subscription to create.
+#[derive(Debug, Clone)]
+pub struct NewSubscription<'a> {
+    /// Where Graph posts change notifications (HTTPS).
+    pub notification_url: &'a str,
+    /// Where Graph posts lifecycle events (HTTPS).
+    pub lifecycle_url: &'a str,
+    /// The secret Graph echoes in every notification.
+    pub client_state: &'a str,
+    /// When it expires (at most about 7 days ahead).
+    pub expires: jiff::Timestamp,
+}
+
+/// The id and expiry of a subscription Graph answered with.
+fn subscription_of(body: Option<Value>) -> Result<(String, jiff::Timestamp), GraphError> {
+    let body = body.unwrap_or_default();
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| GraphError::Unavailable("a subscription without an id".into()))?;
+    let expires = body["expirationDateTime"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .ok_or_else(|| GraphError::Unavailable("a subscription without an expiry".into()))?;
+    Ok((id.to_owned(), expires))
+}
+
 /// An answer: status, JSON body (if any), Graph's request id.
 struct Answer {
     body: Option<Value>,
@@ -335,6 +361,63 @@ impl GraphClient {
                     GraphError::Unavailable("a delta page without a next or delta link".into())
                 })?;
         }
+    }
+
+    /// Subscribes to changes of the events in `mailbox`: Graph first checks both URLs with
+    /// the validation handshake. Returns the subscription's id and expiry.
+    pub async fn create_subscription(
+        &self,
+        mailbox: &str,
+        subscription: &NewSubscription<'_>,
+    ) -> Result<(String, jiff::Timestamp), GraphError> {
+        let url = self.subscriptions_url(None)?;
+        let body = json!({
+            "changeType": "created,updated,deleted",
+            "notificationUrl": subscription.notification_url,
+            "lifecycleNotificationUrl": subscription.lifecycle_url,
+            "resource": format!("/users/{mailbox}/events"),
+            "expirationDateTime": subscription.expires.to_string(),
+            "clientState": subscription.client_state,
+        });
+        let answer = self.call(Method::POST, mailbox, url, Some(&body)).await?;
+        subscription_of(answer.body)
+    }
+
+    /// Moves a subscription's expiry; [`GraphError::Gone`] when Graph no longer has it.
+    pub async fn renew_subscription(
+        &self,
+        mailbox: &str,
+        id: &str,
+        expires: jiff::Timestamp,
+    ) -> Result<(String, jiff::Timestamp), GraphError> {
+        let url = self.subscriptions_url(Some(id))?;
+        let body = json!({ "expirationDateTime": expires.to_string() });
+        let answer = self.call(Method::PATCH, mailbox, url, Some(&body)).await?;
+        subscription_of(answer.body)
+    }
+
+    /// Removes a subscription (one Graph no longer has is fine).
+    pub async fn delete_subscription(&self, mailbox: &str, id: &str) -> Result<(), GraphError> {
+        let url = self.subscriptions_url(Some(id))?;
+        match self.call(Method::DELETE, mailbox, url, None).await {
+            Ok(_) | Err(GraphError::Gone) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn subscriptions_url(&self, id: Option<&str>) -> Result<url::Url, GraphError> {
+        let mut url = url::Url::parse(&self.base)
+            .map_err(|e| GraphError::Unavailable(format!("bad Graph URL: {e}")))?;
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| GraphError::Unavailable("bad Graph URL".into()))?;
+            segments.push("subscriptions");
+            if let Some(id) = id {
+                segments.push(id);
+            }
+        }
+        Ok(url)
     }
 
     /// `link` when it points to the Graph we were configured with (links are followed only there).

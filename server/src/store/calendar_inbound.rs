@@ -1,7 +1,7 @@
 //! Calendar sync Outlook → CRM state: where each employee's delta round of their mailbox got to
 //! (`calendar_delta`), what both sides of a linked event last agreed it shows and when inbound
-//! changes were applied (`calendar_inbound`), and the items held for the admin
-//! (`calendar_held`).
+//! changes were applied (`calendar_inbound`), the items held for the admin (`calendar_held`),
+//! and each synced mailbox's Graph subscription (`calendar_subscriptions`).
 
 use async_trait::async_trait;
 
@@ -57,6 +57,23 @@ pub struct HeldItem {
     pub resolution: Option<String>,
 }
 
+/// A Graph change-notification subscription of one employee's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CalendarSubscription {
+    /// Employee.
+    pub employee_id: String,
+    /// Graph's subscription id.
+    pub subscription_id: String,
+    /// The mailbox it watches.
+    pub mailbox: String,
+    /// SHA-256 (hex) of the client state Graph echoes.
+    pub client_state_hash: String,
+    /// When it expires (Unix ms).
+    pub expires_at: i64,
+    /// Last change (Unix ms).
+    pub updated_at: i64,
+}
+
 /// Outlook → CRM persistence.
 #[async_trait]
 pub trait InboundStore {
@@ -97,7 +114,21 @@ pub trait InboundStore {
     async fn held_calendar_items(&self, open_only: bool) -> StoreResult<Vec<HeldItem>>;
     /// Marks a held item resolved; `false` when there is no such open item.
     async fn resolve_calendar_item(&self, held_id: &str, resolution: &str) -> StoreResult<bool>;
+    /// Every mailbox subscription.
+    async fn calendar_subscriptions(&self) -> StoreResult<Vec<CalendarSubscription>>;
+    /// The subscription with Graph's id `subscription_id`.
+    async fn calendar_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> StoreResult<Option<CalendarSubscription>>;
+    /// Stores the employee's subscription (replacing theirs).
+    async fn save_calendar_subscription(&self, sub: &CalendarSubscription) -> StoreResult<()>;
+    /// Forgets the employee's subscription.
+    async fn delete_calendar_subscription(&self, employee_id: &str) -> StoreResult<()>;
 }
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "employee_id, subscription_id, mailbox, client_state_hash, expires_at, updated_at";
 
 const HELD_COLUMNS: &str = "held_id, employee_id, activity_key, reason, crm_version, \
      outlook_version, created_at, resolved_at, resolution";
@@ -244,6 +275,54 @@ for_both_backends! {
             .execute(self.writer())
             .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        async fn calendar_subscriptions(&self) -> StoreResult<Vec<CalendarSubscription>> {
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM calendar_subscriptions ORDER BY employee_id"
+            )))
+            .fetch_all(self.reader())
+            .await?)
+        }
+
+        async fn calendar_subscription(
+            &self,
+            subscription_id: &str,
+        ) -> StoreResult<Option<CalendarSubscription>> {
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM calendar_subscriptions \
+                 WHERE subscription_id = $1"
+            )))
+            .bind(subscription_id)
+            .fetch_optional(self.reader())
+            .await?)
+        }
+
+        async fn save_calendar_subscription(&self, s: &CalendarSubscription) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO calendar_subscriptions (employee_id, subscription_id, mailbox, \
+                 client_state_hash, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (employee_id) DO UPDATE SET subscription_id = excluded.subscription_id, \
+                 mailbox = excluded.mailbox, client_state_hash = excluded.client_state_hash, \
+                 expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+            )
+            .bind(&s.employee_id)
+            .bind(&s.subscription_id)
+            .bind(&s.mailbox)
+            .bind(&s.client_state_hash)
+            .bind(s.expires_at)
+            .bind(now_ms())
+            .execute(self.writer())
+            .await?;
+            Ok(())
+        }
+
+        async fn delete_calendar_subscription(&self, employee_id: &str) -> StoreResult<()> {
+            sqlx::query("DELETE FROM calendar_subscriptions WHERE employee_id = $1")
+                .bind(employee_id)
+                .execute(self.writer())
+                .await?;
+            Ok(())
         }
     }
 }

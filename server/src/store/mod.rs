@@ -26,7 +26,7 @@ use async_trait::async_trait;
 
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use calendar::{CalendarEmployee, CalendarLink, CalendarStore, TraceEntry, WrittenEvent};
-pub use calendar_inbound::{HeldItem, InboundState, InboundStore, NewHeld};
+pub use calendar_inbound::{CalendarSubscription, HeldItem, InboundState, InboundStore, NewHeld};
 pub use changes::Changed;
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};

@@ -1,7 +1,8 @@
 //! The Microsoft Graph part of entra-sim: the calendar subset CRM Bridge calls, following
 //! `specs/graph-calendar-openapi.json` and the Graph REST docs.
 //!
-//! Under `/v1.0`: `GET|POST /users/{mail}/events`, `GET|PATCH|DELETE /users/{mail}/events/{id}`,
+//! Under `/v1.0`: `POST /subscriptions`, `PATCH|DELETE /subscriptions/{id}` (see
+//! [`subscriptions`]), `GET|POST /users/{mail}/events`, `GET|PATCH|DELETE /users/{mail}/events/{id}`,
 //! `POST /users/{mail}/events/{id}/cancel` (also `microsoft.graph.cancel`),
 //! `GET /users/{mail}/calendarView` and `GET /users/{mail}/calendarView/delta`. Every call needs
 //! an app-only token from the simulator's client-credentials endpoint whose `roles` hold
@@ -46,6 +47,8 @@ use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+use super::subscriptions::{self, Subscriptions};
 
 /// The application permission every calendar call needs.
 pub const CALENDARS_READ_WRITE: &str = "Calendars.ReadWrite";
@@ -142,6 +145,7 @@ pub struct GraphState {
     seq: AtomicU64,
     /// Application permissions granted by admin consent (put into app-only tokens for Graph).
     pub(super) app_roles: Mutex<Vec<String>>,
+    subscriptions: Arc<Subscriptions>,
 }
 
 impl GraphState {
@@ -162,7 +166,18 @@ impl GraphState {
             calls: AtomicUsize::new(0),
             seq: AtomicU64::new(0),
             app_roles: Mutex::new(vec![CALENDARS_READ_WRITE.to_owned()]),
+            subscriptions: Arc::default(),
         }
+    }
+
+    /// The change-notification subscriptions.
+    pub fn subscriptions(&self) -> &Arc<Subscriptions> {
+        &self.subscriptions
+    }
+
+    /// Whether mailbox `mail` exists.
+    pub(super) fn has_mailbox(&self, mail: &str) -> bool {
+        self.mailboxes.lock().contains_key(&mail.trim().to_lowercase())
     }
 
     /// Whether `scope` (without `/.default`) names this Graph: tokens for it carry the roles.
@@ -253,6 +268,9 @@ impl GraphState {
             json!(uuid::Uuid::new_v4().simple().to_string()),
         );
         stored.seq = seq;
+        drop(boxes);
+        self.subscriptions
+            .changed(&mail.trim().to_lowercase(), id, "updated");
         true
     }
 
@@ -299,6 +317,11 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
             "/users/{user}/calendarView/microsoft.graph.delta()",
             get(delta),
         )
+        .route("/subscriptions", post(subscriptions::create))
+        .route(
+            "/subscriptions/{id}",
+            axum::routing::patch(subscriptions::renew).delete(subscriptions::remove),
+        )
         .fallback(not_found_route)
         .layer(middleware::from_fn_with_state(state.clone(), graph_gate));
     Router::new()
@@ -311,6 +334,12 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
         )
         .route("/_sim/mailboxes/{mail}/delta-expire", post(sim_delta_expire))
         .route("/_sim/invitations", get(sim_invitations))
+        .route("/_sim/subscriptions", get(subscriptions::sim_list))
+        .route(
+            "/_sim/subscriptions/{id}/lifecycle",
+            post(subscriptions::sim_lifecycle),
+        )
+        .route("/_sim/notification-tls", post(subscriptions::sim_tls))
         .route("/_sim/graph-faults", post(sim_faults))
         .route("/_sim/app-roles", post(sim_app_roles))
         .route("/_sim/graph-stats", get(sim_stats))
@@ -320,7 +349,7 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
 // ---------------------------------------------------------------------------------------------
 // Errors, token check, faults, recording
 
-fn odata_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn odata_error(status: StatusCode, code: &str, message: &str) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = json!({
         "error": {
@@ -1169,6 +1198,7 @@ async fn create_event(
     }
     let event = Value::Object(event);
     let seq = state.next_seq();
+    state.subscriptions.changed(&mailbox.mail, &id, "created");
     mailbox.events.insert(
         id,
         StoredEvent {
@@ -1289,6 +1319,7 @@ async fn update_event(
     stored.seq = seq;
     let after = stored.event.clone();
     let organizer_mail = mailbox.mail.clone();
+    state.subscriptions.changed(&organizer_mail, &id, "updated");
     // Exchange's e-mails: new attendees are invited, dropped ones get a cancellation, the rest an
     // update when something they see changed.
     let old_attendees = attendee_addresses(&before);
@@ -1333,6 +1364,7 @@ fn remove_event(state: &GraphState, user: &str, id: &str) -> Result<(), Response
     };
     mailbox.removed.push((id.to_owned(), seq));
     let organizer_mail = mailbox.mail.clone();
+    state.subscriptions.changed(&organizer_mail, id, "deleted");
     if stored.event["isOrganizer"].as_bool() == Some(true) {
         let attendees = attendee_addresses(&stored.event);
         send(
