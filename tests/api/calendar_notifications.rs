@@ -60,7 +60,10 @@ async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wro
                 .unwrap_or_default()
                 .starts_with("text/plain")
         );
-        assert_eq!(answer.text().await.expect("text"), "Validation: Testing <b>");
+        assert_eq!(
+            answer.text().await.expect("text"),
+            "Validation: Testing <b>"
+        );
     }
     app.state
         .store
@@ -81,7 +84,11 @@ async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wro
             "subscriptionExpirationDateTime": "2026-12-31T00:00:00Z",
             "tenantId": "t", "resourceData": {"id": "y"}}]})
     };
-    for (state, sub) in [("wrong", "sub-1"), ("the-right-secret", "sub-2"), ("", "sub-1")] {
+    for (state, sub) in [
+        ("wrong", "sub-1"),
+        ("the-right-secret", "sub-2"),
+        ("", "sub-1"),
+    ] {
         let refused = http
             .post(app.url("/api/graph-notify"))
             .json(&batch(state, sub))
@@ -180,7 +187,11 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
     );
 
     // An edit in Outlook: the notification alone brings it to Raynet.
-    assert!(graph.user_edit(&rig.alice.username, &event_id, &json!({"subject": "Notified"})));
+    assert!(graph.user_edit(
+        &rig.alice.username,
+        &event_id,
+        &json!({"subject": "Notified"})
+    ));
     let followed = eventually(Duration::from_secs(20), || async {
         rig.stack
             .raynet
@@ -202,7 +213,12 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
 
     // reauthorizationRequired: the subscription is renewed.
     let before = sub.expiration;
-    assert!(graph.subscriptions().lifecycle(&sub.id, "reauthorizationRequired").await);
+    assert!(
+        graph
+            .subscriptions()
+            .lifecycle(&sub.id, "reauthorizationRequired")
+            .await
+    );
     let renewed = eventually(Duration::from_secs(20), || async {
         graph
             .recorded()
@@ -220,7 +236,12 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
     );
 
     // subscriptionRemoved: a new subscription replaces it.
-    assert!(graph.subscriptions().lifecycle(&sub.id, "subscriptionRemoved").await);
+    assert!(
+        graph
+            .subscriptions()
+            .lifecycle(&sub.id, "subscriptionRemoved")
+            .await
+    );
     let recreated = eventually(Duration::from_secs(20), || async {
         graph
             .subscriptions()
@@ -238,7 +259,11 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
         .into_iter()
         .find(|s| s.mailbox == rig.alice.username)
         .expect("the new subscription");
-    assert!(graph.user_edit(&rig.alice.username, &event_id, &json!({"subject": "Missed"})));
+    assert!(graph.user_edit(
+        &rig.alice.username,
+        &event_id,
+        &json!({"subject": "Missed"})
+    ));
     assert!(graph.subscriptions().lifecycle(&fresh.id, "missed").await);
     let caught_up = eventually(Duration::from_secs(20), || async {
         rig.stack
@@ -249,6 +274,9 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
             .any(|a| a.id == id && a.kind == "meeting" && a.title == "Missed")
     })
     .await;
-    assert!(caught_up.is_some(), "the missed change never reached Raynet");
+    assert!(
+        caught_up.is_some(),
+        "the missed change never reached Raynet"
+    );
     https.stop().await;
 }

@@ -134,7 +134,10 @@ impl CalRig {
     /// Waits (≤ 20 s) for an Outlook → CRM decision of activity `id` with `reason`.
     async fn until_decided(&self, id: i64, reason: &str) {
         let ok = eventually(Duration::from_secs(20), || async {
-            self.inbound_trace(id).await.iter().any(|(_, r)| r == reason)
+            self.inbound_trace(id)
+                .await
+                .iter()
+                .any(|(_, r)| r == reason)
         })
         .await;
         assert!(
@@ -274,9 +277,7 @@ async fn each_delete_mode_carries_an_outlook_delete_to_raynet_its_own_way() {
                 .expect("queued");
                 rig.graph_calls_when_quiet().await;
                 assert!(
-                    !rig.events(&rig.alice)
-                        .iter()
-                        .any(|e| e["subject"] == title),
+                    !rig.events(&rig.alice).iter().any(|e| e["subject"] == title),
                     "the unlinked event came back"
                 );
             }
@@ -309,7 +310,7 @@ async fn each_conflict_policy_decides_an_edit_made_on_both_sides_since_the_last_
         let (id, event_id) = rig.alice_meeting(&title).await;
         rig.outlook_edit(&event_id, json!({"subject": format!("{title} by Outlook")}));
         // Raynet's edit comes later, so it is the newest.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let (status, _) = sim.user_change(
             &Method::POST,
             "meeting",
@@ -380,7 +381,10 @@ async fn private_outlook_events_are_never_sent_or_only_as_busy_time_as_the_rule_
     rig.delta().await;
     rig.until_decided(id, "private_event").await;
     let activity = rig.activity(id).expect("the activity");
-    assert_eq!((activity.title.as_str(), activity.from), ("Demo", Some(ms(7))));
+    assert_eq!(
+        (activity.title.as_str(), activity.from),
+        ("Demo", Some(ms(7)))
+    );
 
     let mut rules = SyncRules::default();
     rules.private_events = PrivatePolicy::BusyOnly;
@@ -414,7 +418,10 @@ async fn an_expired_delta_token_starts_a_full_resync_that_duplicates_nothing() {
             .any(|x| x.status == 410 && x.path.contains("calendarView")),
         "Graph answered 410 to the old token"
     );
-    assert_eq!(rig.activity(id).expect("the activity").title, "After the resync");
+    assert_eq!(
+        rig.activity(id).expect("the activity").title,
+        "After the resync"
+    );
     assert_eq!(rig.events(&rig.alice).len(), 1, "no duplicate event");
     let meetings = rig
         .stack

@@ -3,7 +3,9 @@
 use std::{sync::Arc, time::Instant};
 
 use serde_json::{Value, json};
-use server::graph::{DeltaChange, DeltaFrom, GraphClient, GraphError, GraphLimits, crm_property_id};
+use server::graph::{
+    DeltaChange, DeltaFrom, GraphClient, GraphError, GraphLimits, crm_property_id,
+};
 use tests::{
     calendar_rig::app_token,
     entra_sim::{EntraSim, graph::GraphFaults},
@@ -550,7 +552,10 @@ pub(crate) async fn delta_rounds(sim: &EntraSim, graph: &GraphClient) {
             .iter()
             .all(|c| matches!(c, DeltaChange::Changed(_)))
     );
-    assert!(sim.graph().user_edit(mailbox, &ids[0], &json!({"subject": "Moved"})));
+    assert!(
+        sim.graph()
+            .user_edit(mailbox, &ids[0], &json!({"subject": "Moved"}))
+    );
     assert!(sim.graph().user_delete(mailbox, &ids[1]));
     let next = graph
         .delta(mailbox, &DeltaFrom::Link(first.delta_link.clone()))

@@ -98,7 +98,8 @@ pub(crate) async fn subscription_calls(sim: &EntraSim) -> String {
     let base = sim.graph_url();
     let token = app_token(sim).await;
     let expires = jiff::Timestamp::now()
-        .saturating_add(jiff::SignedDuration::from_hours(48))
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .expect("a time")
         .to_string();
     let body = |receiver: &Receiver| {
         json!({"changeType": "created,updated,deleted",
@@ -127,7 +128,8 @@ pub(crate) async fn subscription_calls(sim: &EntraSim) -> String {
     let created: Value = created.json().await.expect("JSON");
     let id = created["id"].as_str().expect("an id").to_owned();
     let later = jiff::Timestamp::now()
-        .saturating_add(jiff::SignedDuration::from_hours(72))
+        .checked_add(jiff::SignedDuration::from_hours(72))
+        .expect("a time")
         .to_string();
     let renewed = http
         .patch(format!("{base}/subscriptions/{id}"))
@@ -147,7 +149,12 @@ pub(crate) async fn subscription_calls(sim: &EntraSim) -> String {
     assert_eq!(too_long.status(), 400);
     // A change in the mailbox is notified with the client state.
     let event = connector(sim)
-        .create_event("anna@firm.cz", &draft("Watched", 9, &[]), "raynet:task:77", "tx-77")
+        .create_event(
+            "anna@firm.cz",
+            &draft("Watched", 9, &[]),
+            "raynet:task:77",
+            "tx-77",
+        )
         .await
         .expect("create");
     let seen = eventually(Duration::from_secs(10), || async {
@@ -159,12 +166,7 @@ pub(crate) async fn subscription_calls(sim: &EntraSim) -> String {
     })
     .await;
     assert!(seen.is_some(), "{:?}", good.received.lock());
-    assert!(
-        sim.graph()
-            .subscriptions()
-            .lifecycle(&id, "missed")
-            .await
-    );
+    assert!(sim.graph().subscriptions().lifecycle(&id, "missed").await);
     assert!(
         good.received
             .lock()

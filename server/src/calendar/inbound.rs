@@ -19,7 +19,7 @@ use super::{
 use crate::graph::EventDraft;
 
 /// What an event shows that the CRM has too: subject, times and place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
     /// Subject (the activity's title).
     pub subject: String,
@@ -42,15 +42,36 @@ impl Shown {
         }
     }
 
-    /// The stored form.
+    /// The stored form (times as Unix ms).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(&StoredShown {
+            subject: self.subject.clone(),
+            start_ms: self.start.as_millisecond(),
+            end_ms: self.end.as_millisecond(),
+            location: self.location.clone(),
+        })
+        .unwrap_or_default()
     }
 
     /// Reads the stored form (`None` when it is not one).
     pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        let stored: StoredShown = serde_json::from_str(text).ok()?;
+        Some(Self {
+            subject: stored.subject,
+            start: jiff::Timestamp::from_millisecond(stored.start_ms).ok()?,
+            end: jiff::Timestamp::from_millisecond(stored.end_ms).ok()?,
+            location: stored.location,
+        })
     }
+}
+
+/// [`Shown`] as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredShown {
+    subject: String,
+    start_ms: i64,
+    end_ms: i64,
+    location: Option<String>,
 }
 
 /// A place as both sides compare it: trimmed, empty is none.
@@ -218,7 +239,10 @@ pub fn decide(input: &InboundInput<'_>) -> Decision {
                 _ => false,
             },
             ConflictPolicy::Hold => {
-                return Decision::with("conflict_hold", vec![InboundStep::Hold { reason: "conflict" }]);
+                return Decision::with(
+                    "conflict_hold",
+                    vec![InboundStep::Hold { reason: "conflict" }],
+                );
             }
         }
     } else {
@@ -289,7 +313,8 @@ pub const MASS_DELETE_MIN: usize = 3;
 /// ask the admin.
 pub fn mass_delete(deletes: usize, linked: usize, rules: &SyncRules) -> bool {
     deletes >= MASS_DELETE_MIN
-        && deletes.saturating_mul(100) > linked.saturating_mul(usize::from(rules.mass_delete_percent))
+        && deletes.saturating_mul(100)
+            > linked.saturating_mul(usize::from(rules.mass_delete_percent))
 }
 
 #[cfg(test)]
@@ -331,7 +356,12 @@ mod tests {
         }
     }
 
-    fn run(change: &OutlookChange, agreed: &Shown, crm_side: &CrmSide, rules: &SyncRules) -> Decision {
+    fn run(
+        change: &OutlookChange,
+        agreed: &Shown,
+        crm_side: &CrmSide,
+        rules: &SyncRules,
+    ) -> Decision {
         decide(&InboundInput {
             change,
             agreed: Some(agreed),
@@ -346,14 +376,24 @@ mod tests {
     #[test]
     fn an_event_showing_what_both_sides_agreed_is_no_change_so_our_own_writes_do_not_echo() {
         let base = shown("Demo", 9);
-        let d = run(&changed(base.clone()), &base, &crm(base.clone()), &SyncRules::default());
+        let d = run(
+            &changed(base.clone()),
+            &base,
+            &crm(base.clone()),
+            &SyncRules::default(),
+        );
         assert_eq!(d, Decision::none("no_outlook_change"));
     }
 
     #[test]
     fn a_rescheduled_event_moves_the_activity_and_only_its_times_are_written() {
         let base = shown("Demo", 9);
-        let d = run(&changed(shown("Demo", 11)), &base, &crm(base.clone()), &SyncRules::default());
+        let d = run(
+            &changed(shown("Demo", 11)),
+            &base,
+            &crm(base.clone()),
+            &SyncRules::default(),
+        );
         assert_eq!(d.rule, "outlook_changed");
         assert_eq!(
             d.steps[0],
@@ -399,7 +439,11 @@ mod tests {
         ];
         for (policy, rule) in cases {
             rules.conflict = policy;
-            assert_eq!(run(&outlook, &base, &crm_side, &rules).rule, rule, "{policy:?}");
+            assert_eq!(
+                run(&outlook, &base, &crm_side, &rules).rule,
+                rule,
+                "{policy:?}"
+            );
         }
         // Newest wins picks the CRM when it changed last.
         rules.conflict = ConflictPolicy::NewestWins;
@@ -407,7 +451,10 @@ mod tests {
             changed_at: Some(at(21)),
             ..crm_side
         };
-        assert_eq!(run(&outlook, &base, &newer_crm, &rules).rule, "conflict_crm_wins");
+        assert_eq!(
+            run(&outlook, &base, &newer_crm, &rules).rule,
+            "conflict_crm_wins"
+        );
     }
 
     #[test]
@@ -420,7 +467,10 @@ mod tests {
             modified_at: None,
         };
         let mut rules = SyncRules::default();
-        assert_eq!(run(&private, &base, &crm(base.clone()), &rules).rule, "private_event");
+        assert_eq!(
+            run(&private, &base, &crm(base.clone()), &rules).rule,
+            "private_event"
+        );
         rules.private_events = PrivatePolicy::BusyOnly;
         let d = run(&private, &base, &crm(base.clone()), &rules);
         assert_eq!(
@@ -438,7 +488,10 @@ mod tests {
         let base = shown("Demo", 9);
         let mut rules = SyncRules::default();
         let removed = OutlookChange::Removed;
-        assert_eq!(run(&removed, &base, &crm(base.clone()), &rules).rule, "rule_forbids_delete");
+        assert_eq!(
+            run(&removed, &base, &crm(base.clone()), &rules).rule,
+            "rule_forbids_delete"
+        );
         rules.types.insert(
             ActivityKind::Meeting,
             TypeRules {
@@ -456,7 +509,10 @@ mod tests {
             (DeleteMode::Unlink, InboundStep::Unlink),
         ] {
             rules.delete_to_crm = mode;
-            assert_eq!(run(&removed, &base, &crm(base.clone()), &rules).steps, vec![step]);
+            assert_eq!(
+                run(&removed, &base, &crm(base.clone()), &rules).steps,
+                vec![step]
+            );
         }
     }
 

@@ -23,12 +23,12 @@ pub mod settings;
 
 pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};
 pub use engine::{CalendarJob, JOB_KIND, SyncRequest, SyncScope, enqueue, sync_activity};
+pub use notifications::SubscriptionsJob;
+pub use outlook_delta::{OutlookDeltaJob, queue_outlook_delta};
 pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan,
 };
-pub use notifications::SubscriptionsJob;
-pub use outlook_delta::{OutlookDeltaJob, queue_outlook_delta};
 pub use reconcile::ReconcileJob;
 pub use rules::{ConflictPolicy, DeleteMode, Direction, Operation, PrivatePolicy, SyncRules};
 pub use settings::CalendarSettings;

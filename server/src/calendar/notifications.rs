@@ -236,9 +236,17 @@ impl JobKind for SubscriptionsJob {
 
 /// One pass: every synced mailbox has a subscription that does not expire soon; mailboxes no
 /// longer synced have none.
-async fn keep_subscriptions(state: &CalendarCtx, connector: &GraphConnector) -> Result<(), JobError> {
+async fn keep_subscriptions(
+    state: &CalendarCtx,
+    connector: &GraphConnector,
+) -> Result<(), JobError> {
     let store = state.store.as_ref();
-    let base = state.config.server.public_url.trim_end_matches('/').to_owned();
+    let base = state
+        .config
+        .server
+        .public_url
+        .trim_end_matches('/')
+        .to_owned();
     if !base.starts_with("https://") {
         return Ok(());
     }
@@ -265,9 +273,15 @@ async fn keep_subscriptions(state: &CalendarCtx, connector: &GraphConnector) -> 
         let current = existing
             .iter()
             .find(|s| s.employee_id == employee.employee_id && s.mailbox == employee.mailbox);
-        let expires = now.saturating_add(LIFETIME);
+        let expires = now.checked_add(LIFETIME).unwrap_or(now);
         let outcome = match current {
-            Some(sub) if sub.expires_at > now.saturating_add(RENEW_BEFORE).as_millisecond() => {
+            Some(sub)
+                if sub.expires_at
+                    > now
+                        .checked_add(RENEW_BEFORE)
+                        .unwrap_or(now)
+                        .as_millisecond() =>
+            {
                 continue;
             }
             Some(sub) => match graph
@@ -276,7 +290,9 @@ async fn keep_subscriptions(state: &CalendarCtx, connector: &GraphConnector) -> 
             {
                 Ok((id, until)) => Ok((id, until, sub.client_state_hash.clone())),
                 // Graph forgot it: a new one.
-                Err(GraphError::Gone) => create(&graph, &employee.mailbox, &notify, &lifecycle, expires).await,
+                Err(GraphError::Gone) => {
+                    create(&graph, &employee.mailbox, &notify, &lifecycle, expires).await
+                }
                 Err(e) => Err(e),
             },
             None => create(&graph, &employee.mailbox, &notify, &lifecycle, expires).await,

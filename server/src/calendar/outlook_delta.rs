@@ -26,9 +26,7 @@ use crate::{
     graph::{DeltaChange, DeltaFrom, GraphClient, GraphError, GraphEvent},
     jobs::{JobError, JobKind, JobQueue},
     settings::Setting,
-    store::{
-        CalendarLink, InboundState, Job, NewHeld, NewJob, Store, StoreError, TraceEntry, now_ms,
-    },
+    store::{CalendarLink, Job, NewHeld, NewJob, Store, StoreError, TraceEntry, now_ms},
 };
 
 /// The job kind that carries one employee's Outlook changes to the CRM.
@@ -168,8 +166,8 @@ pub async fn run_delta(
         DeltaFrom::Window {
             start: settings
                 .start_instant()
-                .unwrap_or_else(|| now.saturating_sub(DEFAULT_LOOK_BACK)),
-            end: now.saturating_add(LOOK_AHEAD),
+                .unwrap_or_else(|| now.checked_sub(DEFAULT_LOOK_BACK).unwrap_or(now)),
+            end: now.checked_add(LOOK_AHEAD).unwrap_or(now),
         }
     };
     let from = stored.clone().map_or_else(window, DeltaFrom::Link);
@@ -220,10 +218,11 @@ pub async fn run_delta(
         .filter(|(_, c, _)| {
             matches!(
                 c,
-                OutlookChange::Removed | OutlookChange::Changed {
-                    cancelled: true,
-                    ..
-                }
+                OutlookChange::Removed
+                    | OutlookChange::Changed {
+                        cancelled: true,
+                        ..
+                    }
             )
         })
         .count();

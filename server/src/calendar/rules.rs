@@ -227,7 +227,15 @@ mod tests {
         );
         let text = serde_json::to_string(&rules).unwrap();
         let back: SyncRules = serde_json::from_str(&text).unwrap();
-        assert!(!back.allows(ActivityKind::Task, Direction::CrmToOutlook, Operation::Update));
-        assert!(back.allows(ActivityKind::Meeting, Direction::CrmToOutlook, Operation::Update));
+        assert!(!back.allows(
+            ActivityKind::Task,
+            Direction::CrmToOutlook,
+            Operation::Update
+        ));
+        assert!(back.allows(
+            ActivityKind::Meeting,
+            Direction::CrmToOutlook,
+            Operation::Update
+        ));
     }
 }

@@ -588,7 +588,8 @@ impl GraphClient {
                 ) => GraphError::MailboxNotFound(mailbox.to_owned()),
                 (
                     StatusCode::GONE,
-                    "SyncStateNotFound" | "syncStateNotFound" | "resyncRequired" | "SyncStateInvalid",
+                    "SyncStateNotFound" | "syncStateNotFound" | "resyncRequired"
+                    | "SyncStateInvalid",
                 ) => GraphError::ResyncRequired,
                 (StatusCode::NOT_FOUND | StatusCode::GONE, _) => GraphError::Gone,
                 _ => GraphError::Rejected {

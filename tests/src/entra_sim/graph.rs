@@ -177,7 +177,9 @@ impl GraphState {
 
     /// Whether mailbox `mail` exists.
     pub(super) fn has_mailbox(&self, mail: &str) -> bool {
-        self.mailboxes.lock().contains_key(&mail.trim().to_lowercase())
+        self.mailboxes
+            .lock()
+            .contains_key(&mail.trim().to_lowercase())
     }
 
     /// Whether `scope` (without `/.default`) names this Graph: tokens for it carry the roles.
@@ -332,7 +334,10 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
             "/_sim/mailboxes/{mail}/events/{id}",
             axum::routing::patch(sim_user_edit).delete(sim_user_delete),
         )
-        .route("/_sim/mailboxes/{mail}/delta-expire", post(sim_delta_expire))
+        .route(
+            "/_sim/mailboxes/{mail}/delta-expire",
+            post(sim_delta_expire),
+        )
         .route("/_sim/invitations", get(sim_invitations))
         .route("/_sim/subscriptions", get(subscriptions::sim_list))
         .route(

@@ -165,11 +165,16 @@ impl Subscriptions {
         let Some(client) = self.client() else {
             return false;
         };
-        let token = format!("Validation: Testing client application reachability {}", uuid::Uuid::new_v4());
+        let token = format!(
+            "Validation: Testing client application reachability {}",
+            uuid::Uuid::new_v4()
+        );
         let Ok(mut target) = url::Url::parse(url) else {
             return false;
         };
-        target.query_pairs_mut().append_pair("validationToken", &token);
+        target
+            .query_pairs_mut()
+            .append_pair("validationToken", &token);
         let Ok(answer) = client
             .post(target)
             .header("content-type", "text/plain")
@@ -183,7 +188,9 @@ impl Subscriptions {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/plain"));
-        answer.status() == StatusCode::OK && plain && answer.text().await.ok().as_deref() == Some(token.as_str())
+        answer.status() == StatusCode::OK
+            && plain
+            && answer.text().await.ok().as_deref() == Some(token.as_str())
     }
 
     /// Sends lifecycle event `event` of subscription `id`; `false` when there is no such
@@ -227,9 +234,11 @@ fn expiration_of(body: &Value) -> Result<jiff::Timestamp, Response> {
         .map_err(|_| bad_request("expirationDateTime is not a valid date time."))?;
     let now = jiff::Timestamp::now();
     if at <= now {
-        return Err(bad_request("Subscription expiration can only be in the future."));
+        return Err(bad_request(
+            "Subscription expiration can only be in the future.",
+        ));
     }
-    if at > now.saturating_add(MAX_LIFETIME) {
+    if at > now.checked_add(MAX_LIFETIME).unwrap_or(now) {
         return Err(bad_request(
             "Subscription expiration can only be 10070 minutes in the future.",
         ));
@@ -237,7 +246,10 @@ fn expiration_of(body: &Value) -> Result<jiff::Timestamp, Response> {
     Ok(at)
 }
 
-pub(super) async fn create(State(state): State<Arc<GraphState>>, body: Option<Json<Value>>) -> Response {
+pub(super) async fn create(
+    State(state): State<Arc<GraphState>>,
+    body: Option<Json<Value>>,
+) -> Response {
     let Some(Json(body)) = body else {
         return bad_request("Empty Payload. JSON content expected.");
     };
@@ -251,7 +263,10 @@ pub(super) async fn create(State(state): State<Arc<GraphState>>, body: Option<Js
         .trim_start_matches('/')
         .strip_prefix("users/")
         .or_else(|| resource.trim_start_matches('/').strip_prefix("Users/"))
-        .and_then(|r| r.strip_suffix("/events").or_else(|| r.strip_suffix("/Events")))
+        .and_then(|r| {
+            r.strip_suffix("/events")
+                .or_else(|| r.strip_suffix("/Events"))
+        })
         .map(str::to_lowercase);
     let Some(mailbox) = mailbox.filter(|m| state.has_mailbox(m)) else {
         return bad_request("Resource is not supported or the mailbox does not exist.");
@@ -264,12 +279,18 @@ pub(super) async fn create(State(state): State<Arc<GraphState>>, body: Option<Js
     {
         return bad_request("changeType must list created, updated or deleted.");
     }
-    let notification_url = body["notificationUrl"].as_str().unwrap_or_default().to_owned();
+    let notification_url = body["notificationUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if !notification_url.starts_with("https://") {
         return bad_request("The notificationUrl must use https.");
     }
     let lifecycle_url = body["lifecycleNotificationUrl"].as_str().map(str::to_owned);
-    if lifecycle_url.as_ref().is_some_and(|u| !u.starts_with("https://")) {
+    if lifecycle_url
+        .as_ref()
+        .is_some_and(|u| !u.starts_with("https://"))
+    {
         return bad_request("The lifecycleNotificationUrl must use https.");
     }
     let client_state = body["clientState"].as_str().map(str::to_owned);
@@ -324,7 +345,10 @@ pub(super) async fn renew(
     }
 }
 
-pub(super) async fn remove(State(state): State<Arc<GraphState>>, Path(id): Path<String>) -> Response {
+pub(super) async fn remove(
+    State(state): State<Arc<GraphState>>,
+    Path(id): Path<String>,
+) -> Response {
     match state.subscriptions().list.lock().remove(&id) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => not_found(),
@@ -375,6 +399,8 @@ pub(super) async fn sim_tls(
     State(state): State<Arc<GraphState>>,
     Json(r): Json<TlsRequest>,
 ) -> StatusCode {
-    state.subscriptions().set_accept_invalid_certs(r.accept_invalid_certs);
+    state
+        .subscriptions()
+        .set_accept_invalid_certs(r.accept_invalid_certs);
     StatusCode::NO_CONTENT
 }
