@@ -11,7 +11,10 @@ use server::store::CalendarSubscription;
 use sha2::{Digest, Sha256};
 use tests::{server::spawn_https_instance, stack::eventually};
 
-use crate::calendar_sync::{CalRig, RigOptions};
+use crate::{
+    calendar_outlook::settled,
+    calendar_sync::{CalRig, RigOptions},
+};
 
 fn hex_sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
@@ -35,12 +38,15 @@ async fn delta_jobs(rig: &CalRig) -> usize {
 
 #[tokio::test]
 async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wrong_client_state() {
-    let rig = CalRig::start_with(RigOptions {
-        mode: "meetings_only",
-        opt_in: true,
-        webhook: false,
-        adjust: |c| c.jobs.calendar_reconcile_secs = 0,
-    })
+    let rig = settled(
+        CalRig::start_with(RigOptions {
+            mode: "meetings_only",
+            opt_in: true,
+            webhook: false,
+            adjust: |c| c.jobs.calendar_reconcile_secs = 0,
+        })
+        .await,
+    )
     .await;
     let app = &rig.stack.app;
     let http = reqwest::Client::new();
@@ -118,12 +124,15 @@ async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wro
 #[tokio::test]
 async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notifications_and_lifecycle_events_are_handled()
  {
-    let rig = CalRig::start_with(RigOptions {
-        mode: "meetings_only",
-        opt_in: true,
-        webhook: false,
-        adjust: |c| c.jobs.calendar_reconcile_secs = 0,
-    })
+    let rig = settled(
+        CalRig::start_with(RigOptions {
+            mode: "meetings_only",
+            opt_in: true,
+            webhook: false,
+            adjust: |c| c.jobs.calendar_reconcile_secs = 0,
+        })
+        .await,
+    )
     .await;
     let graph = rig.stack.entra.graph();
     // The simulator trusts the self-signed certificate through its own configuration only.
@@ -165,7 +174,26 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
             == 1
     })
     .await;
-    assert!(subscribed.is_some(), "no subscription for Alice");
+    let jobs: Vec<String> = https
+        .state
+        .store
+        .list_jobs(None, 1000)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| j.kind == "calendar.subscriptions")
+        .map(|j| format!("{} {:?}", j.status, j.last_error))
+        .collect();
+    let answers: Vec<(String, u16)> = graph
+        .recorded()
+        .into_iter()
+        .filter(|x| x.path.contains("subscriptions"))
+        .map(|x| (x.method, x.status))
+        .collect();
+    assert!(
+        subscribed.is_some(),
+        "no subscription for Alice; jobs {jobs:?}; Graph answers {answers:?}"
+    );
     let sub = graph
         .subscriptions()
         .all()

@@ -21,24 +21,46 @@ use crate::calendar_sync::{CalRig, RigOptions};
 /// A rig whose CRM changes reach us only when a test says so (no webhook, no reconcile), so a
 /// test can change both sides before the next delta round.
 async fn quiet_rig() -> CalRig {
-    CalRig::start_with(RigOptions {
-        mode: "meetings_only",
-        opt_in: true,
-        webhook: false,
-        adjust: |c| c.jobs.calendar_reconcile_secs = 0,
-    })
+    settled(
+        CalRig::start_with(RigOptions {
+            mode: "meetings_only",
+            opt_in: true,
+            webhook: false,
+            adjust: |c| c.jobs.calendar_reconcile_secs = 0,
+        })
+        .await,
+    )
     .await
 }
 
 /// A rig with the CRM webhook (CRM changes are synced to Outlook at once).
 async fn live_rig() -> CalRig {
-    CalRig::start_with(RigOptions {
-        mode: "meetings_only",
-        opt_in: true,
-        webhook: true,
-        adjust: |c| c.jobs.calendar_reconcile_secs = 0,
-    })
+    settled(
+        CalRig::start_with(RigOptions {
+            mode: "meetings_only",
+            opt_in: true,
+            webhook: true,
+            adjust: |c| c.jobs.calendar_reconcile_secs = 0,
+        })
+        .await,
+    )
     .await
+}
+
+/// `rig` once the opt-in backfills finished: a backfill still running would sync a meeting a
+/// test makes a second time, writing over the test's Outlook edit.
+pub(crate) async fn settled(rig: CalRig) -> CalRig {
+    let store = rig.stack.app.state.store.clone();
+    let done = eventually(Duration::from_secs(20), || async {
+        store.list_jobs(None, 1000).await.is_ok_and(|jobs| {
+            jobs.iter()
+                .filter(|j| j.kind == "calendar.backfill")
+                .all(|j| j.status == "done")
+        })
+    })
+    .await;
+    assert!(done.is_some(), "the backfills never finished");
+    rig
 }
 
 impl CalRig {
@@ -114,7 +136,7 @@ impl CalRig {
 
     /// The Outlook → CRM trace reasons for activity `id`, oldest first.
     async fn inbound_trace(&self, id: i64) -> Vec<(String, String)> {
-        let key = format!("meeting:{id}");
+        let key = server::calendar::crm_key(TimedActivityKind::Meeting, id);
         let mut entries = self
             .stack
             .app
@@ -140,10 +162,27 @@ impl CalRig {
                 .any(|(_, r)| r == reason)
         })
         .await;
+        let jobs: Vec<String> = self
+            .stack
+            .app
+            .state
+            .store
+            .list_jobs(None, 1000)
+            .await
+            .expect("jobs")
+            .into_iter()
+            .filter(|j| j.kind.starts_with("calendar"))
+            .map(|j| format!("{} {} {:?}", j.kind, j.status, j.last_error))
+            .collect();
         assert!(
             ok.is_some(),
-            "no decision {reason} for meeting {id}: {:?}",
-            self.inbound_trace(id).await
+            "no decision {reason} for meeting {id}: {:?}; jobs {jobs:?}; Raynet {:?}; Outlook {:?}",
+            self.inbound_trace(id).await,
+            self.activity(id).map(|a| a.title),
+            self.events(&self.alice)
+                .iter()
+                .map(|e| e["subject"].clone())
+                .collect::<Vec<_>>()
         );
     }
 

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{Query, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},

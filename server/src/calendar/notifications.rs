@@ -248,7 +248,10 @@ async fn keep_subscriptions(
         .trim_end_matches('/')
         .to_owned();
     if !base.starts_with("https://") {
-        return Ok(());
+        // Another instance of the deployment scheduled this; one that Graph can reach takes it.
+        return Err(JobError::retry(
+            "this instance has no HTTPS public URL for Graph notifications",
+        ));
     }
     let graph = connector.get(state).await?;
     let synced = match SyncScope::load(state).await? {

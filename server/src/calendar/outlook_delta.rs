@@ -4,7 +4,8 @@
 //! rules, carries the decision out in the CRM (or holds the item for the admin), traces it as
 //! `outlook_to_crm`, and stores the new delta link only when every change was handled, so a
 //! failed run replays the same changes. A delta link Graph no longer knows (410) starts a full
-//! resync: the whole window is listed again and matched to the links, so nothing is duplicated.
+//! resync: the whole window is listed again and matched to the links, so nothing is duplicated;
+//! a linked event such a full listing leaves out counts as deleted.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -170,11 +171,15 @@ pub async fn run_delta(
             end: now.checked_add(LOOK_AHEAD).unwrap_or(now),
         }
     };
+    let started = now_ms();
     let from = stored.clone().map_or_else(window, DeltaFrom::Link);
+    // A round over the whole window lists every event there is; deletions are not listed.
+    let mut full = stored.is_none();
     let round = match graph.delta(&employee.mailbox, &from).await {
         Ok(round) => round,
         Err(GraphError::ResyncRequired) if stored.is_some() => {
             summary.resynced = true;
+            full = true;
             store
                 .save_calendar_delta_link(employee_id, &employee.mailbox, None)
                 .await?;
@@ -211,6 +216,27 @@ pub async fn run_delta(
         };
         latest.retain(|(l, _, _)| l.activity_key != link.activity_key);
         latest.push((link, outlook, event));
+    }
+    if full {
+        // What a full listing leaves out is gone (or moved out of the window), as an
+        // incremental round would have said with `@removed`. Links written during the round
+        // may name events the listing could not see yet.
+        let listed: std::collections::HashSet<&str> = round
+            .changes
+            .iter()
+            .map(|c| match c {
+                DeltaChange::Changed(e) => e.id.as_str(),
+                DeltaChange::Removed { id } => id.as_str(),
+            })
+            .collect();
+        for link in &links {
+            if let Some(id) = link.event_id.as_deref()
+                && !listed.contains(id)
+                && link.updated_at < started
+            {
+                latest.push((link, OutlookChange::Removed, None));
+            }
+        }
     }
     summary.linked = latest.len();
     let deletes = latest
