@@ -160,11 +160,24 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
         .as_str()
         .expect("an id")
         .to_owned();
+    let graph_url = rig.stack.entra.graph_url();
     let https = spawn_https_instance(&rig.stack.app, rig.stack.entra.authority(), |c| {
         c.jobs.calendar_reconcile_secs = 0;
+        c.entra.graph_url = graph_url;
     })
     .await;
+    let health = https.client.get(https.url("/healthz")).send().await;
+    assert!(
+        health.as_ref().is_ok_and(|r| r.status().is_success()),
+        "the HTTPS instance answers: {health:?}"
+    );
     let subscribed = eventually(Duration::from_secs(30), || async {
+        // What a reconcile pass on this instance does: the subscriptions are checked now (again
+        // until the instance's schedules exist).
+        https
+            .state
+            .jobs
+            .signal(server::calendar::notifications::SUBSCRIPTIONS_DUE);
         graph
             .subscriptions()
             .all()
@@ -174,16 +187,6 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
             == 1
     })
     .await;
-    let jobs: Vec<String> = https
-        .state
-        .store
-        .list_jobs(None, 1000)
-        .await
-        .expect("jobs")
-        .into_iter()
-        .filter(|j| j.kind == "calendar.subscriptions")
-        .map(|j| format!("{} {:?}", j.status, j.last_error))
-        .collect();
     let answers: Vec<(String, u16)> = graph
         .recorded()
         .into_iter()
@@ -192,7 +195,7 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
         .collect();
     assert!(
         subscribed.is_some(),
-        "no subscription for Alice; jobs {jobs:?}; Graph answers {answers:?}"
+        "no subscription for Alice; Graph answers {answers:?}"
     );
     let sub = graph
         .subscriptions()
@@ -230,13 +233,18 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
     })
     .await;
     assert!(followed.is_some(), "Raynet never followed the Outlook edit");
-    assert!(
+    let accepted = eventually(Duration::from_secs(10), || async {
         graph
             .subscriptions()
             .all()
             .iter()
-            .any(|s| s.id == sub.id && s.delivered.contains(&202)),
-        "the server answered 202"
+            .any(|s| s.id == sub.id && s.delivered.contains(&202))
+    })
+    .await;
+    assert!(
+        accepted.is_some(),
+        "the server answered 202: {:?}",
+        graph.subscriptions().all()
     );
 
     // reauthorizationRequired: the subscription is renewed.

@@ -6,7 +6,7 @@
 //! event depends on changed since the last pass (participant mode, types, category, start
 //! date), every linked activity is planned again. Each pass also queues a delta round of every
 //! synced mailbox (`calendar.outlook_delta`), so Outlook edits reach the CRM without
-//! notifications too.
+//! notifications too, and has the mailboxes' Graph subscriptions checked.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -131,6 +131,8 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
     let graph = connector.get(state).await?;
     // Outlook → CRM: a delta round per synced mailbox, the safety net behind notifications.
     super::outlook_delta::queue_all(state).await?;
+    // And their Graph subscriptions are checked (created, renewed) where notifications can come.
+    state.jobs.signal(super::notifications::SUBSCRIPTIONS_DUE);
     // A period shorter than the overlap would read the same changes again on every pass.
     let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
     let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);
