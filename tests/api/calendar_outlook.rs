@@ -425,8 +425,10 @@ async fn private_outlook_events_are_never_sent_or_only_as_busy_time_as_the_rule_
         ("Demo", Some(ms(7)))
     );
 
-    let mut rules = SyncRules::default();
-    rules.private_events = PrivatePolicy::BusyOnly;
+    let rules = SyncRules {
+        private_events: PrivatePolicy::BusyOnly,
+        ..SyncRules::default()
+    };
     rig.set_rules(&rules).await;
     rig.outlook_edit(
         &event_id,

@@ -221,10 +221,7 @@ pub fn decide(input: &InboundInput<'_>) -> Decision {
         return Decision::none("no_outlook_change");
     }
     if outlook_view == crm_view {
-        return Decision::with(
-            "already_equal",
-            vec![InboundStep::Agree(outlook_view.clone())],
-        );
+        return Decision::with("already_equal", vec![InboundStep::Agree(outlook_view)]);
     }
     if !rules.allows(input.kind, Direction::OutlookToCrm, Operation::Update) {
         return Decision::none("rule_forbids_update");
