@@ -46,6 +46,8 @@ pub fn job_kinds(state: &AppState) -> Registry {
         .with(crate::calendar::CalendarJob::new(state.calendar_ctx()))
         .with(crate::calendar::BackfillJob::new(state.calendar_ctx()))
         .with(crate::calendar::ReconcileJob::new(state.calendar_ctx()))
+        .with(crate::calendar::OutlookDeltaJob::new(state.calendar_ctx()))
+        .with(crate::calendar::SubscriptionsJob::new(state.calendar_ctx()))
 }
 
 /// Starts every background task; all of them stop when `stop` turns true (then await them

@@ -89,6 +89,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(items::router())
         .merge(activities::router())
         .merge(calendar::admin::router())
+        .merge(calendar::notifications::router())
         .split_for_parts()
 }
 

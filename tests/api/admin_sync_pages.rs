@@ -259,6 +259,7 @@ fn decision(at: i64, key: &str, employee: &str, action: &str, reason: &str) -> T
         reason: reason.into(),
         request_id: (action != "skip").then(|| format!("req-{at}")),
         error: (action == "failed").then(|| "mailbox petr@firma.cz was not found".into()),
+        direction: "crm_to_outlook".into(),
     }
 }
 

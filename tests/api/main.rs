@@ -10,6 +10,8 @@ mod admin_rules_pages;
 mod admin_settings_api;
 mod admin_sync_pages;
 mod calendar_rules;
+mod calendar_notifications;
+mod calendar_outlook;
 mod calendar_sync;
 mod cli;
 mod hardening;

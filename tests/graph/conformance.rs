@@ -105,13 +105,16 @@ async fn every_answer_the_graph_simulator_gave_conforms_to_the_official_spec() {
         "POST /users/{user-id}/events/{event-id}/microsoft.graph.cancel",
         "GET /users/{user-id}/calendarView",
         "GET /users/{user-id}/calendarView/microsoft.graph.delta()",
+        "POST /subscriptions",
+        "PATCH /subscriptions/{subscription-id}",
+        "DELETE /subscriptions/{subscription-id}",
     ] {
         assert!(
             covered.contains(expected),
             "{expected} was not exercised; covered: {covered:?}"
         );
     }
-    for status in [200, 201, 202, 204, 400, 401, 403, 404, 429, 503] {
+    for status in [200, 201, 202, 204, 400, 401, 403, 404, 410, 429, 503] {
         assert!(
             statuses.contains(&status),
             "no {status} answer was checked: {statuses:?}"

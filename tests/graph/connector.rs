@@ -3,7 +3,9 @@
 use std::{sync::Arc, time::Instant};
 
 use serde_json::{Value, json};
-use server::graph::{GraphError, GraphLimits, crm_property_id};
+use server::graph::{
+    DeltaChange, DeltaFrom, GraphClient, GraphError, GraphLimits, crm_property_id,
+};
 use tests::{
     calendar_rig::app_token,
     entra_sim::{EntraSim, graph::GraphFaults},
@@ -62,6 +64,8 @@ pub(crate) async fn exercise_every_operation(sim: &EntraSim) {
     }
     graph.list_events("cyril@firm.cz").await.expect("list");
     raw_calls(sim).await;
+    delta_rounds(sim, &graph).await;
+    crate::subscriptions::subscription_calls(sim).await;
     sim.graph().set_faults(&GraphFaults {
         throttle_next: 2,
         ..GraphFaults::default()
@@ -515,4 +519,73 @@ async fn each_failure_has_its_own_error() {
         "{throttled:?}"
     );
     assert!(throttled.unwrap_err().is_transient());
+}
+
+/// The connector's delta rounds of a fresh mailbox: the first lists the whole window (over
+/// several pages), the next only what the user changed or deleted in Outlook since, and a token
+/// the mailbox no longer knows asks for a resync.
+pub(crate) async fn delta_rounds(sim: &EntraSim, graph: &GraphClient) {
+    let mailbox = "dana@firm.cz";
+    sim.graph().add_mailbox(mailbox, "Dana Malá");
+    let mut ids = Vec::new();
+    for n in 0..12u8 {
+        let event = graph
+            .create_event(
+                mailbox,
+                &draft(&format!("Call {n}"), 8 + n % 8, &[]),
+                &format!("raynet:phoneCall:{n}"),
+                &format!("tx-delta-{n}"),
+            )
+            .await
+            .expect("create");
+        ids.push(event.id);
+    }
+    let window = DeltaFrom::Window {
+        start: prague("2026-08-01T00:00"),
+        end: prague("2026-10-01T00:00"),
+    };
+    let first = graph.delta(mailbox, &window).await.expect("first round");
+    assert_eq!(first.changes.len(), 12, "the whole window, over two pages");
+    assert!(
+        first
+            .changes
+            .iter()
+            .all(|c| matches!(c, DeltaChange::Changed(_)))
+    );
+    assert!(
+        sim.graph()
+            .user_edit(mailbox, &ids[0], &json!({"subject": "Moved"}))
+    );
+    assert!(sim.graph().user_delete(mailbox, &ids[1]));
+    let next = graph
+        .delta(mailbox, &DeltaFrom::Link(first.delta_link.clone()))
+        .await
+        .expect("next round");
+    assert_eq!(next.changes.len(), 2, "{:?}", next.changes);
+    assert!(next.changes.iter().any(|c| matches!(c,
+        DeltaChange::Changed(e) if e.id == ids[0] && e.raw["subject"] == "Moved")));
+    assert!(next.changes.iter().any(|c| matches!(c,
+        DeltaChange::Removed { id } if *id == ids[1])));
+    let quiet = graph
+        .delta(mailbox, &DeltaFrom::Link(next.delta_link.clone()))
+        .await
+        .expect("quiet round");
+    assert!(quiet.changes.is_empty());
+    assert!(sim.graph().expire_delta_tokens(mailbox));
+    let expired = graph
+        .delta(mailbox, &DeltaFrom::Link(quiet.delta_link))
+        .await;
+    assert!(
+        matches!(expired, Err(GraphError::ResyncRequired)),
+        "{expired:?}"
+    );
+    let again = graph.delta(mailbox, &window).await.expect("a fresh round");
+    assert_eq!(again.changes.len(), 11, "everything left in the window");
+}
+
+#[tokio::test]
+async fn a_delta_round_lists_the_window_then_only_the_users_changes_and_an_expired_token_asks_for_a_resync()
+ {
+    let sim = start_sim().await;
+    delta_rounds(&sim, &connector(&sim)).await;
 }

@@ -4,6 +4,7 @@
 
 mod conformance;
 mod connector;
+mod subscriptions;
 
 use std::time::Duration;
 

@@ -122,6 +122,41 @@ pub async fn spawn_app_public(db: TestDb, adjust: impl FnOnce(&mut Config)) -> T
     .await
 }
 
+/// Another instance of `first`'s deployment (as [`spawn_second_instance`]) serving HTTPS with
+/// its self-signed development certificate, with `server.public_url` its real `https://`
+/// address: what Graph's change notifications need.
+pub async fn spawn_https_instance(
+    first: &TestApp,
+    authority: String,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    use secrecy::ExposeSecret;
+    let key = first
+        .state
+        .master_key
+        .to_base64()
+        .expose_secret()
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("a local address");
+    let mut app = spawn_app_on(listener, first.db.shared(), |c| {
+        c.secrets.master_key = server::config::Secret::new(key);
+        c.entra.authority = authority;
+        c.tls.self_signed = true;
+        c.server.public_url = format!("https://{addr}");
+        adjust(c);
+    })
+    .await;
+    app.base_url = format!("https://{addr}");
+    app.client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("an HTTP client");
+    app
+}
+
 async fn spawn_app_on(
     listener: tokio::net::TcpListener,
     db: TestDb,

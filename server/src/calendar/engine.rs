@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
     Step, SyncEmployee, SyncRules, Write, crm_key,
+    inbound::Shown,
     plan::{decided_by, plan_with_rules, shown_span},
     settings::start_of_day,
 };
@@ -415,6 +416,11 @@ impl SyncScope {
         synced(activity.owner_id) || activity.participants.iter().any(|p| synced(p.person_id))
     }
 
+    /// The employees whose calendars are synced.
+    pub fn employees(&self) -> &[SyncEmployee] {
+        &self.employees
+    }
+
     /// The synced employee with this id, if they are synced.
     pub fn employee(&self, employee_id: &str) -> Option<&SyncEmployee> {
         self.employees.iter().find(|e| e.employee_id == employee_id)
@@ -518,12 +524,21 @@ pub async fn planned(
     let from_outlook = kind == ActivityKind::Meeting
         && saved_from_outlook(state, crm::ActivityKind::Meeting, id, &ext_ids).await?;
     let link = scope.crm.timed_activity_link(kind, id);
+    // Employees whose link was dropped on purpose (an Outlook delete in delete mode "unlink")
+    // keep their copy as it is: the CRM must not bring the event back.
+    let unlinked = state.store.calendar_unlinked(&key).await?;
+    let employees: Vec<SyncEmployee> = scope
+        .employees
+        .iter()
+        .filter(|e| !unlinked.contains(&e.employee_id))
+        .cloned()
+        .collect();
     // The rules as saved now: a backfill or reconcile pass that started under older rules
     // obeys a change the admin made meanwhile from the next activity on.
     let rules = SyncRules::load(state.store.as_ref()).await?;
     let mut writes = plan_with_rules(
         &activity,
-        &scope.employees,
+        &employees,
         &scope.plan,
         &rules,
         &existing,
@@ -621,6 +636,7 @@ async fn trace(
             reason: reason.to_owned(),
             request_id,
             error: error.map(str::to_owned),
+            direction: "crm_to_outlook".to_owned(),
         })
         .await
 }
@@ -646,7 +662,94 @@ async fn record(
             content_hash: hash.to_owned(),
             has_attendees: !draft.attendees.is_empty(),
         })
+        .await?;
+    // What the event shows now is what both sides agree on: when it comes back through the
+    // Outlook delta, it is our own write, not an Outlook change.
+    state
+        .store
+        .save_inbound_agreed(key, &write.employee_id, &Shown::of_draft(draft).to_json())
         .await
+}
+
+/// After the CRM took over an Outlook edit of `employee_id`'s event: records, without a Graph
+/// call, that the event already shows what the CRM → Outlook plan now gives for that mailbox
+/// (`read` is the activity as the CRM has it after the edit), so the CRM's change notification
+/// does not write the same edit back. Other mailboxes' copies are left to the usual sync.
+pub async fn adopt_outlook_version(
+    state: &CalendarCtx,
+    scope: &SyncScope,
+    read: &TimedActivity,
+    employee_id: &str,
+) -> Result<(), JobError> {
+    let store = state.store.as_ref();
+    let key = crm_key(read.kind, read.id);
+    let activity = activity_of(state, read).await?;
+    let links = store.calendar_links(&key).await?;
+    let Some(link) = links.iter().find(|l| l.employee_id == employee_id) else {
+        return Ok(());
+    };
+    let (Some(event_id), Some(ical_uid)) = (&link.event_id, &link.ical_uid) else {
+        return Ok(());
+    };
+    let existing: Vec<ExistingLink> = links.iter().map(existing_link).collect();
+    let crm_link = scope.crm.timed_activity_link(read.kind, read.id);
+    let writes = plan(
+        &activity,
+        &scope.employees,
+        &scope.plan,
+        &existing,
+        false,
+        &crm_link,
+        crm::DISPLAY_NAME,
+    );
+    for write in writes.iter().filter(|w| w.employee_id == employee_id) {
+        if let Step::Update { draft, hash, .. } = &write.step {
+            store
+                .record_calendar_write(&WrittenEvent {
+                    activity_key: key.clone(),
+                    employee_id: employee_id.to_owned(),
+                    mailbox: link.mailbox.clone(),
+                    event_id: event_id.clone(),
+                    ical_uid: ical_uid.clone(),
+                    transaction_id: link.transaction_id.clone(),
+                    content_hash: hash.clone(),
+                    has_attendees: !draft.attendees.is_empty(),
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the next sync of `key` write the CRM's version over `employee_id`'s event (it forgets
+/// the content hash) and queues that sync.
+pub async fn rewrite_outlook(
+    state: &CalendarCtx,
+    kind: ActivityKind,
+    id: i64,
+    employee_id: &str,
+) -> Result<(), JobError> {
+    let store = state.store.as_ref();
+    let key = crm_key(kind, id);
+    let links = store.calendar_links(&key).await?;
+    if let Some(link) = links.iter().find(|l| l.employee_id == employee_id)
+        && let Some(event_id) = &link.event_id
+    {
+        store
+            .record_calendar_write(&WrittenEvent {
+                activity_key: key.clone(),
+                employee_id: employee_id.to_owned(),
+                mailbox: link.mailbox.clone(),
+                event_id: event_id.clone(),
+                ical_uid: link.ical_uid.clone().unwrap_or_default(),
+                transaction_id: link.transaction_id.clone(),
+                content_hash: String::new(),
+                has_attendees: link.has_attendees,
+            })
+            .await?;
+    }
+    enqueue(store, &state.jobs, kind, id).await?;
+    Ok(())
 }
 
 /// Creates the event. A fresh create first claims the link (so a crash is resumed with a search);

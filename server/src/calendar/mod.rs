@@ -1,5 +1,8 @@
-//! Calendar sync CRM → Outlook: CRM activities of the enabled types appear in the Outlook
-//! calendars of the employees who own them or take part. `plan` decides (pure functions);
+//! Calendar sync between the CRM and Outlook: CRM activities of the enabled types appear in the
+//! Outlook calendars of the employees who own them or take part, and Outlook edits of those
+//! events flow back as the rules allow (`inbound` decides, `outlook_delta` finds the changes by
+//! Graph delta rounds and carries them out; `notifications` keeps Graph subscriptions and
+//! receives their notifications). `plan` decides (pure functions);
 //! `engine` carries the plan out through the Graph connector as a job of the durable queue and
 //! records every decision; `backfill` fills an employee's calendar when they are opted in;
 //! `reconcile` repairs what lost webhooks missed; `settings` holds what the admin chose;
@@ -10,6 +13,9 @@
 pub mod admin;
 pub mod backfill;
 pub mod engine;
+pub mod inbound;
+pub mod notifications;
+pub mod outlook_delta;
 pub mod plan;
 pub mod preview;
 pub mod reconcile;
@@ -19,6 +25,8 @@ pub mod settings;
 
 pub use backfill::{BackfillJob, queue_backfill, queue_backfill_in};
 pub use engine::{CalendarJob, JOB_KIND, SyncRequest, SyncScope, enqueue, sync_activity};
+pub use notifications::SubscriptionsJob;
+pub use outlook_delta::{OutlookDeltaJob, queue_outlook_delta};
 pub use plan::{
     Activity, ActivityKind, ExistingLink, Participant, PlanSettings, Step, SyncEmployee, Write,
     carries_attendees, content_hash, crm_key, plan, plan_with_rules,

@@ -5,9 +5,11 @@
 //! activities it no longer has. Its jobs run one at a time per activity with the webhooks'
 //! jobs, so a pass's older read never undoes a newer change. Activities moved out of range are
 //! changes, so the first part catches them. When what every event depends on changed since the
-//! last pass (participant mode, types, category, start date), every linked activity is planned
-//! again; saving such a change signals [`SETTINGS_CHANGED`], so that pass starts at once rather
-//! than at the next period.
+//! last pass (participant mode, types, category, start date, sync rules), every linked activity
+//! is planned again; saving such a change signals [`SETTINGS_CHANGED`], so that pass starts at
+//! once rather than at the next period. Each pass also queues a delta round of every synced
+//! mailbox (`calendar.outlook_delta`), so Outlook edits reach the CRM without notifications too,
+//! and has the mailboxes' Graph subscriptions checked.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -139,6 +141,10 @@ async fn reconcile_once(state: &CalendarCtx, connector: &GraphConnector) -> Resu
     };
     // Checks the Office 365 app before queuing work that needs it.
     connector.get(state).await?;
+    // Outlook → CRM: a delta round per synced mailbox, the safety net behind notifications.
+    super::outlook_delta::queue_all(state).await?;
+    // And their Graph subscriptions are checked (created, renewed) where notifications can come.
+    state.jobs.signal(super::notifications::SUBSCRIPTIONS_DUE);
     // A period shorter than the overlap would read the same changes again on every pass.
     let period = Duration::from_secs(state.config.jobs.calendar_reconcile_secs.max(1));
     let overlap = i64::try_from(OVERLAP.min(period).as_millis()).unwrap_or(0);

@@ -403,6 +403,22 @@ pub enum TaskTime {
     Due,
 }
 
+/// A change of an activity that can carry a time, as a calendar edit carries it; `None` leaves
+/// a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedUpdate {
+    /// New title.
+    pub title: Option<String>,
+    /// New scheduled start.
+    pub from: Option<DateTime<Utc>>,
+    /// New scheduled end.
+    pub till: Option<DateTime<Utc>>,
+    /// New place (`Some(None)` clears it; meetings and events only).
+    pub place: Option<Option<String>>,
+    /// New state.
+    pub status: Option<ActivityStatus>,
+}
+
 /// Which timed activities of one type to list (every condition given must hold).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimedFilter {
@@ -584,6 +600,18 @@ pub trait Crm: Send + Sync {
 
     /// The address of the activity in the CRM's web app.
     fn activity_link(&self, kind: ActivityKind, id: i64) -> String;
+
+    /// Changes an activity that can carry a time (what a calendar edit carries).
+    async fn update_timed_activity(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+        update: &TimedUpdate,
+    ) -> Result<(), CrmError>;
+
+    /// Deletes an activity that can carry a time; one that is gone is [`CrmError::NotFound`].
+    async fn delete_timed_activity(&self, kind: TimedActivityKind, id: i64)
+    -> Result<(), CrmError>;
 
     /// Reads an activity that can carry a time; [`CrmError::NotFound`] when it does not exist.
     async fn get_timed_activity(

@@ -102,6 +102,67 @@ impl GraphEvent {
     }
 }
 
+/// One entry of a delta round.
+#[derive(Debug, Clone)]
+pub enum DeltaChange {
+    /// The event is new or changed (as Graph shows it now).
+    Changed(GraphEvent),
+    /// The event was deleted (or left the window).
+    Removed {
+        /// Immutable item id.
+        id: String,
+    },
+}
+
+/// Where a delta round starts.
+#[derive(Debug, Clone)]
+pub enum DeltaFrom {
+    /// A first round over a window: every event in it is listed.
+    Window {
+        /// Window start.
+        start: jiff::Timestamp,
+        /// Window end.
+        end: jiff::Timestamp,
+    },
+    /// The `@odata.deltaLink` a previous round ended with.
+    Link(String),
+}
+
+/// What one delta round found, and the link the next round starts from.
+#[derive(Debug, Clone)]
+pub struct DeltaRound {
+    /// Changes in Graph's order.
+    pub changes: Vec<DeltaChange>,
+    /// The whole `@odata.deltaLink` (it encodes the window and the state).
+    pub delta_link: String,
+}
+
+/// A change-notification subscription to create.
+#[derive(Debug, Clone)]
+pub struct NewSubscription<'a> {
+    /// Where Graph posts change notifications (HTTPS).
+    pub notification_url: &'a str,
+    /// Where Graph posts lifecycle events (HTTPS).
+    pub lifecycle_url: &'a str,
+    /// The secret Graph echoes in every notification.
+    pub client_state: &'a str,
+    /// When it expires (at most about 7 days ahead).
+    pub expires: jiff::Timestamp,
+}
+
+/// The id and expiry of a subscription Graph answered with.
+fn subscription_of(body: Option<Value>) -> Result<(String, jiff::Timestamp), GraphError> {
+    let body = body.unwrap_or_default();
+    let id = body["id"]
+        .as_str()
+        .ok_or_else(|| GraphError::Unavailable("a subscription without an id".into()))?;
+    let expires = body["expirationDateTime"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .ok_or_else(|| GraphError::Unavailable("a subscription without an expiry".into()))?;
+    Ok((id.to_owned(), expires))
+}
+
 /// An answer: status, JSON body (if any), Graph's request id.
 struct Answer {
     body: Option<Value>,
@@ -252,6 +313,118 @@ impl GraphClient {
             &[("$top", "100"), ("$expand", &expand)],
         )?;
         self.list(mailbox, url).await
+    }
+
+    /// One delta round of `mailbox`'s calendar view: follows `@odata.nextLink` until the
+    /// `@odata.deltaLink`. A token Graph no longer knows is [`GraphError::ResyncRequired`].
+    pub async fn delta(&self, mailbox: &str, from: &DeltaFrom) -> Result<DeltaRound, GraphError> {
+        let first = match from {
+            DeltaFrom::Window { start, end } => self.url(
+                mailbox,
+                &["calendarView", "delta"],
+                &[
+                    ("startDateTime", &start.to_string()),
+                    ("endDateTime", &end.to_string()),
+                ],
+            )?,
+            DeltaFrom::Link(link) => self.own_link(link).ok_or_else(|| {
+                GraphError::Unavailable("a stored delta link that is not this Graph's".into())
+            })?,
+        };
+        let mut changes = Vec::new();
+        let mut next = first;
+        loop {
+            let answer = self.call(Method::GET, mailbox, next, None).await?;
+            let body = answer.body.unwrap_or_default();
+            for raw in body["value"].as_array().cloned().unwrap_or_default() {
+                if raw.get("@removed").is_some() {
+                    if let Some(id) = raw["id"].as_str() {
+                        changes.push(DeltaChange::Removed { id: id.to_owned() });
+                    }
+                } else {
+                    changes.push(DeltaChange::Changed(GraphEvent::from_json(
+                        raw,
+                        answer.request_id.clone(),
+                    )?));
+                }
+            }
+            if let Some(link) = body["@odata.deltaLink"].as_str() {
+                return Ok(DeltaRound {
+                    changes,
+                    delta_link: link.to_owned(),
+                });
+            }
+            next = body["@odata.nextLink"]
+                .as_str()
+                .and_then(|l| self.own_link(l))
+                .ok_or_else(|| {
+                    GraphError::Unavailable("a delta page without a next or delta link".into())
+                })?;
+        }
+    }
+
+    /// Subscribes to changes of the events in `mailbox`: Graph first checks both URLs with
+    /// the validation handshake. Returns the subscription's id and expiry.
+    pub async fn create_subscription(
+        &self,
+        mailbox: &str,
+        subscription: &NewSubscription<'_>,
+    ) -> Result<(String, jiff::Timestamp), GraphError> {
+        let url = self.subscriptions_url(None)?;
+        let body = json!({
+            "changeType": "created,updated,deleted",
+            "notificationUrl": subscription.notification_url,
+            "lifecycleNotificationUrl": subscription.lifecycle_url,
+            "resource": format!("/users/{mailbox}/events"),
+            "expirationDateTime": subscription.expires.to_string(),
+            "clientState": subscription.client_state,
+        });
+        let answer = self.call(Method::POST, mailbox, url, Some(&body)).await?;
+        subscription_of(answer.body)
+    }
+
+    /// Moves a subscription's expiry; [`GraphError::Gone`] when Graph no longer has it.
+    pub async fn renew_subscription(
+        &self,
+        mailbox: &str,
+        id: &str,
+        expires: jiff::Timestamp,
+    ) -> Result<(String, jiff::Timestamp), GraphError> {
+        let url = self.subscriptions_url(Some(id))?;
+        let body = json!({ "expirationDateTime": expires.to_string() });
+        let answer = self.call(Method::PATCH, mailbox, url, Some(&body)).await?;
+        subscription_of(answer.body)
+    }
+
+    /// Removes a subscription (one Graph no longer has is fine).
+    pub async fn delete_subscription(&self, mailbox: &str, id: &str) -> Result<(), GraphError> {
+        let url = self.subscriptions_url(Some(id))?;
+        match self.call(Method::DELETE, mailbox, url, None).await {
+            Ok(_) | Err(GraphError::Gone) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn subscriptions_url(&self, id: Option<&str>) -> Result<url::Url, GraphError> {
+        let mut url = url::Url::parse(&self.base)
+            .map_err(|e| GraphError::Unavailable(format!("bad Graph URL: {e}")))?;
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| GraphError::Unavailable("bad Graph URL".into()))?;
+            segments.push("subscriptions");
+            if let Some(id) = id {
+                segments.push(id);
+            }
+        }
+        Ok(url)
+    }
+
+    /// `link` when it points to the Graph we were configured with (links are followed only there).
+    fn own_link(&self, link: &str) -> Option<url::Url> {
+        url::Url::parse(link)
+            .ok()
+            .filter(|l| l.as_str().starts_with(&self.base))
     }
 
     async fn list(&self, mailbox: &str, first: url::Url) -> Result<Vec<GraphEvent>, GraphError> {
@@ -413,6 +586,11 @@ impl GraphClient {
                     | "ResourceNotFound"
                     | "ErrorNonExistentMailbox",
                 ) => GraphError::MailboxNotFound(mailbox.to_owned()),
+                (
+                    StatusCode::GONE,
+                    "SyncStateNotFound" | "syncStateNotFound" | "resyncRequired"
+                    | "SyncStateInvalid",
+                ) => GraphError::ResyncRequired,
                 (StatusCode::NOT_FOUND | StatusCode::GONE, _) => GraphError::Gone,
                 _ => GraphError::Rejected {
                     status: status.as_u16(),

@@ -21,6 +21,9 @@ pub enum GraphError {
     /// The event is gone (deleted in Outlook, or never existed).
     #[error("the event is gone")]
     Gone,
+    /// The delta token is no longer known (410 Gone, `SyncStateNotFound`): start a full resync.
+    #[error("Microsoft Graph no longer knows the delta token; a full resync is needed")]
+    ResyncRequired,
     /// Still throttled (429) after the allowed retries.
     #[error("Microsoft Graph is throttling this mailbox; retry after {0:?}")]
     Throttled(Duration),
@@ -53,6 +56,7 @@ impl GraphError {
             Self::NoConsent(_) => "no_consent",
             Self::MailboxNotFound(_) => "mailbox_not_found",
             Self::Gone => "gone",
+            Self::ResyncRequired => "resync_required",
             Self::Throttled(_) => "throttled",
             Self::Unavailable(_) => "unavailable",
             Self::Rejected { .. } => "rejected",

@@ -2,7 +2,7 @@
 //! the CRM's. It obtains app-only tokens by client credentials (`token`), turns a planned calendar
 //! event into Graph's JSON (`event`), and writes events into mailboxes (`client`): create with a
 //! `transactionId` and our CRM id as an extended property, update, delete, cancel, get, and a
-//! search by the CRM id; `Prefer: IdType="ImmutableId"` on every call, at most four concurrent
+//! search by the CRM id, delta rounds of a mailbox's calendar view (`delta`) and change-notification subscriptions; `Prefer: IdType="ImmutableId"` on every call, at most four concurrent
 //! requests per mailbox, 429/503 answered after their `Retry-After`.
 
 mod client;
@@ -10,7 +10,10 @@ mod error;
 mod event;
 mod token;
 
-pub use client::{GraphClient, GraphConnection, GraphEvent, GraphLimits};
+pub use client::{
+    DeltaChange, DeltaFrom, DeltaRound, GraphClient, GraphConnection, GraphEvent, GraphLimits,
+    NewSubscription,
+};
 pub use error::GraphError;
 pub use event::{Attendee, EventDraft, graph_time, parse_graph_time};
 pub use token::TokenSource;

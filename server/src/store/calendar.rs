@@ -107,6 +107,8 @@ pub struct TraceEntry {
     pub request_id: Option<String>,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// Which way the decision flowed: `crm_to_outlook` or `outlook_to_crm`.
+    pub direction: String,
 }
 
 /// Calendar-sync persistence.
@@ -183,7 +185,7 @@ const EMPLOYEE_COLUMNS: &str = "employee_id, enabled, person_id, last_sync_at, l
      backfilled_at, backfill_cursor, opt_in_set, start_date";
 
 const TRACE_COLUMNS: &str =
-    "at, activity_key, employee_id, mailbox, action, reason, request_id, error";
+    "at, activity_key, employee_id, mailbox, action, reason, request_id, error, direction";
 
 for_both_backends! {
     #[async_trait]
@@ -272,7 +274,8 @@ for_both_backends! {
         async fn add_calendar_trace(&self, e: &TraceEntry) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO calendar_trace (trace_id, at, activity_key, employee_id, mailbox, \
-                 action, reason, request_id, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 action, reason, request_id, error, direction) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             // Time-ordered, so entries of one millisecond page in a stable order.
             .bind(uuid::Uuid::now_v7().to_string())
@@ -284,6 +287,7 @@ for_both_backends! {
             .bind(&e.reason)
             .bind(&e.request_id)
             .bind(&e.error)
+            .bind(&e.direction)
             .execute(self.writer())
             .await?;
             Ok(())

@@ -7,6 +7,7 @@
 
 mod audit;
 mod calendar;
+mod calendar_inbound;
 mod changes;
 mod employees;
 mod events;
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use calendar::{CalendarEmployee, CalendarLink, CalendarStore, TraceEntry, WrittenEvent};
+pub use calendar_inbound::{CalendarSubscription, HeldItem, InboundState, InboundStore, NewHeld};
 pub use changes::Changed;
 pub use employees::{Employee, EmployeeStore, NewEmployee, Role};
 pub use events::{EventStats, EventStore, ImportRunRow, NewEvent, StoredEvent};
@@ -84,6 +86,7 @@ pub trait Store:
     + JobStore
     + LedgerStore
     + CalendarStore
+    + InboundStore
     + Send
     + Sync
     + 'static

@@ -1,7 +1,8 @@
 //! The Microsoft Graph part of entra-sim: the calendar subset CRM Bridge calls, following
 //! `specs/graph-calendar-openapi.json` and the Graph REST docs.
 //!
-//! Under `/v1.0`: `GET|POST /users/{mail}/events`, `GET|PATCH|DELETE /users/{mail}/events/{id}`,
+//! Under `/v1.0`: `POST /subscriptions`, `PATCH|DELETE /subscriptions/{id}` (see
+//! [`subscriptions`]), `GET|POST /users/{mail}/events`, `GET|PATCH|DELETE /users/{mail}/events/{id}`,
 //! `POST /users/{mail}/events/{id}/cancel` (also `microsoft.graph.cancel`),
 //! `GET /users/{mail}/calendarView` and `GET /users/{mail}/calendarView/delta`. Every call needs
 //! an app-only token from the simulator's client-credentials endpoint whose `roles` hold
@@ -13,7 +14,9 @@
 //! would send to an attendee is kept as an invitation.
 //!
 //! Control endpoints: `POST /_sim/mailboxes {"mail","display_name"}`,
-//! `GET /_sim/mailboxes/{mail}/events`, `GET /_sim/invitations`,
+//! `GET /_sim/mailboxes/{mail}/events`, `PATCH|DELETE /_sim/mailboxes/{mail}/events/{id}` (the
+//! user edits or deletes an event in Outlook), `POST /_sim/mailboxes/{mail}/delta-expire` (the
+//! mailbox's delta tokens expire: the next delta call answers 410), `GET /_sim/invitations`,
 //! `POST /_sim/graph-faults {"latency_ms","outage_secs","throttle_next"}`,
 //! `POST /_sim/app-roles {"roles":[…]}` (the application permissions admin consent granted),
 //! `GET /_sim/graph-stats` (`{"calls","max_mailbox_concurrency"}`: Graph API calls answered so
@@ -44,6 +47,8 @@ use jsonwebtoken::{DecodingKey, Validation, jwk::Jwk};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+use super::subscriptions::{self, Subscriptions};
 
 /// The application permission every calendar call needs.
 pub const CALENDARS_READ_WRITE: &str = "Calendars.ReadWrite";
@@ -115,6 +120,8 @@ struct Mailbox {
     transactions: HashMap<String, String>,
     /// Deleted event ids with their change sequence number.
     removed: Vec<(String, u64)>,
+    /// Generation of this mailbox's delta tokens: tokens of an older one answer 410.
+    delta_epoch: u64,
 }
 
 #[derive(Default)]
@@ -138,6 +145,7 @@ pub struct GraphState {
     seq: AtomicU64,
     /// Application permissions granted by admin consent (put into app-only tokens for Graph).
     pub(super) app_roles: Mutex<Vec<String>>,
+    subscriptions: Arc<Subscriptions>,
 }
 
 impl GraphState {
@@ -158,7 +166,20 @@ impl GraphState {
             calls: AtomicUsize::new(0),
             seq: AtomicU64::new(0),
             app_roles: Mutex::new(vec![CALENDARS_READ_WRITE.to_owned()]),
+            subscriptions: Arc::default(),
         }
+    }
+
+    /// The change-notification subscriptions.
+    pub fn subscriptions(&self) -> &Arc<Subscriptions> {
+        &self.subscriptions
+    }
+
+    /// Whether mailbox `mail` exists.
+    pub(super) fn has_mailbox(&self, mail: &str) -> bool {
+        self.mailboxes
+            .lock()
+            .contains_key(&mail.trim().to_lowercase())
     }
 
     /// Whether `scope` (without `/.default`) names this Graph: tokens for it carry the roles.
@@ -223,6 +244,56 @@ impl GraphState {
         self.max_inflight.load(Ordering::SeqCst)
     }
 
+    /// Changes event `id` of `mail` as the user would in Outlook: `changes` (subject, start,
+    /// end, location, sensitivity, isCancelled, …) are merged in, and `lastModifiedDateTime`,
+    /// `changeKey` and the delta sequence move on. `false` when there is no such event.
+    pub fn user_edit(&self, mail: &str, id: &str, changes: &Value) -> bool {
+        let seq = self.next_seq();
+        let mut boxes = self.mailboxes.lock();
+        let Some(stored) = boxes
+            .get_mut(&mail.trim().to_lowercase())
+            .and_then(|m| m.events.get_mut(id))
+        else {
+            return false;
+        };
+        let Some(obj) = stored.event.as_object_mut() else {
+            return false;
+        };
+        if let Some(changes) = changes.as_object() {
+            for (k, v) in changes {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        obj.insert("lastModifiedDateTime".into(), json!(now_text()));
+        obj.insert(
+            "changeKey".into(),
+            json!(uuid::Uuid::new_v4().simple().to_string()),
+        );
+        stored.seq = seq;
+        drop(boxes);
+        self.subscriptions
+            .changed(&mail.trim().to_lowercase(), id, "updated");
+        true
+    }
+
+    /// Deletes event `id` of `mail` as the user would in Outlook (`false` when there is none).
+    pub fn user_delete(&self, mail: &str, id: &str) -> bool {
+        remove_event(self, mail, id).is_ok()
+    }
+
+    /// Makes every delta token of `mail` handed out so far unusable: the next delta call with
+    /// one answers 410 Gone (`SyncStateNotFound`), as Exchange does when its sync state expired.
+    pub fn expire_delta_tokens(&self, mail: &str) -> bool {
+        let mut boxes = self.mailboxes.lock();
+        match boxes.get_mut(&mail.trim().to_lowercase()) {
+            Some(m) => {
+                m.delta_epoch += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst) + 1
     }
@@ -248,13 +319,32 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
             "/users/{user}/calendarView/microsoft.graph.delta()",
             get(delta),
         )
+        .route("/subscriptions", post(subscriptions::create))
+        .route(
+            "/subscriptions/{id}",
+            axum::routing::patch(subscriptions::renew).delete(subscriptions::remove),
+        )
         .fallback(not_found_route)
         .layer(middleware::from_fn_with_state(state.clone(), graph_gate));
     Router::new()
         .nest("/v1.0", api)
         .route("/_sim/mailboxes", post(sim_add_mailbox))
         .route("/_sim/mailboxes/{mail}/events", get(sim_events))
+        .route(
+            "/_sim/mailboxes/{mail}/events/{id}",
+            axum::routing::patch(sim_user_edit).delete(sim_user_delete),
+        )
+        .route(
+            "/_sim/mailboxes/{mail}/delta-expire",
+            post(sim_delta_expire),
+        )
         .route("/_sim/invitations", get(sim_invitations))
+        .route("/_sim/subscriptions", get(subscriptions::sim_list))
+        .route(
+            "/_sim/subscriptions/{id}/lifecycle",
+            post(subscriptions::sim_lifecycle),
+        )
+        .route("/_sim/notification-tls", post(subscriptions::sim_tls))
         .route("/_sim/graph-faults", post(sim_faults))
         .route("/_sim/app-roles", post(sim_app_roles))
         .route("/_sim/graph-stats", get(sim_stats))
@@ -264,7 +354,7 @@ pub(super) fn router(state: Arc<GraphState>) -> Router {
 // ---------------------------------------------------------------------------------------------
 // Errors, token check, faults, recording
 
-fn odata_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn odata_error(status: StatusCode, code: &str, message: &str) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = json!({
         "error": {
@@ -1113,6 +1203,7 @@ async fn create_event(
     }
     let event = Value::Object(event);
     let seq = state.next_seq();
+    state.subscriptions.changed(&mailbox.mail, &id, "created");
     mailbox.events.insert(
         id,
         StoredEvent {
@@ -1233,6 +1324,7 @@ async fn update_event(
     stored.seq = seq;
     let after = stored.event.clone();
     let organizer_mail = mailbox.mail.clone();
+    state.subscriptions.changed(&organizer_mail, &id, "updated");
     // Exchange's e-mails: new attendees are invited, dropped ones get a cancellation, the rest an
     // update when something they see changed.
     let old_attendees = attendee_addresses(&before);
@@ -1277,6 +1369,7 @@ fn remove_event(state: &GraphState, user: &str, id: &str) -> Result<(), Response
     };
     mailbox.removed.push((id.to_owned(), seq));
     let organizer_mail = mailbox.mail.clone();
+    state.subscriptions.changed(&organizer_mail, id, "deleted");
     if stored.event["isOrganizer"].as_bool() == Some(true) {
         let attendees = attendee_addresses(&stored.event);
         send(
@@ -1437,8 +1530,16 @@ async fn delta(
             "The following parameters are not supported with change tracking over the 'CalendarView' resource: '$orderby, $filter, $select, $expand, $search, $top'.",
         );
     }
-    // Tokens carry the window and the position: `{since}.{skip}.{start}.{end}`.
+    // Tokens carry the window, the position and the mailbox's token generation:
+    // `{since}.{skip}.{start}.{end}.{epoch}`.
     let token = q.deltatoken.as_deref().or(q.skiptoken.as_deref());
+    let epoch = {
+        let boxes = state.mailboxes.lock();
+        match boxes.get(&user.to_lowercase()) {
+            Some(m) => m.delta_epoch,
+            None => return invalid_user(&user),
+        }
+    };
     let (since, skip, start, end) = match token {
         Some(t) => {
             let parts: Vec<&str> = t.split('.').collect();
@@ -1448,24 +1549,16 @@ async fn delta(
                     parts.get(1)?.parse::<usize>().ok()?,
                     parts.get(2)?.parse::<i64>().ok()?,
                     parts.get(3)?.parse::<i64>().ok()?,
+                    parts.get(4)?.parse::<u64>().ok()?,
                 ))
             })();
-            let Some((since, skip, s, e)) = parsed else {
-                return odata_error(
-                    StatusCode::GONE,
-                    "SyncStateNotFound",
-                    "The sync state generation is not found.",
-                );
-            };
-            let (Ok(s), Ok(e)) = (
-                jiff::Timestamp::from_second(s),
-                jiff::Timestamp::from_second(e),
-            ) else {
-                return odata_error(
-                    StatusCode::GONE,
-                    "SyncStateNotFound",
-                    "The sync state generation is not found.",
-                );
+            let window = parsed.and_then(|(since, skip, s, e, token_epoch)| {
+                let s = jiff::Timestamp::from_second(s).ok()?;
+                let e = jiff::Timestamp::from_second(e).ok()?;
+                (token_epoch == epoch).then_some((since, skip, s, e))
+            });
+            let Some((since, skip, s, e)) = window else {
+                return sync_state_gone(&state, &user, parsed.map(|p| (p.2, p.3)));
             };
             (since, if q.deltatoken.is_some() { 0 } else { skip }, s, e)
         }
@@ -1509,7 +1602,7 @@ async fn delta(
         "@odata.context": format!("{}/v1.0/$metadata#Collection(event)", state.authority),
         "value": page,
     });
-    let window = format!("{}.{}", start.as_second(), end.as_second());
+    let window = format!("{}.{}.{epoch}", start.as_second(), end.as_second());
     if skip + page_size < changes.len() {
         body["@odata.nextLink"] = json!(format!(
             "{base}?$skiptoken={since}.{}.{window}",
@@ -1519,6 +1612,31 @@ async fn delta(
         body["@odata.deltaLink"] = json!(format!("{base}?$deltatoken={now_seq}.0.{window}"));
     }
     Json(body).into_response()
+}
+
+/// The answer to a delta token Exchange no longer knows: 410 Gone with `SyncStateNotFound`
+/// (the client must start over; `Location` names a fresh delta over the same window).
+fn sync_state_gone(state: &GraphState, user: &str, window: Option<(i64, i64)>) -> Response {
+    let mut r = odata_error(
+        StatusCode::GONE,
+        "SyncStateNotFound",
+        "The sync state generation is not found. resyncRequired",
+    );
+    if let Some((s, e)) = window
+        && let (Ok(s), Ok(e)) = (
+            jiff::Timestamp::from_second(s),
+            jiff::Timestamp::from_second(e),
+        )
+    {
+        let fresh = format!(
+            "{}/v1.0/users/{user}/calendarView/delta?startDateTime={s}&endDateTime={e}",
+            state.authority
+        );
+        if let Ok(v) = HeaderValue::from_str(&fresh) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1546,6 +1664,43 @@ async fn sim_events(State(state): State<Arc<GraphState>>, Path(mail): Path<Strin
     match state.events(&mail) {
         Some(events) => Json(json!({ "value": events })).into_response(),
         None => (StatusCode::NOT_FOUND, "no such mailbox").into_response(),
+    }
+}
+
+async fn sim_user_edit(
+    State(state): State<Arc<GraphState>>,
+    Path((mail, id)): Path<(String, String)>,
+    Json(changes): Json<Value>,
+) -> StatusCode {
+    if !changes.is_object() {
+        return StatusCode::BAD_REQUEST;
+    }
+    if state.user_edit(&mail, &id, &changes) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn sim_user_delete(
+    State(state): State<Arc<GraphState>>,
+    Path((mail, id)): Path<(String, String)>,
+) -> StatusCode {
+    if state.user_delete(&mail, &id) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn sim_delta_expire(
+    State(state): State<Arc<GraphState>>,
+    Path(mail): Path<String>,
+) -> StatusCode {
+    if state.expire_delta_tokens(&mail) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
     }
 }
 

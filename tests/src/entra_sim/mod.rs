@@ -12,6 +12,7 @@
 //! granted (`Calendars.ReadWrite` unless changed with `POST /_sim/app-roles`).
 
 pub mod graph;
+pub mod subscriptions;
 
 use std::{
     net::SocketAddr,
@@ -158,6 +159,7 @@ impl EntraSim {
                     .unwrap_or_default()
             },
         ));
+        graph.subscriptions().set_tenant(&tenant.to_lowercase());
         let inner = Arc::new(Inner {
             authority: format!("http://{addr}"),
             tenant: tenant.to_lowercase(),

@@ -630,7 +630,7 @@ fn graph_failure(tr: &Tr, e: &GraphError) -> (&'static str, String) {
             failed,
             tr.ta("o365-test-unavailable", &detail(&e.to_string())),
         ),
-        GraphError::Gone | GraphError::Rejected { .. } => {
+        GraphError::Gone | GraphError::ResyncRequired | GraphError::Rejected { .. } => {
             (failed, tr.ta("o365-test-refused", &detail(&e.to_string())))
         }
     }

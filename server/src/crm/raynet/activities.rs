@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{RaynetClient, activity_entity, data, iso, wire};
 use crate::crm::{
     ActivityKind, ActivityParticipant, ActivityStatus, ActivityUpdate, Crm, CrmError, NewActivity,
-    NewPerson, ParticipantSpec,
+    NewPerson, ParticipantSpec, TimedActivityKind, TimedUpdate,
 };
 
 /// `PUT /person/`.
@@ -286,6 +286,37 @@ impl RaynetClient {
             return Ok(());
         }
         let url = self.url(&[activity_entity(kind), &id.to_string()]);
+        self.send_json::<Value>(Method::POST, url, &body).await?;
+        Ok(())
+    }
+
+    /// `POST /{entity}/{id}/` with what a calendar change carries: title, times, place
+    /// (meetings and events only, as the spec has it) and state.
+    pub(super) async fn patch_timed(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+        update: &TimedUpdate,
+    ) -> Result<(), CrmError> {
+        let has_place = matches!(kind, TimedActivityKind::Meeting | TimedActivityKind::Event);
+        let mut body = ActivityPatch {
+            title: update.title.as_deref(),
+            scheduled_from: update.from.map(iso),
+            scheduled_till: update.till.map(iso),
+            meeting_place: update
+                .place
+                .as_ref()
+                .map(|p| p.as_deref().unwrap_or_default())
+                .filter(|_| has_place),
+            ..ActivityPatch::default()
+        };
+        if let Some(status) = update.status {
+            body.status = Some(status_name(status));
+        }
+        if body.is_empty() {
+            return Ok(());
+        }
+        let url = self.url(&[kind.entity(), &id.to_string()]);
         self.send_json::<Value>(Method::POST, url, &body).await?;
         Ok(())
     }

@@ -26,6 +26,7 @@ use crate::{
         ActivityKind, ActivityUpdate, Connection, ConnectionReport, Crm, CrmActivity, CrmError,
         CrmIdentity, CrmRecord, CrmWebhook, Limits, MAX_PAGE, NewActivity, NewPerson, Page,
         PageRequest, Quota, RecordKind, TaskTime, TimedActivity, TimedActivityKind, TimedFilter,
+        TimedUpdate,
     },
 };
 
@@ -466,6 +467,25 @@ impl Crm for RaynetClient {
 
     fn activity_link(&self, kind: ActivityKind, id: i64) -> String {
         self.web_link(activity_entity_name(kind), id)
+    }
+
+    async fn update_timed_activity(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+        update: &TimedUpdate,
+    ) -> Result<(), CrmError> {
+        self.patch_timed(kind, id, update).await
+    }
+
+    async fn delete_timed_activity(
+        &self,
+        kind: TimedActivityKind,
+        id: i64,
+    ) -> Result<(), CrmError> {
+        let url = self.url(&[kind.entity(), &id.to_string()]);
+        self.call(Method::DELETE, url, &[], None).await?;
+        Ok(())
     }
 
     async fn get_timed_activity(
