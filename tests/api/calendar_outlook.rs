@@ -127,7 +127,7 @@ impl CalRig {
         .expect("queued");
     }
 
-    async fn set_rules(&self, rules: &SyncRules) {
+    async fn store_rules(&self, rules: &SyncRules) {
         rules
             .save(self.stack.app.state.store.as_ref())
             .await
@@ -142,7 +142,7 @@ impl CalRig {
             .app
             .state
             .store
-            .calendar_trace(None, Some(&key), 1000)
+            .calendar_trace(None, Some(&key), 0, 1000)
             .await
             .expect("trace");
         entries.reverse();
@@ -265,7 +265,7 @@ async fn an_outlook_reschedule_and_retitle_reach_raynet_and_cause_no_write_back_
 #[tokio::test]
 async fn an_outlook_edit_the_rules_forbid_leaves_the_raynet_activity_as_it_is() {
     let rig = quiet_rig().await;
-    rig.set_rules(&rules_with(false, false)).await;
+    rig.store_rules(&rules_with(false, false)).await;
     let (id, event_id) = rig.alice_meeting("Demo").await;
     rig.outlook_edit(&event_id, json!({"subject": "Renamed in Outlook"}));
     rig.delta().await;
@@ -291,7 +291,7 @@ async fn each_delete_mode_carries_an_outlook_delete_to_raynet_its_own_way() {
         (DeleteMode::Unlink, "Unlinked", "delete_mode_unlink"),
     ] {
         rules.delete_to_crm = mode;
-        rig.set_rules(&rules).await;
+        rig.store_rules(&rules).await;
         let (id, event_id) = rig.alice_meeting(title).await;
         assert!(graph.user_delete(&rig.alice.username, &event_id));
         rig.delta().await;
@@ -324,7 +324,7 @@ async fn each_delete_mode_carries_an_outlook_delete_to_raynet_its_own_way() {
     }
     // A cancelled event (isCancelled) counts as a delete too.
     rules.delete_to_crm = DeleteMode::Cancel;
-    rig.set_rules(&rules).await;
+    rig.store_rules(&rules).await;
     let (id, event_id) = rig.alice_meeting("Called off").await;
     rig.outlook_edit(&event_id, json!({"isCancelled": true}));
     rig.delta().await;
@@ -344,7 +344,7 @@ async fn each_conflict_policy_decides_an_edit_made_on_both_sides_since_the_last_
         ConflictPolicy::Hold,
     ] {
         rules.conflict = policy;
-        rig.set_rules(&rules).await;
+        rig.store_rules(&rules).await;
         let title = format!("{policy:?}");
         let (id, event_id) = rig.alice_meeting(&title).await;
         rig.outlook_edit(&event_id, json!({"subject": format!("{title} by Outlook")}));
@@ -429,7 +429,7 @@ async fn private_outlook_events_are_never_sent_or_only_as_busy_time_as_the_rule_
         private_events: PrivatePolicy::BusyOnly,
         ..SyncRules::default()
     };
-    rig.set_rules(&rules).await;
+    rig.store_rules(&rules).await;
     rig.outlook_edit(
         &event_id,
         json!({"start": utc("2026-09-01T14:00:00.0000000"), "end": utc("2026-09-01T15:00:00.0000000")}),

@@ -124,7 +124,7 @@ impl JobKind for BackfillJob {
 }
 
 /// The passes over one type: every type by its scheduled start; tasks also by their deadline.
-fn passes(kind: ActivityKind) -> &'static [bool] {
+pub(super) fn passes(kind: ActivityKind) -> &'static [bool] {
     if kind == ActivityKind::Task {
         &[false, true]
     } else {

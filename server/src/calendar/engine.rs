@@ -13,6 +13,7 @@ use super::{
     Activity, ActivityKind, CalendarCtx, CalendarSettings, ExistingLink, Participant, PlanSettings,
     Step, SyncEmployee, SyncRules, Write, crm_key,
     inbound::Shown,
+    plan,
     plan::{decided_by, plan_with_rules, shown_span},
     settings::start_of_day,
 };
@@ -414,11 +415,6 @@ impl SyncScope {
             person.is_some_and(|p| self.employees.iter().any(|e| e.person_id == p))
         };
         synced(activity.owner_id) || activity.participants.iter().any(|p| synced(p.person_id))
-    }
-
-    /// The employees whose calendars are synced.
-    pub fn employees(&self) -> &[SyncEmployee] {
-        &self.employees
     }
 
     /// The synced employee with this id, if they are synced.

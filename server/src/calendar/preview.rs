@@ -17,7 +17,7 @@ use super::{
     plan::decided_by,
 };
 use crate::{
-    crm::{ActivityRef, CrmError, MAX_PAGE, PageRequest, TimedActivity, TimedFilter},
+    crm::{ActivityRef, CrmError, MAX_PAGE, PageRequest, TaskTime, TimedActivity, TimedFilter},
     jobs::JobError,
     settings::Setting,
     store::now_ms,
@@ -181,27 +181,38 @@ async fn candidates(
             .start_from
             .or(scope.start_from())
             .and_then(|t| chrono::DateTime::from_timestamp_millis(t.as_millisecond()));
-        let filter = TimedFilter {
-            person_id: Some(employee.person_id),
-            from,
-            min_id: None,
-        };
         for &kind in &kinds {
-            let mut page = PageRequest::first(None);
-            loop {
-                let found = scope
-                    .crm()
-                    .list_timed_activities(kind, &filter, page)
-                    .await
-                    .map_err(JobError::from)?;
-                let count = found.items.len() as u64;
-                for activity in found.items {
-                    out.insert((kind, activity.id), Some(activity));
+            // The backfill's passes: tasks also by their deadline, for those without a start.
+            for &due in super::backfill::passes(kind) {
+                let filter = TimedFilter {
+                    person_id: Some(employee.person_id),
+                    from,
+                    task_time: if due {
+                        TaskTime::Due
+                    } else {
+                        TaskTime::Scheduled
+                    },
+                    min_id: None,
+                };
+                let mut page = PageRequest::first(None);
+                loop {
+                    let found = scope
+                        .crm()
+                        .list_timed_activities(kind, &filter, page)
+                        .await
+                        .map_err(JobError::from)?;
+                    let count = found.items.len() as u64;
+                    for activity in found.items {
+                        if due && activity.from.is_some() {
+                            continue;
+                        }
+                        out.insert((kind, activity.id), Some(activity));
+                    }
+                    if count < MAX_PAGE {
+                        break;
+                    }
+                    page = page.next();
                 }
-                if count < MAX_PAGE {
-                    break;
-                }
-                page = page.next();
             }
         }
         for link in state.store.calendar_links_of(&employee.employee_id).await? {
