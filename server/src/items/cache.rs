@@ -157,6 +157,11 @@ impl ItemCache {
                 .await
                 .map_err(|e| StoreError::Corrupt(format!("index build failed: {e}")))?,
         );
+        tracing::info!(
+            items = segment.len(),
+            bytes = segment.heap_bytes(),
+            "item index built"
+        );
         self.index.install_shared(segment.clone(), version);
         self.save_snapshot(segment, fingerprint.finish());
         Ok(())

@@ -1,7 +1,7 @@
 //! The in-memory search index: an immutable, compact [`Segment`] built in bulk (arenas of text
-//! and sorted arrays, a few dozen bytes per item) plus a small overlay of live changes that
-//! shadows it until the next rebuild. Lookups rank in Rust: the employee's recent picks, then
-//! exact name, then name prefix, then word prefix.
+//! and sorted arrays of 32-bit entry numbers, about 150 bytes per item with its text) plus a
+//! small overlay of live changes that shadows it until the next rebuild. Lookups rank in Rust:
+//! the employee's recent picks, then exact name, then name prefix, then word prefix.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -94,6 +94,10 @@ pub struct Lookup<'a> {
 // ---------------------------------------------------------------------------------------------
 // Segment: the immutable bulk part.
 
+/// [`Entry::subtitle_len`] of a person whose subtitle is its firm's name, stored once in the
+/// firm's entry instead of once per person (the CRM gives a person's firm name as its subtitle).
+pub(super) const FIRM_NAME: u16 = u16::MAX;
+
 /// One item inside a segment; text lives in the segment's arenas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Entry {
@@ -102,6 +106,7 @@ pub(super) struct Entry {
     pub(super) text_off: u32,
     pub(super) fold_off: u32,
     pub(super) name_len: u16,
+    /// Bytes of the subtitle in the text after the name, or [`FIRM_NAME`] (none stored).
     pub(super) subtitle_len: u16,
     pub(super) emails_len: u16,
     pub(super) fold_len: u16,
@@ -121,10 +126,10 @@ pub(super) struct KindSegment {
     pub(super) by_name: Vec<u32>,
     /// (entry, byte offset of a word after the first) sorted by the folded name from there on.
     pub(super) words: Vec<(u32, u16)>,
-    /// (firm id, entry) sorted.
-    pub(super) by_company: Vec<(i64, u32)>,
-    /// (hash of an e-mail address, entry) sorted.
-    pub(super) emails: Vec<(u64, u32)>,
+    /// Entries that belong to a firm, sorted by (firm id, entry).
+    pub(super) by_company: Vec<u32>,
+    /// (32-bit hash of an e-mail address, entry) sorted; a hit is confirmed against the text.
+    pub(super) emails: Vec<(u32, u32)>,
 }
 
 /// [`Entry::level`] of a security level.
@@ -149,6 +154,28 @@ fn hash_str(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// [`hash_str`] folded to 32 bits, for the e-mail array (every hit is checked against the text).
+fn hash32(s: &str) -> u32 {
+    let h = hash_str(s);
+    (h ^ (h >> 32)) as u32
+}
+
+/// Heap bytes of a vector's buffer.
+fn vec_bytes<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
+}
+
+impl Entry {
+    /// Bytes of the subtitle stored in the text (none for [`FIRM_NAME`]).
+    pub(super) fn stored_subtitle_len(&self) -> usize {
+        if self.subtitle_len == FIRM_NAME {
+            0
+        } else {
+            self.subtitle_len as usize
+        }
+    }
 }
 
 impl KindSegment {
@@ -191,24 +218,35 @@ impl KindSegment {
         let n = self.entries.len() as u32;
         let mut by_name: Vec<u32> = (0..n).collect();
         by_name.sort_unstable_by(|a, b| self.folded_at(*a).cmp(self.folded_at(*b)));
-        let mut words_idx = Vec::new();
-        let mut by_company = Vec::new();
-        let mut emails = Vec::new();
+        // Counted first, so every array is allocated once at its size: growing by doubling
+        // leaves up to half of each unused and the freed smaller buffers in the heap.
+        let (mut words_n, mut firms_n, mut emails_n) = (0, 0, 0);
+        for i in 0..n {
+            words_n += self.folded_at(i).matches(' ').count();
+            firms_n += usize::from(self.entries[i as usize].company_id != 0);
+            emails_n += self
+                .emails_at(i)
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .count();
+        }
+        let mut words_idx = Vec::with_capacity(words_n);
+        let mut by_company = Vec::with_capacity(firms_n);
+        let mut emails = Vec::with_capacity(emails_n);
         for i in 0..n {
             let folded = self.folded_at(i);
             for (pos, _) in folded.match_indices(' ') {
                 words_idx.push((i, (pos + 1) as u16));
             }
-            let e = self.entries[i as usize];
-            if e.company_id != 0 {
-                by_company.push((e.company_id, i));
+            if self.entries[i as usize].company_id != 0 {
+                by_company.push(i);
             }
             for email in self.emails_at(i).split(' ').filter(|s| !s.is_empty()) {
-                emails.push((hash_str(email), i));
+                emails.push((hash32(email), i));
             }
         }
         words_idx.sort_unstable_by(|a, b| self.word_at(*a).cmp(self.word_at(*b)));
-        by_company.sort_unstable();
+        by_company.sort_unstable_by_key(|i| (self.entries[*i as usize].company_id, *i));
         emails.sort_unstable();
         self.by_name = by_name;
         self.words = words_idx;
@@ -217,6 +255,58 @@ impl KindSegment {
         self.text.shrink_to_fit();
         self.folded.shrink_to_fit();
         self.entries.shrink_to_fit();
+    }
+
+    /// Drops the stored subtitles of entries whose subtitle is their firm's name in `firms`,
+    /// marking them [`FIRM_NAME`]; the text is packed again without them.
+    fn share_firm_names(&mut self, firms: &KindSegment) {
+        let mut shared = vec![false; self.entries.len()];
+        let mut saved = 0;
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.subtitle_len == 0 || e.subtitle_len == FIRM_NAME || e.company_id == 0 {
+                continue;
+            }
+            let t = e.text_off as usize + e.name_len as usize;
+            let subtitle = &self.text[t..t + e.subtitle_len as usize];
+            if firms
+                .position(e.company_id)
+                .is_some_and(|f| firms.name_at(f) == subtitle)
+            {
+                shared[i] = true;
+                saved += e.subtitle_len as usize;
+            }
+        }
+        if saved == 0 {
+            return;
+        }
+        let mut text = String::with_capacity(self.text.len() - saved);
+        for (e, shared) in self.entries.iter_mut().zip(shared) {
+            let start = e.text_off as usize;
+            let name_end = start + e.name_len as usize;
+            let sub_end = name_end + e.stored_subtitle_len();
+            let end = sub_end + e.emails_len as usize;
+            // Fits: the new text is shorter than the old, whose offsets fit in `u32`.
+            e.text_off = text.len() as u32;
+            text.push_str(&self.text[start..name_end]);
+            if shared {
+                e.subtitle_len = FIRM_NAME;
+            } else {
+                text.push_str(&self.text[name_end..sub_end]);
+            }
+            text.push_str(&self.text[sub_end..end]);
+        }
+        self.text = text;
+    }
+
+    /// Heap bytes of the arenas and arrays.
+    fn heap_bytes(&self) -> usize {
+        vec_bytes(&self.entries)
+            + self.text.capacity()
+            + self.folded.capacity()
+            + vec_bytes(&self.by_name)
+            + vec_bytes(&self.words)
+            + vec_bytes(&self.by_company)
+            + vec_bytes(&self.emails)
     }
 
     fn folded_at(&self, i: u32) -> &str {
@@ -230,8 +320,24 @@ impl KindSegment {
 
     fn emails_at(&self, i: u32) -> &str {
         let e = &self.entries[i as usize];
-        let start = e.text_off as usize + e.name_len as usize + e.subtitle_len as usize;
+        let start = e.text_off as usize + e.name_len as usize + e.stored_subtitle_len();
         &self.text[start..start + e.emails_len as usize]
+    }
+
+    fn name_at(&self, i: u32) -> &str {
+        let e = &self.entries[i as usize];
+        let start = e.text_off as usize;
+        &self.text[start..start + e.name_len as usize]
+    }
+
+    /// The stored subtitle; `None` for [`FIRM_NAME`] (see [`Segment::subtitle_at`]).
+    fn stored_subtitle_at(&self, i: u32) -> Option<&str> {
+        let e = &self.entries[i as usize];
+        if e.subtitle_len == FIRM_NAME {
+            return None;
+        }
+        let start = e.text_off as usize + e.name_len as usize;
+        Some(&self.text[start..start + e.subtitle_len as usize])
     }
 
     fn position(&self, id: i64) -> Option<u32> {
@@ -239,27 +345,6 @@ impl KindSegment {
             .binary_search_by_key(&id, |e| e.id)
             .ok()
             .map(|i| i as u32)
-    }
-
-    fn view(&self, kind: ItemKind, i: u32) -> ItemView {
-        let e = &self.entries[i as usize];
-        let t = e.text_off as usize;
-        let name_end = t + e.name_len as usize;
-        let sub_end = name_end + e.subtitle_len as usize;
-        ItemView {
-            kind,
-            id: e.id,
-            name: self.text[t..name_end].to_owned(),
-            subtitle: self.text[name_end..sub_end].to_owned(),
-            email: self
-                .emails_at(i)
-                .split(' ')
-                .find(|s| !s.is_empty())
-                .map(str::to_owned),
-            company_id: (e.company_id != 0).then_some(e.company_id),
-            open: e.open,
-            security_level: (e.level != 0).then_some(i64::from(e.level)),
-        }
     }
 
     /// Entries whose folded name starts with `prefix`, in name order.
@@ -284,15 +369,16 @@ impl KindSegment {
     }
 
     fn of_company(&self, company_id: i64) -> impl Iterator<Item = u32> + '_ {
-        let start = self.by_company.partition_point(|(c, _)| *c < company_id);
+        let firm = |i: &u32| self.entries[*i as usize].company_id;
+        let start = self.by_company.partition_point(|i| firm(i) < company_id);
         self.by_company[start..]
             .iter()
-            .take_while(move |(c, _)| *c == company_id)
-            .map(|(_, i)| *i)
+            .copied()
+            .take_while(move |i| firm(i) == company_id)
     }
 
     fn with_email<'a>(&'a self, email: &'a str) -> impl Iterator<Item = u32> + 'a {
-        let h = hash_str(email);
+        let h = hash32(email);
         let start = self.emails.partition_point(|(x, _)| *x < h);
         self.emails[start..]
             .iter()
@@ -344,6 +430,9 @@ impl SegmentBuilder {
         for kind in &mut self.segment.kinds {
             kind.finish();
         }
+        let [firms, persons, ..] = &mut self.segment.kinds;
+        debug_assert_eq!((ItemKind::Company.code(), ItemKind::Person.code()), (0, 1));
+        persons.share_firm_names(firms);
         self.segment.domains.sort_unstable();
         self.segment.domains.dedup();
         self.segment.domains.shrink_to_fit();
@@ -365,6 +454,46 @@ impl Segment {
         &self.kinds[kind.code() as usize]
     }
 
+    /// The subtitle of entry `i` of `kind`, a shared firm name looked up in the firms.
+    fn subtitle_at(&self, kind: ItemKind, i: u32) -> &str {
+        let seg = self.kind(kind);
+        seg.stored_subtitle_at(i).unwrap_or_else(|| {
+            let firms = self.kind(ItemKind::Company);
+            // Present: built so, and `snapshot::load` refuses a file where it is not.
+            firms
+                .position(seg.entries[i as usize].company_id)
+                .map_or("", |f| firms.name_at(f))
+        })
+    }
+
+    fn view(&self, kind: ItemKind, i: u32) -> ItemView {
+        let seg = self.kind(kind);
+        let e = &seg.entries[i as usize];
+        ItemView {
+            kind,
+            id: e.id,
+            name: seg.name_at(i).to_owned(),
+            subtitle: self.subtitle_at(kind, i).to_owned(),
+            email: seg
+                .emails_at(i)
+                .split(' ')
+                .find(|s| !s.is_empty())
+                .map(str::to_owned),
+            company_id: (e.company_id != 0).then_some(e.company_id),
+            open: e.open,
+            security_level: (e.level != 0).then_some(i64::from(e.level)),
+        }
+    }
+
+    /// Heap bytes of the segment (what the index costs in memory, overlay aside).
+    pub fn heap_bytes(&self) -> usize {
+        self.kinds
+            .iter()
+            .map(KindSegment::heap_bytes)
+            .sum::<usize>()
+            + vec_bytes(&self.domains)
+    }
+
     /// Whether the segment holds `item` exactly as it is: searching it shows the same as
     /// searching the item would (a catch-up skips such rows).
     pub fn holds(&self, item: &Item) -> bool {
@@ -373,14 +502,11 @@ impl Segment {
             return false;
         };
         let e = &seg.entries[i as usize];
-        let name = e.text_off as usize;
-        let subtitle = name + e.name_len as usize;
-        let emails = subtitle + e.subtitle_len as usize;
         e.company_id == item.company_id.unwrap_or(0)
             && e.open == item.open
             && e.level == level_code(item.security_level)
-            && seg.text[name..subtitle] == *clip(&item.name, 1000)
-            && seg.text[subtitle..emails] == *clip(&item.subtitle, 1000)
+            && *seg.name_at(i) == *clip(&item.name, 1000)
+            && *self.subtitle_at(item.kind, i) == *clip(&item.subtitle, 1000)
             && *seg.emails_at(i) == *clip(&item.emails.join(" "), 4000)
     }
 
@@ -518,7 +644,7 @@ impl ItemIndex {
             return o.item.as_deref().map(view_of);
         }
         let seg = state.base.kind(kind);
-        seg.position(id).map(|i| seg.view(kind, i))
+        seg.position(id).map(|i| state.base.view(kind, i))
     }
 
     /// Searches one kind; see the module documentation for the ranking.
@@ -585,7 +711,7 @@ impl ItemIndex {
                     recent,
                     class,
                     folded,
-                    view: seg.view(lookup.kind, i),
+                    view: state.base.view(lookup.kind, i),
                 });
                 return usize::from(recent == usize::MAX);
             }
@@ -655,7 +781,7 @@ impl ItemIndex {
         for kind in [ItemKind::Person, ItemKind::Company] {
             let seg = state.base.kind(kind);
             for i in seg.with_email(email) {
-                let view = seg.view(kind, i);
+                let view = state.base.view(kind, i);
                 if !state.overlay.contains_key(&(kind, view.id)) {
                     out.push(view);
                 }
@@ -966,6 +1092,73 @@ mod tests {
         assert_eq!(index.companies_with_domain("vitkovice.cz"), vec![1]);
         assert_eq!(index.companies_with_domain("vitkovice-steel.cz"), vec![1]);
         assert!(index.companies_with_domain("gmail.com").is_empty());
+    }
+
+    #[test]
+    fn a_persons_firm_name_subtitle_is_stored_once_and_shown_as_before() {
+        let firm = Item {
+            subtitle: "12345678".into(),
+            ..item(ItemKind::Company, 1, "Vítkovice Steel a.s.")
+        };
+        let person = |id: i64, subtitle: &str| Item {
+            subtitle: subtitle.into(),
+            company_id: Some(1),
+            emails: vec![format!("p{id}@vitkovice.cz")],
+            ..item(ItemKind::Person, id, "Jiří Novák")
+        };
+        let items = [
+            firm,
+            person(10, "Vítkovice Steel a.s."),
+            person(11, "Vítkovice Steel"),
+        ];
+        let segment = Segment::from_items(&items);
+        let persons = segment.kind(ItemKind::Person);
+        assert_eq!(persons.entries[0].subtitle_len, FIRM_NAME);
+        assert_ne!(persons.entries[1].subtitle_len, FIRM_NAME);
+        assert!(!persons.text.contains("Vítkovice Steel a.s."));
+        assert!(items.iter().all(|i| segment.holds(i)));
+        let index = ItemIndex::new();
+        index.install(segment, 0);
+        let shown = index.get(ItemKind::Person, 10).expect("person 10");
+        assert_eq!(shown.subtitle, "Vítkovice Steel a.s.");
+        assert_eq!(shown.email.as_deref(), Some("p10@vitkovice.cz"));
+        assert_eq!(
+            index.with_email("p11@vitkovice.cz")[0].subtitle,
+            "Vítkovice Steel"
+        );
+    }
+
+    #[test]
+    fn a_segment_of_a_typical_crm_costs_under_150_bytes_an_item() {
+        // Shaped like the bench's CRM: per firm 3 persons on its domain, a case and a project.
+        let mut items = Vec::new();
+        for f in 0..2_000i64 {
+            let firm = format!("Strojírny Třinec{f} Metal s.r.o.");
+            let domain = format!("strojirnytrinec{f}.cz");
+            items.push(Item {
+                subtitle: format!("{:08}", 10_000_000 + f),
+                emails: vec![format!("info@{domain}")],
+                ..item(ItemKind::Company, f + 1, &firm)
+            });
+            for p in 0..3 {
+                items.push(Item {
+                    subtitle: firm.clone(),
+                    emails: vec![format!("jiri.novak{p}@{domain}")],
+                    company_id: Some(f + 1),
+                    ..item(ItemKind::Person, f * 3 + p + 1, &format!("Jiří Novák{p}"))
+                });
+            }
+            for kind in [ItemKind::Project, ItemKind::BusinessCase] {
+                items.push(Item {
+                    subtitle: format!("PRO-24-{f:04}"),
+                    company_id: Some(f + 1),
+                    ..item(kind, f + 1, &format!("Dodávka linky – Třinec{f}"))
+                });
+            }
+        }
+        let segment = Segment::from_items(&items);
+        let per_item = segment.heap_bytes() / items.len();
+        assert!(per_item < 150, "{per_item} bytes an item");
     }
 
     #[test]

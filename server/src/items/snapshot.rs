@@ -25,7 +25,7 @@ use std::{
 use super::{
     ItemKind,
     fold::fold,
-    index::{Entry, KindSegment, Segment},
+    index::{Entry, FIRM_NAME, KindSegment, Segment},
 };
 use crate::store::item_fingerprint;
 
@@ -34,7 +34,7 @@ pub const FILE_NAME: &str = "item-index.snapshot";
 
 const MAGIC: &[u8; 8] = b"CRMBIDX\n";
 /// Bump when the layout or the meaning of a saved field changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// Text whose folding is saved in the header: a `fold` that changed (new Unicode tables, new
 /// rules) gives another result, and a snapshot of names folded the old way is not used.
 const FOLD_PROBE: &str = "Vítkovice ŽLUŤOUČKÝ kůň Straße Œuvre İstanbul ﬁ 1½";
@@ -237,9 +237,8 @@ fn write_payload<W: Write>(
             b.extend_from_slice(&i.to_le_bytes());
             b.extend_from_slice(&off.to_le_bytes());
         })?;
-        out.array(&kind.by_company, |(c, i), b| {
-            b.extend_from_slice(&c.to_le_bytes());
-            b.extend_from_slice(&i.to_le_bytes());
+        out.array(&kind.by_company, |i, b| {
+            b.extend_from_slice(&i.to_le_bytes())
         })?;
         out.array(&kind.emails, |(h, i), b| {
             b.extend_from_slice(&h.to_le_bytes());
@@ -393,11 +392,9 @@ fn read_kind<R: Read>(input: &mut In<R>) -> Result<KindSegment, SnapshotError> {
         words: input.array(6, |b| {
             Ok((u32::from_le_bytes(le(b, 0)), u16::from_le_bytes(le(b, 4))))
         })?,
-        by_company: input.array(12, |b| {
-            Ok((i64::from_le_bytes(le(b, 0)), u32::from_le_bytes(le(b, 8))))
-        })?,
-        emails: input.array(12, |b| {
-            Ok((u64::from_le_bytes(le(b, 0)), u32::from_le_bytes(le(b, 8))))
+        by_company: input.array(4, |b| Ok(u32::from_le_bytes(le(b, 0))))?,
+        emails: input.array(8, |b| {
+            Ok((u32::from_le_bytes(le(b, 0)), u32::from_le_bytes(le(b, 4))))
         })?,
     })
 }
@@ -410,7 +407,7 @@ fn check_kind(kind: &KindSegment) -> Result<(), SnapshotError> {
     for e in &kind.entries {
         let name = e.text_off as usize;
         let subtitle = name + e.name_len as usize;
-        let emails = subtitle + e.subtitle_len as usize;
+        let emails = subtitle + e.stored_subtitle_len();
         let end = emails + e.emails_len as usize;
         let fold_end = e.fold_off as usize + e.fold_len as usize;
         if end > kind.text.len()
@@ -438,7 +435,7 @@ fn check_kind(kind: &KindSegment) -> Result<(), SnapshotError> {
             return Err(corrupt("a word outside its name"));
         }
     }
-    if kind.by_company.iter().any(|(_, i)| *i as usize >= n)
+    if kind.by_company.iter().any(|i| *i as usize >= n)
         || kind.emails.iter().any(|(_, i)| *i as usize >= n)
     {
         return Err(corrupt("a firm or e-mail of no entry"));
@@ -506,6 +503,18 @@ pub fn load(path: &Path) -> Result<(Segment, Fingerprint), SnapshotError> {
     for kind in &segment.kinds {
         check_kind(kind)?;
     }
+    let firms = &segment.kinds[ItemKind::Company.code() as usize];
+    for kind in &segment.kinds {
+        for e in kind.entries.iter().filter(|e| e.subtitle_len == FIRM_NAME) {
+            if firms
+                .entries
+                .binary_search_by_key(&e.company_id, |f| f.id)
+                .is_err()
+            {
+                return Err(corrupt("a subtitle of a firm that is not there"));
+            }
+        }
+    }
     Ok((segment, fingerprint))
 }
 
@@ -533,6 +542,22 @@ mod tests {
             builder.push(&item);
             fingerprint.push(kind, id, 1_000 + id % 50);
         }
+        // A person whose subtitle is its firm's name, stored once (`index::FIRM_NAME`).
+        let firm = |kind, id, name: &str, subtitle: &str| Item {
+            kind,
+            id,
+            name: name.into(),
+            subtitle: subtitle.into(),
+            emails: Vec::new(),
+            company_id: (kind == ItemKind::Person).then_some(1_000),
+            open: true,
+            updated_at: None,
+            security_level: None,
+        };
+        builder.push(&firm(ItemKind::Company, 1_000, "Alfa s.r.o.", "12345678"));
+        builder.push(&firm(ItemKind::Person, 1_001, "Jana Nová", "Alfa s.r.o."));
+        fingerprint.push(ItemKind::Company, 1_000, 1_010);
+        fingerprint.push(ItemKind::Person, 1_001, 1_010);
         (builder.finish(), fingerprint.finish().expect("rows"))
     }
 

@@ -23,6 +23,7 @@ use tests::{
 
 use crate::{
     Args, bench,
+    http1::Requests,
     load::{OPEN_LOOP_RATE, load, open_loop, percentile},
     rig::{Prepared, Rig, Setup},
 };
@@ -90,65 +91,71 @@ pub(crate) async fn run(args: &Args, pane: bool) -> anyhow::Result<()> {
     let token =
         entra.mint(&json!({ "preferred_username": employee.o365_email, "name": "Obchodník" }));
     let queries = lookup_queries(&raynet, 2000);
-    let lookup = load(args.concurrency, Duration::from_secs(load_secs), {
-        let base = server.base().to_owned();
-        let token = token.clone();
-        let queries = Arc::new(queries);
-        move |client: &reqwest::Client, n: usize| {
-            let (kind, q) = &queries[n % queries.len()];
-            client
-                .get(format!(
-                    "{base}/api/addin/lookup?kind={kind}&q={q}&limit=20"
-                ))
-                .bearer_auth(&token)
-        }
-    })
+    let lookups = Arc::new(queries.iter().fold(
+        Requests::new(server.base())?,
+        |requests, (kind, q)| {
+            requests.get(
+                &format!("/api/addin/lookup?kind={kind}&q={q}&limit=20"),
+                Some(&token),
+            )
+        },
+    ));
+    let threads = args.load_threads;
+    let lookup = load(
+        threads,
+        args.concurrency,
+        Duration::from_secs(load_secs),
+        lookups.clone(),
+    )
     .await?;
-    let healthz = load(args.concurrency, Duration::from_secs(load_secs), {
-        let base = server.base().to_owned();
-        move |client: &reqwest::Client, _| client.get(format!("{base}/healthz"))
-    })
+    let healthz = load(
+        threads,
+        args.concurrency,
+        Duration::from_secs(load_secs),
+        Arc::new(Requests::new(server.base())?.get("/healthz", None)),
+    )
     .await?;
     bench("lookup_p50_ms", format!("{:.2}", lookup.p(0.50)));
     bench("lookup_p99_ms", format!("{:.2}", lookup.p(0.99)));
     bench("lookup_rps", format!("{:.0}", lookup.rps()));
+    bench("healthz_p99_ms", format!("{:.2}", healthz.p(0.99)));
     bench("healthz_rps", format!("{:.0}", healthz.rps()));
     bench(
         "lookup_vs_healthz_ratio",
         format!("{:.2}", lookup.rps() / healthz.rps()),
     );
-    let open = open_loop(OPEN_LOOP_RATE, Duration::from_secs(load_secs), {
-        let base = server.base().to_owned();
-        let token = token.clone();
-        let queries = Arc::new(lookup_queries(&raynet, 2000));
-        move |client: &reqwest::Client, n: usize| {
-            let (kind, q) = &queries[n % queries.len()];
-            client
-                .get(format!(
-                    "{base}/api/addin/lookup?kind={kind}&q={q}&limit=20"
-                ))
-                .bearer_auth(&token)
-        }
-    })
+    let open = open_loop(
+        threads,
+        OPEN_LOOP_RATE,
+        Duration::from_secs(load_secs),
+        lookups,
+    )
     .await?;
     bench("lookup_open_rps", format!("{:.0}", open.rps()));
     bench("lookup_open_p50_ms", format!("{:.2}", open.p(0.50)));
     bench("lookup_open_p99_ms", format!("{:.2}", open.p(0.99)));
 
     // Suggest with 10 addresses: 6 known persons, 2 unknown at known domains, 2 free-mail.
-    let bodies = Arc::new(suggest_bodies(&raynet, 500));
-    let suggest = load(16, Duration::from_secs(load_secs / 2), {
-        let base = server.base().to_owned();
-        let token = token.clone();
-        move |client: &reqwest::Client, n: usize| {
-            client
-                .post(format!("{base}/api/addin/suggest"))
-                .bearer_auth(&token)
-                .json(&bodies[n % bodies.len()])
-        }
-    })
+    let suggests = suggest_bodies(&raynet, 500).iter().try_fold(
+        Requests::new(server.base())?,
+        |requests, body| {
+            Ok::<_, anyhow::Error>(requests.post_json(
+                "/api/addin/suggest",
+                &token,
+                &serde_json::to_vec(body)?,
+            ))
+        },
+    )?;
+    let suggest = load(
+        threads,
+        16,
+        Duration::from_secs(load_secs / 2),
+        Arc::new(suggests),
+    )
     .await?;
+    bench("suggest_p50_ms", format!("{:.2}", suggest.p(0.50)));
     bench("suggest_p99_ms", format!("{:.2}", suggest.p(0.99)));
+    bench("suggest_rps", format!("{:.0}", suggest.rps()));
 
     // Webhook → visible in lookup.
     let visible =
@@ -166,6 +173,9 @@ pub(crate) async fn run(args: &Args, pane: bool) -> anyhow::Result<()> {
     // Killed and started again: how long until lookups are answered from the whole index.
     let ready = server.restart(&token).await?;
     bench("restart_ready_s", format!("{:.2}", ready.as_secs_f64()));
+    // The same index loaded from its snapshot: no import behind it, so what the import's
+    // allocations leave in the heap shows as the difference to `rss_mb`.
+    bench("rss_mb_restart", server.process.rss_mb()?);
     server.stop().await;
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! (`calendar`); `--only` picks some.
 
 mod calendar;
+mod http1;
 mod load;
 mod lookup;
 mod pane;
@@ -45,6 +46,10 @@ struct Args {
     /// Run only these parts (repeatable); default: all.
     #[arg(long, value_enum)]
     only: Vec<Part>,
+    /// Threads of the load generator (1: one thread, so the generator takes one of the 2 cores
+    /// the server shares with it, not both).
+    #[arg(long, default_value_t = 1)]
+    load_threads: usize,
 }
 
 impl Args {
