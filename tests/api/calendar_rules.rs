@@ -439,7 +439,7 @@ fn planned(preview: &Value) -> BTreeSet<(String, String, String, String)> {
 /// The same of the trace entries written at or after `since` (Unix ms) for an employee,
 /// leaving out writes that changed nothing.
 async fn done(rig: &CalRig, since: i64) -> BTreeSet<(String, String, String, String)> {
-    rig.get("/api/admin/calendar/trace?limit=1000")
+    rig.get("/api/admin/calendar/trace?limit=500")
         .await
         .as_array()
         .into_iter()

@@ -157,7 +157,7 @@ impl ItemCache {
                 .await
                 .map_err(|e| StoreError::Corrupt(format!("index build failed: {e}")))?,
         );
-        tracing::info!(
+        tracing::debug!(
             items = segment.len(),
             bytes = segment.heap_bytes(),
             "item index built"
