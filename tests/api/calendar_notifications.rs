@@ -204,9 +204,16 @@ async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notific
         .find(|s| s.mailbox == rig.alice.username)
         .expect("Alice's subscription");
     assert!(sub.notification_url.starts_with("https://"));
-    let stored = https
-        .state
-        .store
+    // The server stores the subscription once Graph's answer to the create has arrived, which
+    // may be a moment after the simulator lists it.
+    let store = https.state.store.clone();
+    let found = eventually(Duration::from_secs(10), || {
+        let (store, id) = (store.clone(), sub.id.clone());
+        async move { matches!(store.calendar_subscription(&id).await, Ok(Some(_))) }
+    })
+    .await;
+    assert!(found.is_some(), "the subscription was never stored");
+    let stored = store
         .calendar_subscription(&sub.id)
         .await
         .expect("store")

@@ -62,8 +62,7 @@ pub async fn queue_outlook_delta(
             kind: JOB_KIND.to_owned(),
             payload,
             entry_id: None,
-            // One round per mailbox at a time on all instances; a waiting one absorbs a new one.
-            serial_key: Some(format!("{JOB_KIND}:{employee_id}")),
+            serial_key: None,
         })
         .await?;
     jobs.wake();
