@@ -36,9 +36,10 @@ async fn delta_jobs(rig: &CalRig) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wrong_client_state() {
-    let rig = settled(
+/// A rig with Alice's and Bob's calendars opted in, no CRM webhook and no scheduled reconcile,
+/// once the opt-in backfills are done.
+async fn opted_in_rig() -> CalRig {
+    settled(
         CalRig::start_with(RigOptions {
             mode: "meetings_only",
             opt_in: true,
@@ -47,7 +48,12 @@ async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wro
         })
         .await,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wrong_client_state() {
+    let rig = opted_in_rig().await;
     let app = &rig.stack.app;
     let http = reqwest::Client::new();
     for route in ["/api/graph-notify", "/api/graph-lifecycle"] {
@@ -124,16 +130,7 @@ async fn the_notification_endpoint_echoes_the_validation_token_and_refuses_a_wro
 #[tokio::test]
 async fn with_an_https_public_url_an_outlook_edit_reaches_raynet_through_notifications_and_lifecycle_events_are_handled()
  {
-    let rig = settled(
-        CalRig::start_with(RigOptions {
-            mode: "meetings_only",
-            opt_in: true,
-            webhook: false,
-            adjust: |c| c.jobs.calendar_reconcile_secs = 0,
-        })
-        .await,
-    )
-    .await;
+    let rig = opted_in_rig().await;
     let graph = rig.stack.entra.graph();
     // The simulator trusts the self-signed certificate through its own configuration only.
     graph.subscriptions().set_accept_invalid_certs(true);

@@ -93,6 +93,17 @@ pub async fn spawn_second_instance(
     authority: String,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
+    let same = same_deployment(first, authority);
+    spawn_app_with(first.db.shared(), |c| {
+        same(c);
+        adjust(c);
+    })
+    .await
+}
+
+/// What makes a server another instance of `first`'s deployment: `first`'s master key (so it
+/// opens the stored secrets) and the Entra authority `authority`.
+fn same_deployment(first: &TestApp, authority: String) -> impl FnOnce(&mut Config) {
     use secrecy::ExposeSecret;
     let key = first
         .state
@@ -100,12 +111,10 @@ pub async fn spawn_second_instance(
         .to_base64()
         .expose_secret()
         .to_owned();
-    spawn_app_with(first.db.shared(), |c| {
+    move |c| {
         c.secrets.master_key = server::config::Secret::new(key);
         c.entra.authority = authority;
-        adjust(c);
-    })
-    .await
+    }
 }
 
 /// Like [`spawn_app_with`], with `server.public_url` set to the real address (for flows that
@@ -130,20 +139,13 @@ pub async fn spawn_https_instance(
     authority: String,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
-    use secrecy::ExposeSecret;
-    let key = first
-        .state
-        .master_key
-        .to_base64()
-        .expose_secret()
-        .to_owned();
+    let same = same_deployment(first, authority);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a loopback port");
     let addr = listener.local_addr().expect("a local address");
     let mut app = spawn_app_on(listener, first.db.shared(), |c| {
-        c.secrets.master_key = server::config::Secret::new(key);
-        c.entra.authority = authority;
+        same(c);
         c.tls.self_signed = true;
         c.server.public_url = format!("https://{addr}");
         adjust(c);
